@@ -1,0 +1,10 @@
+# Per-file instruction-set flags. Only the files named here are compiled with -mavx2 / -mavx512*, so the
+# library as a whole runs on any x86-64 CPU; the path is chosen at run time from CPUID.
+set(LN4J_FLAGS_AVX2 "-mavx2;-mfma;-mf16c")
+set(LN4J_FLAGS_AVX512 "-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx2;-mfma;-mf16c")
+
+function(ln4j_isa_source isa)
+  foreach(src ${ARGN})
+    set_source_files_properties(${src} PROPERTIES COMPILE_OPTIONS "${LN4J_FLAGS_${isa}}")
+  endforeach()
+endfunction()

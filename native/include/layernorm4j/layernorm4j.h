@@ -1,0 +1,144 @@
+/*
+ * layernorm4j.h -- the whole contract between Java (JavaCPP bindings) and the native kernels.
+ *
+ * Layer normalization (Ba, Kiros, Hinton 2016) over the last `cols` elements of each of `rows` rows:
+ *     mean = sum(x) / cols
+ *     var  = sum((x - mean)^2) / cols            (biased; never E[x^2] - E[x]^2)
+ *     rstd = 1 / sqrt(var + eps)
+ *     xhat = (x - mean) * rstd
+ *     y    = xhat * gamma + beta                 (gamma = 1, beta = 0 when absent)
+ * Backward, with g = gamma (1 when absent):
+ *     dx     = rstd * (g*dy - mean(g*dy) - xhat * mean(g*dy*xhat))
+ *     dgamma = sum over rows of dy * xhat,   dbeta = sum over rows of dy
+ * RMSNorm (Zhang, Sennrich 2019), norm = LN4J_NORM_RMS: rstd = 1/sqrt(mean(x^2) + eps), xhat = x * rstd,
+ * y = xhat * gamma; no mean, no beta.
+ *
+ * Rules every function follows:
+ *  - Errors travel as values: every call returns an ln4j_status; on failure ln4j_last_error() (per thread)
+ *    holds a message naming the argument and the value. Native code never prints and never aborts.
+ *  - Caller-provided outputs; a call allocates no output memory. A failed call writes nothing.
+ *  - Layout: x, y, dy, dx are row-major [rows, cols], contiguous; gamma, beta, dgamma, dbeta are [cols];
+ *    mean and rstd are [rows]. rows and cols are 64-bit: rows*cols above 2^31 works.
+ *  - Dtypes: x, y, dy, dx, residual share `x_dtype`; gamma, beta, dgamma, dbeta share `param_dtype`
+ *    (equal to x_dtype, or FLOAT32 for the 16-bit types); mean and rstd are FLOAT64 for FLOAT64 data,
+ *    FLOAT32 otherwise (see ln4j_stats_dtype). Accumulation is FLOAT32 for every dtype but FLOAT64.
+ *  - Deterministic: the same inputs give bitwise identical outputs for any thread count.
+ *  - Optional pointers may be NULL: gamma, beta (affine off / no bias), mean and rstd in the forward
+ *    (inference only), dgamma / dbeta in the backward (gradient not wanted), residual and residual_out.
+ *
+ * The CPU functions live in liblayernorm4j, the CUDA ones in liblayernorm4j_cuda (a stub answering
+ * LN4J_ERR_UNSUPPORTED "built without CUDA" where no CUDA toolkit was found). This header is host-only C:
+ * CUDA streams travel as void*.
+ */
+#ifndef LAYERNORM4J_H
+#define LAYERNORM4J_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define LN4J_API __declspec(dllexport)
+#else
+#define LN4J_API __attribute__((visibility("default")))
+#endif
+
+#define LN4J_VERSION "0.1.0"
+
+/* Status codes. */
+#define LN4J_OK 0
+#define LN4J_ERR_INVALID_ARGUMENT 1 /* a bad pointer, size, dtype or option: the message names it */
+#define LN4J_ERR_UNSUPPORTED 2      /* valid request this build or machine cannot serve (ISA, CUDA, dtype) */
+#define LN4J_ERR_OUT_OF_MEMORY 3    /* scratch memory could not be had */
+#define LN4J_ERR_CUDA 4             /* a CUDA runtime error; the message has the CUDA error name */
+#define LN4J_ERR_INTERNAL 5         /* a bug: please report the message */
+
+/* Dtypes (same order as the Java enum DType). */
+#define LN4J_FLOAT32 0
+#define LN4J_FLOAT64 1
+#define LN4J_BFLOAT16 2
+#define LN4J_FLOAT16 3
+
+/* Normalizations. */
+#define LN4J_NORM_LAYER 0
+#define LN4J_NORM_RMS 1
+
+/* Flags (bitwise or). */
+#define LN4J_FLAG_ZERO_CENTERED_GAMMA 1 /* gamma is applied as (1 + gamma), as in Gemma */
+#define LN4J_FLAG_BACKWARD_FROM_OUTPUT 2 /* backward reads y in place of x (memory-saving backward) */
+
+/* CPU instruction-set paths. */
+#define LN4J_ISA_AUTO (-1)
+#define LN4J_ISA_SCALAR 0
+#define LN4J_ISA_AVX2 1
+#define LN4J_ISA_AVX512 2
+
+/* ---- library-wide ------------------------------------------------------------------------------------ */
+LN4J_API const char* ln4j_version(void);
+/* Message of the last failed call on this thread ("" if none). Valid until the next call on this thread. */
+LN4J_API const char* ln4j_last_error(void);
+/* Size in bytes of one element of a dtype, 0 for an unknown dtype. */
+LN4J_API int32_t ln4j_dtype_size(int32_t dtype);
+/* Dtype of mean and rstd for data of x_dtype (-1 for an unknown dtype). */
+LN4J_API int32_t ln4j_stats_dtype(int32_t x_dtype);
+
+/* ---- CPU ----------------------------------------------------------------------------------------------- */
+/* The best ISA path this CPU runs (decided once from CPUID). */
+LN4J_API int32_t ln4j_cpu_isa_best(void);
+/* 1 if this CPU runs the path, 0 if not (or unknown isa). */
+LN4J_API int32_t ln4j_cpu_isa_supported(int32_t isa);
+/* "scalar", "avx2", "avx512"; "unknown" otherwise. */
+LN4J_API const char* ln4j_cpu_isa_name(int32_t isa);
+/* CPU model string from CPUID ("unknown" where not available). */
+LN4J_API const char* ln4j_cpu_model(void);
+/* Threads the pool uses when a call passes threads = 0 (the number of online processors by default). */
+LN4J_API int32_t ln4j_cpu_default_threads(void);
+LN4J_API int ln4j_cpu_set_default_threads(int32_t threads);
+
+/*
+ * Forward. isa: LN4J_ISA_* (AUTO = best); threads: 0 = default, else the most threads this call uses
+ * (small problems run on the calling thread). residual (optional): the call normalizes s = x + residual
+ * and, when residual_out is not NULL, writes s there. mean is NULL for RMSNorm.
+ */
+LN4J_API int ln4j_cpu_forward(int32_t isa, int32_t threads, int32_t norm, int32_t flags, int32_t x_dtype,
+                              int32_t param_dtype, int64_t rows, int64_t cols, double eps, const void* x,
+                              const void* residual, const void* gamma, const void* beta, void* y,
+                              void* residual_out, void* mean, void* rstd);
+
+/*
+ * Backward. x is the forward's input (or s = x + residual for the fused forward); with
+ * LN4J_FLAG_BACKWARD_FROM_OUTPUT it is the forward's output y instead (gamma, beta and rstd then
+ * reconstruct xhat; mean is not read). dresidual_out (optional): gradient flowing into s from later
+ * blocks, added to dx. dx = d(x) = d(residual).
+ */
+LN4J_API int ln4j_cpu_backward(int32_t isa, int32_t threads, int32_t norm, int32_t flags, int32_t x_dtype,
+                               int32_t param_dtype, int64_t rows, int64_t cols, const void* dy,
+                               const void* dresidual_out, const void* x, const void* mean, const void* rstd,
+                               const void* gamma, const void* beta, void* dx, void* dgamma, void* dbeta);
+
+/* ---- CUDA (liblayernorm4j_cuda) ------------------------------------------------------------------------ */
+LN4J_API const char* ln4j_cuda_last_error(void);
+/* 1 if this library was compiled with CUDA, 0 for the stub. */
+LN4J_API int32_t ln4j_cuda_built(void);
+/* Number of usable devices (0 on any failure); *reason gets a one-line reason when 0 (may be NULL). */
+LN4J_API int32_t ln4j_cuda_device_count(const char** reason);
+/* Workspace (device memory) that ln4j_cuda_backward needs for the dgamma/dbeta partials. */
+LN4J_API int64_t ln4j_cuda_backward_workspace_bytes(int64_t rows, int64_t cols);
+/* Same meaning as the CPU functions; asynchronous on `stream` (NULL = the legacy default stream). */
+LN4J_API int ln4j_cuda_forward(int32_t device, void* stream, int32_t norm, int32_t flags, int32_t x_dtype,
+                               int32_t param_dtype, int64_t rows, int64_t cols, double eps, const void* x,
+                               const void* residual, const void* gamma, const void* beta, void* y,
+                               void* residual_out, void* mean, void* rstd);
+LN4J_API int ln4j_cuda_backward(int32_t device, void* stream, int32_t norm, int32_t flags, int32_t x_dtype,
+                                int32_t param_dtype, int64_t rows, int64_t cols, const void* dy,
+                                const void* dresidual_out, const void* x, const void* mean, const void* rstd,
+                                const void* gamma, const void* beta, void* dx, void* dgamma, void* dbeta,
+                                void* workspace, int64_t workspace_bytes);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LAYERNORM4J_H */

@@ -1,0 +1,32 @@
+// liblayernorm4j_cuda built without a CUDA toolkit: the same C API, every call answers
+// LN4J_ERR_UNSUPPORTED "built without CUDA", so the JNI side always links and Java can say why.
+#include "../api/status.h"
+
+using namespace ln4j;
+
+namespace {
+const char* kReason = "built without CUDA";
+}
+
+extern "C" {
+
+const char* ln4j_cuda_last_error(void) { return last_error(); }
+int32_t ln4j_cuda_built(void) { return 0; }
+int32_t ln4j_cuda_device_count(const char** reason) {
+  if (reason) *reason = kReason;
+  return 0;
+}
+int64_t ln4j_cuda_backward_workspace_bytes(int64_t, int64_t) { return 0; }
+
+int ln4j_cuda_forward(int32_t, void*, int32_t, int32_t, int32_t, int32_t, int64_t, int64_t, double, const void*,
+                      const void*, const void*, const void*, void*, void*, void*, void*) {
+  return fail(LN4J_ERR_UNSUPPORTED, "ln4j_cuda_forward: %s", kReason);
+}
+
+int ln4j_cuda_backward(int32_t, void*, int32_t, int32_t, int32_t, int32_t, int64_t, int64_t, const void*,
+                       const void*, const void*, const void*, const void*, const void*, const void*, void*, void*,
+                       void*, void*, int64_t) {
+  return fail(LN4J_ERR_UNSUPPORTED, "ln4j_cuda_backward: %s", kReason);
+}
+
+}  // extern "C"
