@@ -1,0 +1,281 @@
+// Layer-norm row kernels, written once over a small SIMD vocabulary and compiled once per ISA: each ISA file
+// defines `VF` (float lanes) and `VD` (double lanes), then includes this file inside an anonymous namespace,
+// so every instantiation stays private to its translation unit (and to its compiler flags).
+//
+// Forward, per row of n values (corrected two-pass, see common/stats.h):
+//     m0   = sum(x) / n
+//     s1   = sum(x - m0),  s2 = sum((x - m0)^2)
+//     c    = s1 / n,  mean = m0 + c,  var = s2 / n - c^2,  rstd = 1 / sqrt(var + eps)
+//     xhat = ((x - m0) - c) * rstd
+//     y    = xhat * gamma + beta
+// Backward, per row, with g = gamma (1 when absent), xhat = (x - mean) * rstd from the saved statistics:
+//     c1 = mean(g*dy),  c2 = mean(g*dy*xhat)
+//     dx = rstd * (g*dy - c1 - xhat*c2)
+//     partial_dgamma += dy * xhat,  partial_dbeta += dy   (per block of rows; summed later in block order)
+//
+// Kernels reduce; the load/store helpers (V::load / V::store, Affine) convert dtypes and apply gamma/beta.
+// Vocabulary of V: A (accumulation type), R (register), W (lanes), zero/set1/add/sub/mul/fma(a,b,c)=a*b+c,
+// hsum (fixed order), load/store (W elements of any element type, converted to/from A), load_tail (n < W
+// elements, other lanes 0), store_tail (n < W elements), keep(v, n) (lanes >= n set to 0).
+
+// ---- load/store helpers ----------------------------------------------------------------------------------
+enum class AffineMode { kNone, kScale, kScaleBias };
+
+// Applies y = xhat * gamma + beta (as the mode says) for the W (or n) columns starting at j.
+template <class V, class P, AffineMode M>
+struct Affine {
+  using R = typename V::R;
+  const P* gamma;
+  const P* beta;
+  R apply(R xhat, int64_t j) const {
+    if constexpr (M == AffineMode::kNone) return xhat;
+    else if constexpr (M == AffineMode::kScale) return V::mul(xhat, V::load(gamma + j));
+    else return V::fma(xhat, V::load(gamma + j), V::load(beta + j));
+  }
+  R apply_tail(R xhat, int64_t j, int n) const {
+    if constexpr (M == AffineMode::kNone) return xhat;
+    else if constexpr (M == AffineMode::kScale) return V::mul(xhat, V::load_tail(gamma + j, n));
+    else return V::fma(xhat, V::load_tail(gamma + j, n), V::load_tail(beta + j, n));
+  }
+};
+
+// g*dy for W (or n) columns at j; g = 1 when gamma is absent.
+template <class V, class P, bool G>
+struct ScaleGrad {
+  using R = typename V::R;
+  const P* gamma;
+  R apply(R dy, int64_t j) const {
+    if constexpr (G) return V::mul(dy, V::load(gamma + j));
+    else return dy;
+  }
+  R apply_tail(R dy, int64_t j, int n) const {
+    if constexpr (G) return V::mul(dy, V::load_tail(gamma + j, n));
+    else return dy;
+  }
+};
+
+// ---- forward -----------------------------------------------------------------------------------------------
+template <class V, class X>
+typename V::A row_sum(const X* x, int64_t n) {
+  using R = typename V::R;
+  constexpr int W = V::W;
+  R a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
+  int64_t j = 0;
+  for (; j + 4 * W <= n; j += 4 * W) {
+    a0 = V::add(a0, V::load(x + j));
+    a1 = V::add(a1, V::load(x + j + W));
+    a2 = V::add(a2, V::load(x + j + 2 * W));
+    a3 = V::add(a3, V::load(x + j + 3 * W));
+  }
+  for (; j + W <= n; j += W) a0 = V::add(a0, V::load(x + j));
+  if (j < n) a1 = V::add(a1, V::load_tail(x + j, int(n - j)));
+  return V::hsum(V::add(V::add(a0, a1), V::add(a2, a3)));
+}
+
+// s1 = sum(x - m0), s2 = sum((x - m0)^2).
+template <class V, class X>
+void row_centered_sums(const X* x, int64_t n, typename V::A m0, typename V::A* s1, typename V::A* s2) {
+  using R = typename V::R;
+  constexpr int W = V::W;
+  const R m = V::set1(m0);
+  R p0 = V::zero(), p1 = V::zero(), q0 = V::zero(), q1 = V::zero();
+  int64_t j = 0;
+  for (; j + 2 * W <= n; j += 2 * W) {
+    R d0 = V::sub(V::load(x + j), m), d1 = V::sub(V::load(x + j + W), m);
+    p0 = V::add(p0, d0);
+    q0 = V::fma(d0, d0, q0);
+    p1 = V::add(p1, d1);
+    q1 = V::fma(d1, d1, q1);
+  }
+  for (; j + W <= n; j += W) {
+    R d = V::sub(V::load(x + j), m);
+    p0 = V::add(p0, d);
+    q0 = V::fma(d, d, q0);
+  }
+  if (j < n) {
+    R d = V::keep(V::sub(V::load_tail(x + j, int(n - j)), m), int(n - j));
+    p1 = V::add(p1, d);
+    q1 = V::fma(d, d, q1);
+  }
+  *s1 = V::hsum(V::add(p0, p1));
+  *s2 = V::hsum(V::add(q0, q1));
+}
+
+template <class V, class X, class P, AffineMode M>
+void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
+  using A = typename V::A;
+  using R = typename V::R;
+  constexpr int W = V::W;
+  const int64_t n = a.p.cols;
+  const A nA = A(n), eps = A(a.p.eps);
+  const Affine<V, P, M> affine{(const P*)a.gamma, (const P*)a.beta};
+  for (int64_t r = r0; r < r1; ++r) {
+    const X* x = (const X*)a.x + r * n;
+    X* y = (X*)a.y + r * n;
+    const A m0 = row_sum<V>(x, n) / nA;
+    A s1, s2, c, var;
+    row_centered_sums<V>(x, n, m0, &s1, &s2);
+    corrected_two_pass(nA, s1, s2, &c, &var);
+    const A rstd = A(1) / std::sqrt(var + eps);
+    if (a.mean) ((A*)a.mean)[r] = m0 + c;
+    if (a.rstd) ((A*)a.rstd)[r] = rstd;
+    const R vm = V::set1(m0), vc = V::set1(c), vr = V::set1(rstd);
+    int64_t j = 0;
+    for (; j + W <= n; j += W) {
+      R xhat = V::mul(V::sub(V::sub(V::load(x + j), vm), vc), vr);
+      V::store(y + j, affine.apply(xhat, j));
+    }
+    if (j < n) {
+      const int t = int(n - j);
+      R xhat = V::mul(V::sub(V::sub(V::load_tail(x + j, t), vm), vc), vr);
+      V::store_tail(y + j, affine.apply_tail(xhat, j, t), t);
+    }
+  }
+}
+
+template <class V, class X, class P>
+void forward_dispatch(const ForwardArgs& a, int64_t r0, int64_t r1) {
+  if (!a.gamma) forward_rows<V, X, P, AffineMode::kNone>(a, r0, r1);
+  else if (!a.beta) forward_rows<V, X, P, AffineMode::kScale>(a, r0, r1);
+  else forward_rows<V, X, P, AffineMode::kScaleBias>(a, r0, r1);
+}
+
+// ---- backward ----------------------------------------------------------------------------------------------
+template <class V, class X, class P, bool G, bool PARTIALS>
+void backward_rows(const BackwardArgs& a, int64_t r0, int64_t r1, typename V::A* pdg, typename V::A* pdb) {
+  using A = typename V::A;
+  using R = typename V::R;
+  constexpr int W = V::W;
+  const int64_t n = a.p.cols;
+  const A nA = A(n);
+  const ScaleGrad<V, P, G> scale{(const P*)a.gamma};
+  for (int64_t r = r0; r < r1; ++r) {
+    const X* x = (const X*)a.x + r * n;
+    const X* dy = (const X*)a.dy + r * n;
+    X* dx = (X*)a.dx + r * n;
+    const A mean = ((const A*)a.mean)[r], rstd = ((const A*)a.rstd)[r];
+    const R vm = V::set1(mean), vr = V::set1(rstd);
+    // Pass 1: c1, c2 and the dgamma/dbeta partials.
+    R s1a = V::zero(), s1b = V::zero(), s2a = V::zero(), s2b = V::zero();
+    auto step = [&](int64_t j, R& s1, R& s2) {
+      R dyv = V::load(dy + j);
+      R xhat = V::mul(V::sub(V::load(x + j), vm), vr);
+      R gdy = scale.apply(dyv, j);
+      s1 = V::add(s1, gdy);
+      s2 = V::fma(gdy, xhat, s2);
+      if constexpr (PARTIALS) {
+        V::store(pdg + j, V::fma(dyv, xhat, V::load(pdg + j)));
+        V::store(pdb + j, V::add(dyv, V::load(pdb + j)));
+      }
+    };
+    int64_t j = 0;
+    for (; j + 2 * W <= n; j += 2 * W) {
+      step(j, s1a, s2a);
+      step(j + W, s1b, s2b);
+    }
+    for (; j + W <= n; j += W) step(j, s1a, s2a);
+    if (j < n) {
+      const int t = int(n - j);
+      R dyv = V::load_tail(dy + j, t);  // lanes >= t are 0, so they add nothing below
+      R xhat = V::keep(V::mul(V::sub(V::load_tail(x + j, t), vm), vr), t);
+      R gdy = scale.apply_tail(dyv, j, t);
+      s1b = V::add(s1b, gdy);
+      s2b = V::fma(gdy, xhat, s2b);
+      if constexpr (PARTIALS) {
+        V::store_tail(pdg + j, V::fma(dyv, xhat, V::load_tail(pdg + j, t)), t);
+        V::store_tail(pdb + j, V::add(dyv, V::load_tail(pdb + j, t)), t);
+      }
+    }
+    const A c1 = V::hsum(V::add(s1a, s1b)) / nA, c2 = V::hsum(V::add(s2a, s2b)) / nA;
+    // Pass 2: dx = rstd * (g*dy - (c1 + xhat*c2)).
+    const R vc1 = V::set1(c1), vc2 = V::set1(c2);
+    for (j = 0; j + W <= n; j += W) {
+      R xhat = V::mul(V::sub(V::load(x + j), vm), vr);
+      R gdy = scale.apply(V::load(dy + j), j);
+      V::store(dx + j, V::mul(V::sub(gdy, V::fma(xhat, vc2, vc1)), vr));
+    }
+    if (j < n) {
+      const int t = int(n - j);
+      R xhat = V::mul(V::sub(V::load_tail(x + j, t), vm), vr);
+      R gdy = scale.apply_tail(V::load_tail(dy + j, t), j, t);
+      V::store_tail(dx + j, V::mul(V::sub(gdy, V::fma(xhat, vc2, vc1)), vr), t);
+    }
+  }
+}
+
+template <class V, class X, class P>
+void backward_dispatch(const BackwardArgs& a, int64_t r0, int64_t r1, void* pdg, void* pdb) {
+  using A = typename V::A;
+  const bool g = a.gamma != nullptr, part = pdg != nullptr;
+  if (g && part) backward_rows<V, X, P, true, true>(a, r0, r1, (A*)pdg, (A*)pdb);
+  else if (g) backward_rows<V, X, P, true, false>(a, r0, r1, nullptr, nullptr);
+  else backward_rows<V, X, P, false, false>(a, r0, r1, nullptr, nullptr);
+}
+
+// ---- dgamma / dbeta finalize ------------------------------------------------------------------------------
+template <class V, class P>
+void finalize_one(const typename V::A* part, int64_t nblocks, int64_t cols, int64_t c0, int64_t c1, P* out) {
+  using R = typename V::R;
+  constexpr int W = V::W;
+  int64_t c = c0;
+  for (; c + W <= c1; c += W) {
+    R s = V::load(part + c);
+    for (int64_t b = 1; b < nblocks; ++b) s = V::add(s, V::load(part + b * cols + c));
+    V::store(out + c, s);
+  }
+  if (c < c1) {
+    const int t = int(c1 - c);
+    R s = V::load_tail(part + c, t);
+    for (int64_t b = 1; b < nblocks; ++b) s = V::add(s, V::load_tail(part + b * cols + c, t));
+    V::store_tail(out + c, s, t);
+  }
+}
+
+template <class V, class P>
+void finalize_dispatch(const BackwardArgs& a, const void* pdg, const void* pdb, int64_t nblocks, int64_t c0,
+                       int64_t c1) {
+  using A = typename V::A;
+  if (a.dgamma) finalize_one<V>((const A*)pdg, nblocks, a.p.cols, c0, c1, (P*)a.dgamma);
+  if (a.dbeta) finalize_one<V>((const A*)pdb, nblocks, a.p.cols, c0, c1, (P*)a.dbeta);
+}
+
+// ---- dtype dispatch: (x_dtype, param_dtype) -> instantiation --------------------------------------------
+void forward_entry(const ForwardArgs& a, int64_t r0, int64_t r1) {
+  const bool pf = a.p.param_dtype == LN4J_FLOAT32;
+  switch (a.p.x_dtype) {
+    case LN4J_FLOAT32: forward_dispatch<VF, float, float>(a, r0, r1); break;
+    case LN4J_FLOAT64: forward_dispatch<VD, double, double>(a, r0, r1); break;
+    case LN4J_BFLOAT16:
+      pf ? forward_dispatch<VF, bf16_t, float>(a, r0, r1) : forward_dispatch<VF, bf16_t, bf16_t>(a, r0, r1);
+      break;
+    case LN4J_FLOAT16:
+      pf ? forward_dispatch<VF, f16_t, float>(a, r0, r1) : forward_dispatch<VF, f16_t, f16_t>(a, r0, r1);
+      break;
+  }
+}
+
+void backward_entry(const BackwardArgs& a, int64_t r0, int64_t r1, void* pdg, void* pdb) {
+  const bool pf = a.p.param_dtype == LN4J_FLOAT32;
+  switch (a.p.x_dtype) {
+    case LN4J_FLOAT32: backward_dispatch<VF, float, float>(a, r0, r1, pdg, pdb); break;
+    case LN4J_FLOAT64: backward_dispatch<VD, double, double>(a, r0, r1, pdg, pdb); break;
+    case LN4J_BFLOAT16:
+      pf ? backward_dispatch<VF, bf16_t, float>(a, r0, r1, pdg, pdb)
+         : backward_dispatch<VF, bf16_t, bf16_t>(a, r0, r1, pdg, pdb);
+      break;
+    case LN4J_FLOAT16:
+      pf ? backward_dispatch<VF, f16_t, float>(a, r0, r1, pdg, pdb)
+         : backward_dispatch<VF, f16_t, f16_t>(a, r0, r1, pdg, pdb);
+      break;
+  }
+}
+
+void finalize_entry(const BackwardArgs& a, const void* pdg, const void* pdb, int64_t nblocks, int64_t c0,
+                    int64_t c1) {
+  switch (a.p.param_dtype) {
+    case LN4J_FLOAT32: finalize_dispatch<VF, float>(a, pdg, pdb, nblocks, c0, c1); break;
+    case LN4J_FLOAT64: finalize_dispatch<VD, double>(a, pdg, pdb, nblocks, c0, c1); break;
+    case LN4J_BFLOAT16: finalize_dispatch<VF, bf16_t>(a, pdg, pdb, nblocks, c0, c1); break;
+    case LN4J_FLOAT16: finalize_dispatch<VF, f16_t>(a, pdg, pdb, nblocks, c0, c1); break;
+  }
+}
