@@ -95,7 +95,7 @@ const CpuKernels& kernels_for(int32_t isa) {
 constexpr int64_t kInlineBytes = 96 << 10;
 // Bytes of x per block: forward blocks are small (fine-grained balance); backward blocks are larger so
 // that the per-block dgamma/dbeta partials stay a small fraction of the traffic.
-constexpr int64_t kForwardBlockBytes = 32 << 10;
+constexpr int64_t kForwardBlockBytes = 256 << 10;
 constexpr int64_t kBackwardBlockBytes = 512 << 10;
 // Bound of the per-thread scratch holding the backward partials (one block is always allowed).
 constexpr int64_t kPartialBudgetBytes = 8 << 20;
