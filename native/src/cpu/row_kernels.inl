@@ -111,40 +111,67 @@ void row_centered_sums(const X* x, int64_t n, typename V::A m0, typename V::A* s
   *s2 = V::hsum(V::add(q0, q1));
 }
 
+// y = affine(((x - m0) - c) * rstd) for one row; when `xn` is not NULL, the same loop also sums the next row
+// xn (its pass 1), so that this row's write stream and the next row's read stream overlap. The sum uses
+// exactly row_sum's association (same accumulators, same order), so a row's statistics do not depend on
+// whether its pass 1 was fused.
+template <class V, class X, class P, AffineMode M>
+typename V::A write_row(const X* x, X* y, const X* xn, int64_t n, typename V::A m0, typename V::A c,
+                        typename V::A rstd, const Affine<V, P, M>& affine) {
+  using R = typename V::R;
+  constexpr int W = V::W;
+  const R vm = V::set1(m0), vc = V::set1(c), vr = V::set1(rstd);
+  auto out = [&](int64_t j) {
+    R xhat = V::mul(V::sub(V::sub(V::load(x + j), vm), vc), vr);
+    V::store(y + j, affine.apply(xhat, j));
+  };
+  int64_t j = 0;
+  R a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
+  if (xn) {
+    for (; j + 4 * W <= n; j += 4 * W) {
+      out(j);
+      a0 = V::add(a0, V::load(xn + j));
+      out(j + W);
+      a1 = V::add(a1, V::load(xn + j + W));
+      out(j + 2 * W);
+      a2 = V::add(a2, V::load(xn + j + 2 * W));
+      out(j + 3 * W);
+      a3 = V::add(a3, V::load(xn + j + 3 * W));
+    }
+    for (; j + W <= n; j += W) {
+      out(j);
+      a0 = V::add(a0, V::load(xn + j));
+    }
+  } else {
+    for (; j + W <= n; j += W) out(j);
+  }
+  if (j < n) {
+    const int t = int(n - j);
+    R xhat = V::mul(V::sub(V::sub(V::load_tail(x + j, t), vm), vc), vr);
+    V::store_tail(y + j, affine.apply_tail(xhat, j, t), t);
+    if (xn) a1 = V::add(a1, V::load_tail(xn + j, t));
+  }
+  return xn ? V::hsum(V::add(V::add(a0, a1), V::add(a2, a3))) : typename V::A(0);
+}
+
 template <class V, class X, class P, AffineMode M>
 void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
   using A = typename V::A;
-  using R = typename V::R;
-  constexpr int W = V::W;
   const int64_t n = a.p.cols;
   const A nA = A(n), eps = A(a.p.eps);
   const Affine<V, P, M> affine{(const P*)a.gamma, (const P*)a.beta};
+  A sum = row_sum<V>((const X*)a.x + r0 * n, n);
   for (int64_t r = r0; r < r1; ++r) {
     const X* x = (const X*)a.x + r * n;
     X* y = (X*)a.y + r * n;
-    const A m0 = row_sum<V>(x, n) / nA;
+    const A m0 = sum / nA;
     A s1, s2, c, var;
     row_centered_sums<V>(x, n, m0, &s1, &s2);
     corrected_two_pass(nA, s1, s2, &c, &var);
     const A rstd = A(1) / std::sqrt(var + eps);
     if (a.mean) ((A*)a.mean)[r] = m0 + c;
     if (a.rstd) ((A*)a.rstd)[r] = rstd;
-    const R vm = V::set1(m0), vc = V::set1(c), vr = V::set1(rstd);
-    // While this row is written from cache, ask for the next one: passes 2 and 3 make no demand misses, so
-    // the hardware prefetchers would otherwise sit idle and the next row's first pass would wait on memory.
-    const char* next = (const char*)(x + n);
-    const bool more = r + 1 < r1;
-    int64_t j = 0;
-    for (; j + W <= n; j += W) {
-      if (more) prefetch_span(next, j * int64_t(sizeof(X)), W * int64_t(sizeof(X)));
-      R xhat = V::mul(V::sub(V::sub(V::load(x + j), vm), vc), vr);
-      V::store(y + j, affine.apply(xhat, j));
-    }
-    if (j < n) {
-      const int t = int(n - j);
-      R xhat = V::mul(V::sub(V::sub(V::load_tail(x + j, t), vm), vc), vr);
-      V::store_tail(y + j, affine.apply_tail(xhat, j, t), t);
-    }
+    sum = write_row<V, X, P, M>(x, y, r + 1 < r1 ? x + n : nullptr, n, m0, c, rstd, affine);
   }
 }
 
