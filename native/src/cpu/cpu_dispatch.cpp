@@ -153,8 +153,9 @@ struct ForwardJob {
 struct BackwardJob {
   const CpuKernels* k;
   const BackwardArgs* a;
-  int64_t rpb, nblocks, part_bytes;  // part_bytes: one partial row (cols * accumulation size), 0 = none
-  unsigned char* part;              // [2][nblocks][cols]: dgamma partials, then dbeta partials
+  int64_t rpb, nblocks, part_bytes;  // part_bytes: stride of the partial rows (cols * accumulation size,
+                                    // rounded up to whole cache lines), 0 = none
+  unsigned char* part;              // 64-byte aligned [2][nblocks][stride]: dgamma partials, then dbeta
   static void run(void* ctx, int64_t b) {
     auto* j = static_cast<BackwardJob*>(ctx);
     int64_t r0 = b * j->rpb, r1 = std::min(j->a->p.rows, r0 + j->rpb);
@@ -174,12 +175,12 @@ constexpr int64_t kFinalizeCols = 2048;  // columns per finalize block (a multip
 struct FinalizeJob {
   const CpuKernels* k;
   const BackwardArgs* a;
-  int64_t nblocks, part_bytes;
+  int64_t nblocks, part_bytes, acc;
   const unsigned char* part;
   static void run(void* ctx, int64_t b) {
     auto* j = static_cast<FinalizeJob*>(ctx);
     int64_t c0 = b * kFinalizeCols, c1 = std::min(j->a->p.cols, c0 + kFinalizeCols);
-    j->k->finalize(*j->a, j->part, j->part + j->nblocks * j->part_bytes, j->nblocks, c0, c1);
+    j->k->finalize(*j->a, j->part, j->part + j->nblocks * j->part_bytes, j->nblocks, j->part_bytes / j->acc, c0, c1);
   }
 };
 
@@ -205,25 +206,26 @@ int backward(int32_t isa, int32_t threads, const BackwardArgs& a) {
   const int64_t esize = dtype_size(a.p.x_dtype), bytes = a.p.rows * a.p.cols * esize;
   const int64_t acc = a.p.x_dtype == LN4J_FLOAT64 ? 8 : 4;
   const bool partials = a.dgamma || a.dbeta;
-  const int64_t part_bytes = partials ? a.p.cols * acc : 0;
+  // Partial rows start on their own cache lines: blocks run on different cores and must not share a line.
+  const int64_t part_bytes = partials ? (a.p.cols * acc + 63) / 64 * 64 : 0;
   const int64_t max_blocks = partials ? std::max<int64_t>(1, kPartialBudgetBytes / (2 * part_bytes)) : INT64_MAX;
   // The plan depends on (rows, cols, dtype, partials wanted) only.
   BlockPlan bp = plan(a.p.rows, a.p.cols, esize, kBackwardBlockBytes, max_blocks);
   unsigned char* part = nullptr;
   if (partials) {
     auto& s = scratch();
-    size_t need = size_t(2 * bp.nblocks * part_bytes);
+    size_t need = size_t(2 * bp.nblocks * part_bytes) + 64;
     if (s.size() < need) {
       s.clear();
       s.shrink_to_fit();
       s.resize(need);  // std::bad_alloc -> LN4J_ERR_OUT_OF_MEMORY in the API layer
     }
-    part = s.data();
+    part = reinterpret_cast<unsigned char*>((reinterpret_cast<uintptr_t>(s.data()) + 63) & ~uintptr_t(63));
   }
   BackwardJob job{&k, &a, bp.rows_per_block, bp.nblocks, part_bytes, part};
   run_parallel(&BackwardJob::run, &job, bp.nblocks, helpers_for(threads, bp.nblocks, bytes));
   if (partials) {
-    FinalizeJob fj{&k, &a, bp.nblocks, part_bytes, part};
+    FinalizeJob fj{&k, &a, bp.nblocks, part_bytes, acc, part};
     int64_t nchunks = (a.p.cols + kFinalizeCols - 1) / kFinalizeCols;
     run_parallel(&FinalizeJob::run, &fj, nchunks, helpers_for(threads, nchunks, 2 * bp.nblocks * part_bytes));
   }

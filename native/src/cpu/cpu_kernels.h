@@ -14,10 +14,10 @@ struct CpuKernels {
   // dy into partial_dgamma / partial_dbeta ([cols] each, accumulation type: double for FLOAT64, else float),
   // which the caller zeroed.
   void (*backward)(const BackwardArgs& a, int64_t r0, int64_t r1, void* partial_dgamma, void* partial_dbeta);
-  // dgamma[c] = sum over b in 0..nblocks-1 (in this order) of partials[b * cols + c], for c in [c0, c1);
+  // dgamma[c] = sum over b in 0..nblocks-1 (in this order) of partials[b * stride + c], for c in [c0, c1);
   // same for dbeta. Either output may be NULL.
   void (*finalize)(const BackwardArgs& a, const void* partial_dgamma, const void* partial_dbeta, int64_t nblocks,
-                   int64_t c0, int64_t c1);
+                   int64_t stride, int64_t c0, int64_t c1);
 };
 
 const CpuKernels& kernels_scalar();

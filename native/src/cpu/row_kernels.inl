@@ -263,29 +263,29 @@ void backward_dispatch(const BackwardArgs& a, int64_t r0, int64_t r1, void* pdg,
 
 // ---- dgamma / dbeta finalize ------------------------------------------------------------------------------
 template <class V, class P>
-void finalize_one(const typename V::A* part, int64_t nblocks, int64_t cols, int64_t c0, int64_t c1, P* out) {
+void finalize_one(const typename V::A* part, int64_t nblocks, int64_t stride, int64_t c0, int64_t c1, P* out) {
   using R = typename V::R;
   constexpr int W = V::W;
   int64_t c = c0;
   for (; c + W <= c1; c += W) {
     R s = V::load(part + c);
-    for (int64_t b = 1; b < nblocks; ++b) s = V::add(s, V::load(part + b * cols + c));
+    for (int64_t b = 1; b < nblocks; ++b) s = V::add(s, V::load(part + b * stride + c));
     V::store(out + c, s);
   }
   if (c < c1) {
     const int t = int(c1 - c);
     R s = V::load_tail(part + c, t);
-    for (int64_t b = 1; b < nblocks; ++b) s = V::add(s, V::load_tail(part + b * cols + c, t));
+    for (int64_t b = 1; b < nblocks; ++b) s = V::add(s, V::load_tail(part + b * stride + c, t));
     V::store_tail(out + c, s, t);
   }
 }
 
 template <class V, class P>
-void finalize_dispatch(const BackwardArgs& a, const void* pdg, const void* pdb, int64_t nblocks, int64_t c0,
-                       int64_t c1) {
+void finalize_dispatch(const BackwardArgs& a, const void* pdg, const void* pdb, int64_t nblocks, int64_t stride,
+                       int64_t c0, int64_t c1) {
   using A = typename V::A;
-  if (a.dgamma) finalize_one<V>((const A*)pdg, nblocks, a.p.cols, c0, c1, (P*)a.dgamma);
-  if (a.dbeta) finalize_one<V>((const A*)pdb, nblocks, a.p.cols, c0, c1, (P*)a.dbeta);
+  if (a.dgamma) finalize_one<V>((const A*)pdg, nblocks, stride, c0, c1, (P*)a.dgamma);
+  if (a.dbeta) finalize_one<V>((const A*)pdb, nblocks, stride, c0, c1, (P*)a.dbeta);
 }
 
 // ---- dtype dispatch: (x_dtype, param_dtype) -> instantiation --------------------------------------------
@@ -319,12 +319,12 @@ void backward_entry(const BackwardArgs& a, int64_t r0, int64_t r1, void* pdg, vo
   }
 }
 
-void finalize_entry(const BackwardArgs& a, const void* pdg, const void* pdb, int64_t nblocks, int64_t c0,
-                    int64_t c1) {
+void finalize_entry(const BackwardArgs& a, const void* pdg, const void* pdb, int64_t nblocks, int64_t stride,
+                    int64_t c0, int64_t c1) {
   switch (a.p.param_dtype) {
-    case LN4J_FLOAT32: finalize_dispatch<VF, float>(a, pdg, pdb, nblocks, c0, c1); break;
-    case LN4J_FLOAT64: finalize_dispatch<VD, double>(a, pdg, pdb, nblocks, c0, c1); break;
-    case LN4J_BFLOAT16: finalize_dispatch<VF, bf16_t>(a, pdg, pdb, nblocks, c0, c1); break;
-    case LN4J_FLOAT16: finalize_dispatch<VF, f16_t>(a, pdg, pdb, nblocks, c0, c1); break;
+    case LN4J_FLOAT32: finalize_dispatch<VF, float>(a, pdg, pdb, nblocks, stride, c0, c1); break;
+    case LN4J_FLOAT64: finalize_dispatch<VD, double>(a, pdg, pdb, nblocks, stride, c0, c1); break;
+    case LN4J_BFLOAT16: finalize_dispatch<VF, bf16_t>(a, pdg, pdb, nblocks, stride, c0, c1); break;
+    case LN4J_FLOAT16: finalize_dispatch<VF, f16_t>(a, pdg, pdb, nblocks, stride, c0, c1); break;
   }
 }
