@@ -499,6 +499,45 @@ void test_concurrent_callers() {
   for (int t = 0; t < 8; ++t) CHECK(ok[t], "concurrent caller %d got different bits or an error", t);
 }
 
+long rss_kb() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  long pages = 0, res = 0;
+  if (f) {
+    if (std::fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
+    std::fclose(f);
+  }
+  return res * 4;
+}
+
+// 10^5 calls (small ones on the calling thread, larger ones through the pool, forward and backward) must not
+// grow the process: the pool and the per-thread scratch are reused.
+void test_no_growth() {
+  std::mt19937_64 rng(11);
+  Case big{LN4J_ISA_AUTO, LN4J_FLOAT32, LN4J_FLOAT32, 64, 512, true, true, false, 2};
+  Case small{LN4J_ISA_AUTO, LN4J_FLOAT32, LN4J_FLOAT32, 1, 768, true, true, false, 0};
+  Data db = make(big), ds = make(small);
+  fill(db, big, rng, 1.0, 1.0);
+  fill(ds, small, rng, 1.0, 1.0);
+  auto round = [&](int calls) {
+    for (int i = 0; i < calls; ++i) {
+      if (i % 10 == 0) {
+        ln4j_cpu_forward(big.isa, big.threads, 0, 0, 0, 0, big.rows, big.cols, 1e-5, db.x.p, nullptr, db.g.p,
+                         db.b.p, db.y.p, nullptr, db.mean.p, db.rstd.p);
+        ln4j_cpu_backward(big.isa, big.threads, 0, 0, 0, 0, big.rows, big.cols, db.dy.p, nullptr, db.x.p,
+                          db.mean.p, db.rstd.p, db.g.p, nullptr, db.dx.p, db.dg.p, db.db.p);
+      } else {
+        ln4j_cpu_forward(small.isa, 0, 0, 0, 0, 0, 1, 768, 1e-5, ds.x.p, nullptr, ds.g.p, ds.b.p, ds.y.p, nullptr,
+                         ds.mean.p, ds.rstd.p);
+      }
+    }
+  };
+  round(10000);  // warm up: pool threads, scratch
+  long before = rss_kb();
+  round(100000);
+  long after = rss_kb();
+  CHECK(after - before < 2048, "resident memory grew by %ld KiB over 10^5 calls", after - before);
+}
+
 void expect_error(int status, int want, const char* needle, const char* what) {
   const char* msg = ln4j_last_error();
   CHECK(status == want, "%s: status %d, expected %d (%s)", what, status, want, msg);
@@ -619,6 +658,7 @@ int main() {
   test_hard_numerics();
   test_determinism();
   test_concurrent_callers();
+  test_no_growth();
   std::printf("%d checks, %d failures\n", g_checks, g_failures);
   return g_failures == 0 ? 0 : 1;
 }

@@ -183,72 +183,124 @@ void forward_dispatch(const ForwardArgs& a, int64_t r0, int64_t r1) {
 }
 
 // ---- backward ----------------------------------------------------------------------------------------------
-template <class V, class X, class P, bool G, bool PARTIALS>
-void backward_rows(const BackwardArgs& a, int64_t r0, int64_t r1, typename V::A* pdg, typename V::A* pdb) {
+// Pass 1 for NR (1 or 2) consecutive rows in one sweep: c1 = mean(g*dy), c2 = mean(g*dy*xhat) of each row, and
+// the dgamma/dbeta partials updated row after row (partial = fma(dy_r, xhat_r, partial), then the next row):
+// the same operations in the same order as one row at a time, so the same bits, with half the partial traffic.
+template <class V, class X, class P, bool G, bool PARTIALS, int NR>
+void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& scale, typename V::A* pdg,
+                    typename V::A* pdb, typename V::A* c1, typename V::A* c2) {
   using A = typename V::A;
   using R = typename V::R;
   constexpr int W = V::W;
   const int64_t n = a.p.cols;
-  const A nA = A(n);
-  const ScaleGrad<V, P, G> scale{(const P*)a.gamma};
-  for (int64_t r = r0; r < r1; ++r) {
-    const X* x = (const X*)a.x + r * n;
-    const X* dy = (const X*)a.dy + r * n;
-    X* dx = (X*)a.dx + r * n;
-    const A mean = ((const A*)a.mean)[r], rstd = ((const A*)a.rstd)[r];
-    const R vm = V::set1(mean), vr = V::set1(rstd);
-    // Pass 1: c1, c2 and the dgamma/dbeta partials.
-    R s1a = V::zero(), s1b = V::zero(), s2a = V::zero(), s2b = V::zero();
-    auto step = [&](int64_t j, R& s1, R& s2) {
-      R dyv = V::load(dy + j);
-      R xhat = V::mul(V::sub(V::load(x + j), vm), vr);
+  const X* x[NR];
+  const X* dy[NR];
+  R vm[NR], vr[NR], s1[NR][2], s2[NR][2];
+  for (int i = 0; i < NR; ++i) {
+    x[i] = (const X*)a.x + (r + i) * n;
+    dy[i] = (const X*)a.dy + (r + i) * n;
+    vm[i] = V::set1(((const A*)a.mean)[r + i]);
+    vr[i] = V::set1(((const A*)a.rstd)[r + i]);
+    s1[i][0] = s1[i][1] = s2[i][0] = s2[i][1] = V::zero();
+  }
+  auto step = [&](int64_t j, int k) {
+    R pg, pb;
+    if constexpr (PARTIALS) {
+      pg = V::load(pdg + j);
+      pb = V::load(pdb + j);
+    }
+    for (int i = 0; i < NR; ++i) {
+      R dyv = V::load(dy[i] + j);
+      R xhat = V::mul(V::sub(V::load(x[i] + j), vm[i]), vr[i]);
       R gdy = scale.apply(dyv, j);
-      s1 = V::add(s1, gdy);
-      s2 = V::fma(gdy, xhat, s2);
+      s1[i][k] = V::add(s1[i][k], gdy);
+      s2[i][k] = V::fma(gdy, xhat, s2[i][k]);
       if constexpr (PARTIALS) {
-        V::store(pdg + j, V::fma(dyv, xhat, V::load(pdg + j)));
-        V::store(pdb + j, V::add(dyv, V::load(pdb + j)));
+        pg = V::fma(dyv, xhat, pg);
+        pb = V::add(dyv, pb);
       }
-    };
-    int64_t j = 0;
-    for (; j + 2 * W <= n; j += 2 * W) {
-      step(j, s1a, s2a);
-      step(j + W, s1b, s2b);
     }
-    for (; j + W <= n; j += W) step(j, s1a, s2a);
-    if (j < n) {
-      const int t = int(n - j);
-      R dyv = V::load_tail(dy + j, t);  // lanes >= t are 0, so they add nothing below
-      R xhat = V::keep(V::mul(V::sub(V::load_tail(x + j, t), vm), vr), t);
+    if constexpr (PARTIALS) {
+      V::store(pdg + j, pg);
+      V::store(pdb + j, pb);
+    }
+  };
+  int64_t j = 0;
+  for (; j + 2 * W <= n; j += 2 * W) {
+    step(j, 0);
+    step(j + W, 1);
+  }
+  for (; j + W <= n; j += W) step(j, 0);
+  if (j < n) {
+    const int t = int(n - j);
+    R pg, pb;
+    if constexpr (PARTIALS) {
+      pg = V::load_tail(pdg + j, t);
+      pb = V::load_tail(pdb + j, t);
+    }
+    for (int i = 0; i < NR; ++i) {
+      R dyv = V::load_tail(dy[i] + j, t);  // lanes >= t are 0, so they add nothing below
+      R xhat = V::keep(V::mul(V::sub(V::load_tail(x[i] + j, t), vm[i]), vr[i]), t);
       R gdy = scale.apply_tail(dyv, j, t);
-      s1b = V::add(s1b, gdy);
-      s2b = V::fma(gdy, xhat, s2b);
+      s1[i][1] = V::add(s1[i][1], gdy);
+      s2[i][1] = V::fma(gdy, xhat, s2[i][1]);
       if constexpr (PARTIALS) {
-        V::store_tail(pdg + j, V::fma(dyv, xhat, V::load_tail(pdg + j, t)), t);
-        V::store_tail(pdb + j, V::add(dyv, V::load_tail(pdb + j, t)), t);
+        pg = V::fma(dyv, xhat, pg);
+        pb = V::add(dyv, pb);
       }
     }
-    const A c1 = V::hsum(V::add(s1a, s1b)) / nA, c2 = V::hsum(V::add(s2a, s2b)) / nA;
-    // Pass 2: dx = rstd * (g*dy - (c1 + xhat*c2)).
-    const R vc1 = V::set1(c1), vc2 = V::set1(c2);
-    const char* next_x = (const char*)(x + n);
-    const char* next_dy = (const char*)(dy + n);
-    const bool more = r + 1 < r1;
-    for (j = 0; j + W <= n; j += W) {
-      if (more) {  // see forward_rows
-        prefetch_span(next_x, j * int64_t(sizeof(X)), W * int64_t(sizeof(X)));
-        prefetch_span(next_dy, j * int64_t(sizeof(X)), W * int64_t(sizeof(X)));
-      }
-      R xhat = V::mul(V::sub(V::load(x + j), vm), vr);
-      R gdy = scale.apply(V::load(dy + j), j);
-      V::store(dx + j, V::mul(V::sub(gdy, V::fma(xhat, vc2, vc1)), vr));
+    if constexpr (PARTIALS) {
+      V::store_tail(pdg + j, pg, t);
+      V::store_tail(pdb + j, pb, t);
     }
-    if (j < n) {
-      const int t = int(n - j);
-      R xhat = V::mul(V::sub(V::load_tail(x + j, t), vm), vr);
-      R gdy = scale.apply_tail(V::load_tail(dy + j, t), j, t);
-      V::store_tail(dx + j, V::mul(V::sub(gdy, V::fma(xhat, vc2, vc1)), vr), t);
-    }
+  }
+  for (int i = 0; i < NR; ++i) {
+    c1[i] = V::hsum(V::add(s1[i][0], s1[i][1])) / A(n);
+    c2[i] = V::hsum(V::add(s2[i][0], s2[i][1])) / A(n);
+  }
+}
+
+// Pass 2 for one row: dx = rstd * (g*dy - (c1 + xhat*c2)); x and dy are hot in cache from pass 1.
+template <class V, class X, class P, bool G>
+void backward_pass2(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& scale, typename V::A c1,
+                    typename V::A c2) {
+  using A = typename V::A;
+  using R = typename V::R;
+  constexpr int W = V::W;
+  const int64_t n = a.p.cols;
+  const X* x = (const X*)a.x + r * n;
+  const X* dy = (const X*)a.dy + r * n;
+  X* dx = (X*)a.dx + r * n;
+  const R vm = V::set1(((const A*)a.mean)[r]), vr = V::set1(((const A*)a.rstd)[r]);
+  const R vc1 = V::set1(c1), vc2 = V::set1(c2);
+  int64_t j = 0;
+  for (; j + W <= n; j += W) {
+    R xhat = V::mul(V::sub(V::load(x + j), vm), vr);
+    R gdy = scale.apply(V::load(dy + j), j);
+    V::store(dx + j, V::mul(V::sub(gdy, V::fma(xhat, vc2, vc1)), vr));
+  }
+  if (j < n) {
+    const int t = int(n - j);
+    R xhat = V::mul(V::sub(V::load_tail(x + j, t), vm), vr);
+    R gdy = scale.apply_tail(V::load_tail(dy + j, t), j, t);
+    V::store_tail(dx + j, V::mul(V::sub(gdy, V::fma(xhat, vc2, vc1)), vr), t);
+  }
+}
+
+template <class V, class X, class P, bool G, bool PARTIALS>
+void backward_rows(const BackwardArgs& a, int64_t r0, int64_t r1, typename V::A* pdg, typename V::A* pdb) {
+  using A = typename V::A;
+  const ScaleGrad<V, P, G> scale{(const P*)a.gamma};
+  int64_t r = r0;
+  A c1[2], c2[2];
+  for (; r + 2 <= r1; r += 2) {  // rows in pairs: one partial update per two rows
+    backward_pass1<V, X, P, G, PARTIALS, 2>(a, r, scale, pdg, pdb, c1, c2);
+    backward_pass2<V, X, P, G>(a, r, scale, c1[0], c2[0]);
+    backward_pass2<V, X, P, G>(a, r + 1, scale, c1[1], c2[1]);
+  }
+  for (; r < r1; ++r) {
+    backward_pass1<V, X, P, G, PARTIALS, 1>(a, r, scale, pdg, pdb, c1, c2);
+    backward_pass2<V, X, P, G>(a, r, scale, c1[0], c2[0]);
   }
 }
 
