@@ -31,6 +31,7 @@ class Pool {
         ++workers_;
       }
       for (int i = 0; i < copies; ++i) queue_.push_back(job);
+      queued_.store(int64_t(queue_.size()), std::memory_order_release);
     }
     if (copies == 1) cv_.notify_one();
     else cv_.notify_all();
@@ -38,14 +39,19 @@ class Pool {
 
  private:
   static constexpr int kMaxWorkers = 255;
+  // A worker that just finished spins a little (about 0.1 ms) before sleeping: back-to-back calls then find it
+  // awake instead of paying a futex wake-up on every call.
+  static constexpr int kSpin = 4096;
   void loop() {
     for (;;) {
+      for (int i = 0; i < kSpin && queued_.load(std::memory_order_acquire) == 0; ++i) __builtin_ia32_pause();
       std::shared_ptr<Job> job;
       {
         std::unique_lock<std::mutex> lk(m_);
         cv_.wait(lk, [&] { return !queue_.empty(); });
         job = std::move(queue_.front());
         queue_.pop_front();
+        queued_.store(int64_t(queue_.size()), std::memory_order_release);
       }
       work_on(*job);
     }
@@ -53,6 +59,7 @@ class Pool {
   std::mutex m_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Job>> queue_;
+  std::atomic<int64_t> queued_{0};  // queue_.size(), readable without the lock
   int workers_ = 0;
 };
 
