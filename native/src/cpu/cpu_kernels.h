@@ -11,8 +11,8 @@ struct CpuKernels {
   // Forward for rows [r0, r1).
   void (*forward)(const ForwardArgs& a, int64_t r0, int64_t r1);
   // Backward dx for rows [r0, r1); when partial_dgamma is not NULL also adds sum over those rows of dy*xhat and
-  // dy into partial_dgamma / partial_dbeta ([cols] each, accumulation type: double for FLOAT64, else float),
-  // which the caller zeroed.
+  // dy into partial_dgamma / partial_dbeta ([cols] each, accumulation type: double for FLOAT64, else float);
+  // the partials are overwritten (not added to) by the range's first row.
   void (*backward)(const BackwardArgs& a, int64_t r0, int64_t r1, void* partial_dgamma, void* partial_dbeta);
   // dgamma[c] = sum over b in 0..nblocks-1 (in this order) of partials[b * stride + c], for c in [c0, c1);
   // same for dbeta. Either output may be NULL.

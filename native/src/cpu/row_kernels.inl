@@ -188,7 +188,7 @@ void forward_dispatch(const ForwardArgs& a, int64_t r0, int64_t r1) {
 // the same operations in the same order as one row at a time, so the same bits, with half the partial traffic.
 template <class V, class X, class P, bool G, bool PARTIALS, int NR>
 void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& scale, typename V::A* pdg,
-                    typename V::A* pdb, typename V::A* c1, typename V::A* c2) {
+                    typename V::A* pdb, bool first, typename V::A* c1, typename V::A* c2) {
   using A = typename V::A;
   using R = typename V::R;
   constexpr int W = V::W;
@@ -205,9 +205,9 @@ void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
   }
   auto step = [&](int64_t j, int k) {
     R pg, pb;
-    if constexpr (PARTIALS) {
-      pg = V::load(pdg + j);
-      pb = V::load(pdb + j);
+    if constexpr (PARTIALS) {  // the block's first rows start the partials (no separate zeroing pass)
+      pg = first ? V::zero() : V::load(pdg + j);
+      pb = first ? V::zero() : V::load(pdb + j);
     }
     for (int i = 0; i < NR; ++i) {
       R dyv = V::load(dy[i] + j);
@@ -235,8 +235,8 @@ void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
     const int t = int(n - j);
     R pg, pb;
     if constexpr (PARTIALS) {
-      pg = V::load_tail(pdg + j, t);
-      pb = V::load_tail(pdb + j, t);
+      pg = first ? V::zero() : V::load_tail(pdg + j, t);
+      pb = first ? V::zero() : V::load_tail(pdb + j, t);
     }
     for (int i = 0; i < NR; ++i) {
       R dyv = V::load_tail(dy[i] + j, t);  // lanes >= t are 0, so they add nothing below
@@ -294,12 +294,12 @@ void backward_rows(const BackwardArgs& a, int64_t r0, int64_t r1, typename V::A*
   int64_t r = r0;
   A c1[2], c2[2];
   for (; r + 2 <= r1; r += 2) {  // rows in pairs: one partial update per two rows
-    backward_pass1<V, X, P, G, PARTIALS, 2>(a, r, scale, pdg, pdb, c1, c2);
+    backward_pass1<V, X, P, G, PARTIALS, 2>(a, r, scale, pdg, pdb, r == r0, c1, c2);
     backward_pass2<V, X, P, G>(a, r, scale, c1[0], c2[0]);
     backward_pass2<V, X, P, G>(a, r + 1, scale, c1[1], c2[1]);
   }
   for (; r < r1; ++r) {
-    backward_pass1<V, X, P, G, PARTIALS, 1>(a, r, scale, pdg, pdb, c1, c2);
+    backward_pass1<V, X, P, G, PARTIALS, 1>(a, r, scale, pdg, pdb, r == r0, c1, c2);
     backward_pass2<V, X, P, G>(a, r, scale, c1[0], c2[0]);
   }
 }
