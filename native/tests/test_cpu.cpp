@@ -141,6 +141,10 @@ struct Case {
   int64_t rows, cols;
   bool gamma, beta, unaligned;
   int threads;
+  int norm = LN4J_NORM_LAYER;
+  int flags = 0;
+  bool rms() const { return norm == LN4J_NORM_RMS; }
+  double geff(double g) const { return (flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) ? 1.0 + g : g; }
 };
 
 const char* dname(int dt) {
@@ -184,16 +188,17 @@ int run_forward(const Case& c, Data& d, double eps) {
   d.y.poison();
   d.mean.poison();
   d.rstd.poison();
-  return ln4j_cpu_forward(c.isa, c.threads, LN4J_NORM_LAYER, 0, c.xdt, c.pdt, c.rows, c.cols, eps, d.x.p, nullptr,
-                          c.gamma ? d.g.p : nullptr, c.beta ? d.b.p : nullptr, d.y.p, nullptr, d.mean.p, d.rstd.p);
+  return ln4j_cpu_forward(c.isa, c.threads, c.norm, c.flags, c.xdt, c.pdt, c.rows, c.cols, eps, d.x.p, nullptr,
+                          c.gamma ? d.g.p : nullptr, c.beta ? d.b.p : nullptr, d.y.p, nullptr,
+                          c.rms() ? nullptr : d.mean.p, d.rstd.p);
 }
 
 int run_backward(const Case& c, Data& d, bool want_dg, bool want_db) {
   d.dx.poison();
   d.dg.poison();
   d.db.poison();
-  return ln4j_cpu_backward(c.isa, c.threads, LN4J_NORM_LAYER, 0, c.xdt, c.pdt, c.rows, c.cols, d.dy.p, nullptr,
-                           d.x.p, d.mean.p, d.rstd.p, c.gamma ? d.g.p : nullptr, nullptr, d.dx.p,
+  return ln4j_cpu_backward(c.isa, c.threads, c.norm, c.flags, c.xdt, c.pdt, c.rows, c.cols, d.dy.p, nullptr,
+                           d.x.p, c.rms() ? nullptr : d.mean.p, d.rstd.p, c.gamma ? d.g.p : nullptr, nullptr, d.dx.p,
                            want_dg ? d.dg.p : nullptr, want_db ? d.db.p : nullptr);
 }
 
@@ -215,7 +220,7 @@ void check_forward(const Case& c, const Data& d, double eps, const std::vector<i
     bool bad = false;
     for (int64_t b : bad_rows) bad |= b == r;
     if (bad) {
-      bool all_nan = std::isnan(d.mean.get(r)) && std::isnan(d.rstd.get(r));
+      bool all_nan = (c.rms() || std::isnan(d.mean.get(r))) && std::isnan(d.rstd.get(r));
       for (int64_t j = 0; j < c.cols; ++j) all_nan &= std::isnan(d.y.get(r * c.cols + j));
       CHECK(all_nan, "%s: row %lld with NaN/Inf input should give NaN y/mean/rstd", what.c_str(), (long long)r);
       continue;
@@ -223,7 +228,7 @@ void check_forward(const Case& c, const Data& d, double eps, const std::vector<i
     // Reference in long double (64-bit significand), so that it is exact enough to judge FLOAT64 too.
     long double s = 0;
     for (int64_t j = 0; j < c.cols; ++j) s += d.x.get(r * c.cols + j);
-    long double meanl = s / c.cols, v = 0;
+    long double meanl = c.rms() ? 0.0L : s / c.cols, v = 0;  // RMSNorm: no centring
     for (int64_t j = 0; j < c.cols; ++j) {
       long double t = d.x.get(r * c.cols + j) - meanl;
       v += t * t;
@@ -231,7 +236,7 @@ void check_forward(const Case& c, const Data& d, double eps, const std::vector<i
     v /= c.cols;
     long double rstdl = 1.0L / std::sqrt(v + eps);
     double mean = double(meanl), rstd = double(rstdl), sd = double(std::sqrt(v));
-    double em = std::fabs(d.mean.get(r) - mean), tm = u * std::fabs(mean) + g * sd + 1e-300;
+    double em = c.rms() ? 0.0 : std::fabs(d.mean.get(r) - mean), tm = u * std::fabs(mean) + g * sd + 1e-300;
     double er = std::fabs(d.rstd.get(r) - rstd), tr = (g / 2 + 6 * u) * rstd;
     if (reported < 3) {
       CHECK(em <= tm, "%s: row %lld mean %.17g ref %.17g (err %.3g > tol %.3g)", what.c_str(), (long long)r,
@@ -242,7 +247,7 @@ void check_forward(const Case& c, const Data& d, double eps, const std::vector<i
     }
     for (int64_t j = 0; j < c.cols; ++j) {
       long double xhatl = (d.x.get(r * c.cols + j) - meanl) * rstdl;
-      double ga = c.gamma ? d.g.get(j) : 1.0, be = c.beta ? d.b.get(j) : 0.0;
+      double ga = c.gamma ? c.geff(d.g.get(j)) : 1.0, be = c.beta ? d.b.get(j) : 0.0;
       double xhat = double(xhatl), ref = double(xhatl * ga + be);
       double dxh = std::fabs(xhat) * (g / 2 + 6 * u) + u * std::fabs(mean) * rstd + g;
       double tol = std::fabs(ga) * dxh + 2 * u * (std::fabs(xhat * ga) + std::fabs(be)) + uo * std::fabs(ref) +
@@ -272,11 +277,11 @@ void check_backward(const Case& c, const Data& d, bool want_dg, bool want_db, co
   for (int64_t r : nan_rows) row_nan[r] = 1;
   int reported = 0;
   for (int64_t r = 0; r < c.rows; ++r) {
-    long double mean = d.mean.get(r), rstd = d.rstd.get(r);  // the saved statistics, used by both sides
+    long double mean = c.rms() ? 0.0 : d.mean.get(r), rstd = d.rstd.get(r);  // the saved statistics
     long double s1 = 0, s2 = 0;
     double a1 = 0, a2 = 0;
     for (int64_t j = 0; j < C; ++j) {
-      long double ga = c.gamma ? d.g.get(j) : 1.0, dy = d.dy.get(r * C + j);
+      long double ga = c.gamma ? c.geff(d.g.get(j)) : 1.0, dy = d.dy.get(r * C + j);
       long double xhat = (d.x.get(r * C + j) - mean) * rstd;
       s1 += ga * dy;
       s2 += ga * dy * xhat;
@@ -293,11 +298,11 @@ void check_backward(const Case& c, const Data& d, bool want_dg, bool want_db, co
       CHECK(all_nan, "%s: row %lld should give NaN dx", what.c_str(), (long long)r);
       continue;
     }
-    long double c1l = s1 / C, c2l = s2 / C;
+    long double c1l = c.rms() ? 0.0L : s1 / C, c2l = s2 / C;
     double c1 = double(c1l), c2 = double(c2l);
-    double dc1 = g * a1 / double(C), dc2 = (g + 4 * u) * a2 / double(C);
+    double dc1 = c.rms() ? 0.0 : g * a1 / double(C), dc2 = (g + 4 * u) * a2 / double(C);
     for (int64_t j = 0; j < C; ++j) {
-      long double gal = c.gamma ? d.g.get(j) : 1.0, dyl = d.dy.get(r * C + j);
+      long double gal = c.gamma ? c.geff(d.g.get(j)) : 1.0, dyl = d.dy.get(r * C + j);
       long double xhatl = (d.x.get(r * C + j) - mean) * rstd;
       double ref = double(rstd * (gal * dyl - c1l - xhatl * c2l));
       double ga = double(gal), dy = double(dyl), xhat = double(xhatl);
@@ -395,6 +400,35 @@ void test_widths() {
         CHECK(s == LN4J_OK, "%s: backward status %d (%s)", label(c).c_str(), s, ln4j_last_error());
         check_backward(c, d, wdg, wdb, {}, {}, label(c, "backward"));
       }
+}
+
+// RMSNorm and zero-centred gamma (LN4J_FLAG_ZERO_CENTERED_GAMMA) against the same reference.
+void test_variants() {
+  const int64_t widths[] = {1, 7, 16, 17, 33, 257, 1000, 4097};
+  std::mt19937_64 rng(77);
+  int k = 0;
+  for (int isa : isas())
+    for (auto& dt : kDtypes)
+      for (int64_t cols : widths)
+        for (int v = 0; v < 4; ++v) {
+          ++k;
+          // v: 0 RMS with gamma, 1 RMS with 1+gamma, 2 RMS without gamma, 3 layer norm with 1+gamma and beta
+          Case c{isa, dt[0], dt[1], k % 5 == 0 ? 1 : 37, cols, v != 2, v == 3, (k & 1) != 0, 3};
+          c.norm = v == 3 ? LN4J_NORM_LAYER : LN4J_NORM_RMS;
+          c.flags = (v == 1 || v == 3) ? LN4J_FLAG_ZERO_CENTERED_GAMMA : 0;
+          Data d = make(c);
+          fill(d, c, rng, 1.5, 2.0);
+          int s = run_forward(c, d, 1e-5);
+          CHECK(s == LN4J_OK, "%s: forward status %d (%s)", label(c, "variant").c_str(), s, ln4j_last_error());
+          char what[64];
+          std::snprintf(what, sizeof what, "norm=%d flags=%d forward", c.norm, c.flags);
+          check_forward(c, d, 1e-5, {}, label(c, what));
+          bool wdb = c.gamma && !c.rms();
+          s = run_backward(c, d, c.gamma, wdb);
+          CHECK(s == LN4J_OK, "%s: backward status %d (%s)", label(c, "variant").c_str(), s, ln4j_last_error());
+          std::snprintf(what, sizeof what, "norm=%d flags=%d backward", c.norm, c.flags);
+          check_backward(c, d, c.gamma, wdb, {}, {}, label(c, what));
+        }
 }
 
 void test_hard_numerics() {
@@ -571,10 +605,8 @@ void test_bad_arguments() {
   expect_error(ln4j_cpu_forward(A, 0, L, 0, F, F, 8, 8, 1e-5, x.data(), nullptr, nullptr, g.data(), y.data(), nullptr,
                                 nullptr, nullptr), I, "beta", "beta without gamma");
   // Not implemented yet on the CPU: a clear UNSUPPORTED, and nothing written.
-  expect_error(ln4j_cpu_forward(A, 0, LN4J_NORM_RMS, 0, F, F, 8, 8, 1e-5, x.data(), nullptr, nullptr, nullptr,
-                                y.data(), nullptr, nullptr, r.data()), U, "RMS", "RMSNorm");
-  expect_error(ln4j_cpu_forward(A, 0, L, LN4J_FLAG_ZERO_CENTERED_GAMMA, F, F, 8, 8, 1e-5, x.data(), nullptr, g.data(),
-                                nullptr, y.data(), nullptr, nullptr, nullptr), U, "flags", "zero-centred gamma");
+  expect_error(ln4j_cpu_forward(A, 0, LN4J_NORM_RMS, 0, F, F, 8, 8, 1e-5, x.data(), nullptr, g.data(), g.data(),
+                                y.data(), nullptr, nullptr, r.data()), I, "beta", "RMSNorm with beta");
   expect_error(ln4j_cpu_forward(A, 0, L, 0, F, F, 8, 8, 1e-5, x.data(), x.data(), nullptr, nullptr, y.data(), nullptr,
                                 nullptr, nullptr), U, "residual", "residual");
   bool untouched = true;
@@ -582,6 +614,11 @@ void test_bad_arguments() {
   CHECK(untouched, "a failed forward wrote y");
   expect_error(ln4j_cpu_backward(A, 0, L, 0, F, F, 8, 8, x.data(), nullptr, x.data(), nullptr, r.data(), nullptr,
                                  nullptr, y.data(), nullptr, nullptr), I, "mean", "backward mean NULL");
+  expect_error(ln4j_cpu_backward(A, 0, L, LN4J_FLAG_BACKWARD_FROM_OUTPUT, F, F, 8, 8, x.data(), nullptr, x.data(),
+                                 nullptr, r.data(), g.data(), nullptr, y.data(), nullptr, nullptr),
+               U, "BACKWARD_FROM_OUTPUT", "backward from output");
+  expect_error(ln4j_cpu_backward(A, 0, L, 0, F, F, 8, 8, x.data(), x.data(), x.data(), m.data(), r.data(), nullptr,
+                                 nullptr, y.data(), nullptr, nullptr), U, "dresidual_out", "dresidual_out");
   expect_error(ln4j_cpu_backward(A, 0, L, 0, F, F, 8, 8, nullptr, nullptr, x.data(), m.data(), r.data(), nullptr,
                                  nullptr, y.data(), nullptr, nullptr), I, "dy", "backward dy NULL");
   expect_error(ln4j_cpu_backward(A, 0, L, 0, F, F, 8, 8, x.data(), nullptr, x.data(), m.data(), r.data(), nullptr,
@@ -655,6 +692,7 @@ int main() {
   test_conversions();
   test_bad_arguments();
   test_widths();
+  test_variants();
   test_hard_numerics();
   test_determinism();
   test_concurrent_callers();

@@ -12,6 +12,8 @@
 //     c1 = mean(g*dy),  c2 = mean(g*dy*xhat)
 //     dx = rstd * (g*dy - c1 - xhat*c2)
 //     partial_dgamma += dy * xhat,  partial_dbeta += dy   (per block of rows; summed later in block order)
+// RMSNorm (norm = LN4J_NORM_RMS): m0 = c = mean = 0, var = mean(x^2), c1 = 0; no beta.
+// LN4J_FLAG_ZERO_CENTERED_GAMMA: g = 1 + gamma wherever gamma is applied (y and g*dy); dgamma is unchanged.
 //
 // Kernels reduce; the load/store helpers (V::load / V::store, Affine) convert dtypes and apply gamma/beta.
 // Vocabulary of V: A (accumulation type), R (register), W (lanes), zero/set1/add/sub/mul/fma(a,b,c)=a*b+c,
@@ -21,36 +23,48 @@
 // ---- load/store helpers ----------------------------------------------------------------------------------
 enum class AffineMode { kNone, kScale, kScaleBias };
 
-// Applies y = xhat * gamma + beta (as the mode says) for the W (or n) columns starting at j.
-template <class V, class P, AffineMode M>
+// The gamma actually applied, g' = gamma, or 1 + gamma with LN4J_FLAG_ZERO_CENTERED_GAMMA (ZC).
+template <class V, bool ZC, class P>
+typename V::R gamma_eff(const P* gamma, int64_t j) {
+  if constexpr (ZC) return V::add(V::set1(typename V::A(1)), V::load(gamma + j));
+  else return V::load(gamma + j);
+}
+template <class V, bool ZC, class P>
+typename V::R gamma_eff_tail(const P* gamma, int64_t j, int n) {
+  if constexpr (ZC) return V::add(V::set1(typename V::A(1)), V::load_tail(gamma + j, n));
+  else return V::load_tail(gamma + j, n);
+}
+
+// Applies y = xhat * g' + beta (as the mode says) for the W (or n) columns starting at j.
+template <class V, class P, AffineMode M, bool ZC>
 struct Affine {
   using R = typename V::R;
   const P* gamma;
   const P* beta;
   R apply(R xhat, int64_t j) const {
     if constexpr (M == AffineMode::kNone) return xhat;
-    else if constexpr (M == AffineMode::kScale) return V::mul(xhat, V::load(gamma + j));
-    else return V::fma(xhat, V::load(gamma + j), V::load(beta + j));
+    else if constexpr (M == AffineMode::kScale) return V::mul(xhat, gamma_eff<V, ZC>(gamma, j));
+    else return V::fma(xhat, gamma_eff<V, ZC>(gamma, j), V::load(beta + j));
   }
   R apply_tail(R xhat, int64_t j, int n) const {
     if constexpr (M == AffineMode::kNone) return xhat;
-    else if constexpr (M == AffineMode::kScale) return V::mul(xhat, V::load_tail(gamma + j, n));
-    else return V::fma(xhat, V::load_tail(gamma + j, n), V::load_tail(beta + j, n));
+    else if constexpr (M == AffineMode::kScale) return V::mul(xhat, gamma_eff_tail<V, ZC>(gamma, j, n));
+    else return V::fma(xhat, gamma_eff_tail<V, ZC>(gamma, j, n), V::load_tail(beta + j, n));
   }
 };
 
-// g*dy for W (or n) columns at j; g = 1 when gamma is absent.
-template <class V, class P, bool G>
+// g'*dy for W (or n) columns at j. G: 0 = no gamma (g' = 1), 1 = gamma, 2 = 1 + gamma (zero-centred).
+template <class V, class P, int G>
 struct ScaleGrad {
   using R = typename V::R;
   const P* gamma;
   R apply(R dy, int64_t j) const {
-    if constexpr (G) return V::mul(dy, V::load(gamma + j));
-    else return dy;
+    if constexpr (G == 0) return dy;
+    else return V::mul(dy, gamma_eff<V, G == 2>(gamma, j));
   }
   R apply_tail(R dy, int64_t j, int n) const {
-    if constexpr (G) return V::mul(dy, V::load_tail(gamma + j, n));
-    else return dy;
+    if constexpr (G == 0) return dy;
+    else return V::mul(dy, gamma_eff_tail<V, G == 2>(gamma, j, n));
   }
 };
 
@@ -115,9 +129,9 @@ void row_centered_sums(const X* x, int64_t n, typename V::A m0, typename V::A* s
 // xn (its pass 1), so that this row's write stream and the next row's read stream overlap. The sum uses
 // exactly row_sum's association (same accumulators, same order), so a row's statistics do not depend on
 // whether its pass 1 was fused.
-template <class V, class X, class P, AffineMode M>
+template <class V, class X, class P, AffineMode M, bool ZC>
 typename V::A write_row(const X* x, X* y, const X* xn, int64_t n, typename V::A m0, typename V::A c,
-                        typename V::A rstd, const Affine<V, P, M>& affine) {
+                        typename V::A rstd, const Affine<V, P, M, ZC>& affine) {
   using R = typename V::R;
   constexpr int W = V::W;
   const R vm = V::set1(m0), vc = V::set1(c), vr = V::set1(rstd);
@@ -154,39 +168,54 @@ typename V::A write_row(const X* x, X* y, const X* xn, int64_t n, typename V::A 
   return xn ? V::hsum(V::add(V::add(a0, a1), V::add(a2, a3))) : typename V::A(0);
 }
 
-template <class V, class X, class P, AffineMode M>
+// RMS (RMSNorm): no centring, m0 = c = 0 and var is the mean square: rstd = 1 / sqrt(mean(x^2) + eps).
+template <class V, class X, class P, AffineMode M, bool ZC, bool RMS>
 void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
   using A = typename V::A;
   const int64_t n = a.p.cols;
   const A nA = A(n), eps = A(a.p.eps);
-  const Affine<V, P, M> affine{(const P*)a.gamma, (const P*)a.beta};
-  A sum = row_sum<V>((const X*)a.x + r0 * n, n);
+  const Affine<V, P, M, ZC> affine{(const P*)a.gamma, (const P*)a.beta};
+  A sum = RMS ? A(0) : row_sum<V>((const X*)a.x + r0 * n, n);
   for (int64_t r = r0; r < r1; ++r) {
     const X* x = (const X*)a.x + r * n;
     X* y = (X*)a.y + r * n;
-    const A m0 = sum / nA;
+    const A m0 = RMS ? A(0) : sum / nA;
     A s1, s2, c, var;
     row_centered_sums<V>(x, n, m0, &s1, &s2);
-    corrected_two_pass(nA, s1, s2, &c, &var);
+    if constexpr (RMS) {
+      c = A(0);
+      var = s2 / nA;
+    } else {
+      corrected_two_pass(nA, s1, s2, &c, &var);
+    }
     const A rstd = A(1) / std::sqrt(var + eps);
-    if (a.mean) ((A*)a.mean)[r] = m0 + c;
+    if (!RMS && a.mean) ((A*)a.mean)[r] = m0 + c;
     if (a.rstd) ((A*)a.rstd)[r] = rstd;
-    sum = write_row<V, X, P, M>(x, y, r + 1 < r1 ? x + n : nullptr, n, m0, c, rstd, affine);
+    sum = write_row<V, X, P, M, ZC>(x, y, !RMS && r + 1 < r1 ? x + n : nullptr, n, m0, c, rstd, affine);
   }
+}
+
+template <class V, class X, class P, bool RMS>
+void forward_dispatch2(const ForwardArgs& a, int64_t r0, int64_t r1) {
+  const bool zc = (a.p.flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) != 0;
+  if (!a.gamma) forward_rows<V, X, P, AffineMode::kNone, false, RMS>(a, r0, r1);
+  else if (!a.beta && zc) forward_rows<V, X, P, AffineMode::kScale, true, RMS>(a, r0, r1);
+  else if (!a.beta) forward_rows<V, X, P, AffineMode::kScale, false, RMS>(a, r0, r1);
+  else if (zc) forward_rows<V, X, P, AffineMode::kScaleBias, true, RMS>(a, r0, r1);
+  else forward_rows<V, X, P, AffineMode::kScaleBias, false, RMS>(a, r0, r1);
 }
 
 template <class V, class X, class P>
 void forward_dispatch(const ForwardArgs& a, int64_t r0, int64_t r1) {
-  if (!a.gamma) forward_rows<V, X, P, AffineMode::kNone>(a, r0, r1);
-  else if (!a.beta) forward_rows<V, X, P, AffineMode::kScale>(a, r0, r1);
-  else forward_rows<V, X, P, AffineMode::kScaleBias>(a, r0, r1);
+  if (a.p.norm == LN4J_NORM_RMS) forward_dispatch2<V, X, P, true>(a, r0, r1);
+  else forward_dispatch2<V, X, P, false>(a, r0, r1);
 }
 
 // ---- backward ----------------------------------------------------------------------------------------------
 // Pass 1 for NR (1 or 2) consecutive rows in one sweep: c1 = mean(g*dy), c2 = mean(g*dy*xhat) of each row, and
 // the dgamma/dbeta partials updated row after row (partial = fma(dy_r, xhat_r, partial), then the next row):
 // the same operations in the same order as one row at a time, so the same bits, with half the partial traffic.
-template <class V, class X, class P, bool G, bool PARTIALS, int NR>
+template <class V, class X, class P, int G, bool PARTIALS, bool RMS, int NR>
 void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& scale, typename V::A* pdg,
                     typename V::A* pdb, bool first, typename V::A* c1, typename V::A* c2) {
   using A = typename V::A;
@@ -199,7 +228,7 @@ void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
   for (int i = 0; i < NR; ++i) {
     x[i] = (const X*)a.x + (r + i) * n;
     dy[i] = (const X*)a.dy + (r + i) * n;
-    vm[i] = V::set1(((const A*)a.mean)[r + i]);
+    vm[i] = V::set1(RMS ? A(0) : ((const A*)a.mean)[r + i]);
     vr[i] = V::set1(((const A*)a.rstd)[r + i]);
     s1[i][0] = s1[i][1] = s2[i][0] = s2[i][1] = V::zero();
   }
@@ -255,13 +284,13 @@ void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
     }
   }
   for (int i = 0; i < NR; ++i) {
-    c1[i] = V::hsum(V::add(s1[i][0], s1[i][1])) / A(n);
+    c1[i] = RMS ? A(0) : V::hsum(V::add(s1[i][0], s1[i][1])) / A(n);
     c2[i] = V::hsum(V::add(s2[i][0], s2[i][1])) / A(n);
   }
 }
 
 // Pass 2 for one row: dx = rstd * (g*dy - (c1 + xhat*c2)); x and dy are hot in cache from pass 1.
-template <class V, class X, class P, bool G>
+template <class V, class X, class P, int G, bool RMS>
 void backward_pass2(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& scale, typename V::A c1,
                     typename V::A c2) {
   using A = typename V::A;
@@ -271,7 +300,7 @@ void backward_pass2(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
   const X* x = (const X*)a.x + r * n;
   const X* dy = (const X*)a.dy + r * n;
   X* dx = (X*)a.dx + r * n;
-  const R vm = V::set1(((const A*)a.mean)[r]), vr = V::set1(((const A*)a.rstd)[r]);
+  const R vm = V::set1(RMS ? A(0) : ((const A*)a.mean)[r]), vr = V::set1(((const A*)a.rstd)[r]);
   const R vc1 = V::set1(c1), vc2 = V::set1(c2);
   int64_t j = 0;
   for (; j + W <= n; j += W) {
@@ -287,30 +316,40 @@ void backward_pass2(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
   }
 }
 
-template <class V, class X, class P, bool G, bool PARTIALS>
+// RMS: mean = 0 and c1 = 0, so dx = rstd * (g'*dy - xhat*mean(g'*dy*xhat)) with xhat = x * rstd.
+template <class V, class X, class P, int G, bool PARTIALS, bool RMS>
 void backward_rows(const BackwardArgs& a, int64_t r0, int64_t r1, typename V::A* pdg, typename V::A* pdb) {
   using A = typename V::A;
   const ScaleGrad<V, P, G> scale{(const P*)a.gamma};
   int64_t r = r0;
   A c1[2], c2[2];
   for (; r + 2 <= r1; r += 2) {  // rows in pairs: one partial update per two rows
-    backward_pass1<V, X, P, G, PARTIALS, 2>(a, r, scale, pdg, pdb, r == r0, c1, c2);
-    backward_pass2<V, X, P, G>(a, r, scale, c1[0], c2[0]);
-    backward_pass2<V, X, P, G>(a, r + 1, scale, c1[1], c2[1]);
+    backward_pass1<V, X, P, G, PARTIALS, RMS, 2>(a, r, scale, pdg, pdb, r == r0, c1, c2);
+    backward_pass2<V, X, P, G, RMS>(a, r, scale, c1[0], c2[0]);
+    backward_pass2<V, X, P, G, RMS>(a, r + 1, scale, c1[1], c2[1]);
   }
   for (; r < r1; ++r) {
-    backward_pass1<V, X, P, G, PARTIALS, 1>(a, r, scale, pdg, pdb, r == r0, c1, c2);
-    backward_pass2<V, X, P, G>(a, r, scale, c1[0], c2[0]);
+    backward_pass1<V, X, P, G, PARTIALS, RMS, 1>(a, r, scale, pdg, pdb, r == r0, c1, c2);
+    backward_pass2<V, X, P, G, RMS>(a, r, scale, c1[0], c2[0]);
   }
+}
+
+template <class V, class X, class P, bool RMS>
+void backward_dispatch2(const BackwardArgs& a, int64_t r0, int64_t r1, void* pdg, void* pdb) {
+  using A = typename V::A;
+  const bool g = a.gamma != nullptr, part = pdg != nullptr;
+  const bool zc = (a.p.flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) != 0;
+  if (g && zc && part) backward_rows<V, X, P, 2, true, RMS>(a, r0, r1, (A*)pdg, (A*)pdb);
+  else if (g && zc) backward_rows<V, X, P, 2, false, RMS>(a, r0, r1, nullptr, nullptr);
+  else if (g && part) backward_rows<V, X, P, 1, true, RMS>(a, r0, r1, (A*)pdg, (A*)pdb);
+  else if (g) backward_rows<V, X, P, 1, false, RMS>(a, r0, r1, nullptr, nullptr);
+  else backward_rows<V, X, P, 0, false, RMS>(a, r0, r1, nullptr, nullptr);
 }
 
 template <class V, class X, class P>
 void backward_dispatch(const BackwardArgs& a, int64_t r0, int64_t r1, void* pdg, void* pdb) {
-  using A = typename V::A;
-  const bool g = a.gamma != nullptr, part = pdg != nullptr;
-  if (g && part) backward_rows<V, X, P, true, true>(a, r0, r1, (A*)pdg, (A*)pdb);
-  else if (g) backward_rows<V, X, P, true, false>(a, r0, r1, nullptr, nullptr);
-  else backward_rows<V, X, P, false, false>(a, r0, r1, nullptr, nullptr);
+  if (a.p.norm == LN4J_NORM_RMS) backward_dispatch2<V, X, P, true>(a, r0, r1, pdg, pdb);
+  else backward_dispatch2<V, X, P, false>(a, r0, r1, pdg, pdb);
 }
 
 // ---- dgamma / dbeta finalize ------------------------------------------------------------------------------
