@@ -143,6 +143,8 @@ struct Case {
   int threads;
   int norm = LN4J_NORM_LAYER;
   int flags = 0;
+  bool res = false;       // forward: residual given (s = x + residual is normalized); backward: dresidual_out
+  bool res_out = false;   // forward: residual_out given (backward then reads s from it)
   bool rms() const { return norm == LN4J_NORM_RMS; }
   double geff(double g) const { return (flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) ? 1.0 + g : g; }
 };
@@ -153,7 +155,7 @@ const char* dname(int dt) {
 }
 
 struct Data {
-  Buf x, g, b, y, mean, rstd, dy, dx, dg, db;
+  Buf x, g, b, y, mean, rstd, dy, dx, dg, db, res, rout, dres;
 };
 
 // Fills x (off-centre), gamma, beta, dy with random values.
@@ -165,6 +167,11 @@ void fill(Data& d, const Case& c, std::mt19937_64& rng, double centre, double sc
     d.b.set(i, -2.0 + 0.7 * nd(rng));
   }
   for (int64_t i = 0; i < c.rows * c.cols; ++i) d.dy.set(i, 0.3 + 1.7 * nd(rng));
+  if (c.res)
+    for (int64_t i = 0; i < c.rows * c.cols; ++i) {
+      d.res.set(i, -1.0 + 0.8 * nd(rng));
+      d.dres.set(i, 0.5 + 0.9 * nd(rng));
+    }
 }
 
 Data make(const Case& c) {
@@ -175,6 +182,11 @@ Data make(const Case& c) {
   d.y = Buf(c.xdt, n, c.unaligned);
   d.dy = Buf(c.xdt, n, c.unaligned);
   d.dx = Buf(c.xdt, n, c.unaligned);
+  if (c.res) {
+    d.res = Buf(c.xdt, n, c.unaligned);
+    d.rout = Buf(c.xdt, n, c.unaligned);
+    d.dres = Buf(c.xdt, n, c.unaligned);
+  }
   d.g = Buf(c.pdt, c.cols, c.unaligned);
   d.b = Buf(c.pdt, c.cols, c.unaligned);
   d.dg = Buf(c.pdt, c.cols, c.unaligned);
@@ -188,8 +200,10 @@ int run_forward(const Case& c, Data& d, double eps) {
   d.y.poison();
   d.mean.poison();
   d.rstd.poison();
-  return ln4j_cpu_forward(c.isa, c.threads, c.norm, c.flags, c.xdt, c.pdt, c.rows, c.cols, eps, d.x.p, nullptr,
-                          c.gamma ? d.g.p : nullptr, c.beta ? d.b.p : nullptr, d.y.p, nullptr,
+  if (c.res) d.rout.poison();
+  return ln4j_cpu_forward(c.isa, c.threads, c.norm, c.flags, c.xdt, c.pdt, c.rows, c.cols, eps, d.x.p,
+                          c.res ? d.res.p : nullptr, c.gamma ? d.g.p : nullptr, c.beta ? d.b.p : nullptr, d.y.p,
+                          c.res && c.res_out ? d.rout.p : nullptr,
                           c.rms() ? nullptr : d.mean.p, d.rstd.p);
 }
 
@@ -197,8 +211,8 @@ int run_backward(const Case& c, Data& d, bool want_dg, bool want_db) {
   d.dx.poison();
   d.dg.poison();
   d.db.poison();
-  return ln4j_cpu_backward(c.isa, c.threads, c.norm, c.flags, c.xdt, c.pdt, c.rows, c.cols, d.dy.p, nullptr,
-                           d.x.p, c.rms() ? nullptr : d.mean.p, d.rstd.p, c.gamma ? d.g.p : nullptr, nullptr, d.dx.p,
+  return ln4j_cpu_backward(c.isa, c.threads, c.norm, c.flags, c.xdt, c.pdt, c.rows, c.cols, d.dy.p,
+                           c.res ? d.dres.p : nullptr, c.res && c.res_out ? d.rout.p : d.x.p, c.rms() ? nullptr : d.mean.p, d.rstd.p, c.gamma ? d.g.p : nullptr, nullptr, d.dx.p,
                            want_dg ? d.dg.p : nullptr, want_db ? d.db.p : nullptr);
 }
 
@@ -215,6 +229,9 @@ void check_forward(const Case& c, const Data& d, double eps, const std::vector<i
                    const std::string& what) {
   const double u = c.xdt == LN4J_FLOAT64 ? uround(LN4J_FLOAT64) : uround(LN4J_FLOAT32);
   const double uo = uround(c.xdt), g = growth(c, c.cols);
+  // The normalized input: x, or s = x + residual (exact here; the kernel's s carries <= u*|s| of rounding,
+  // which moves xhat by <= u*|s|*rstd: the extra tolerance term below).
+  auto xv = [&](int64_t i) { return c.res ? d.x.get(i) + d.res.get(i) : d.x.get(i); };
   int reported = 0;
   for (int64_t r = 0; r < c.rows; ++r) {
     bool bad = false;
@@ -227,10 +244,10 @@ void check_forward(const Case& c, const Data& d, double eps, const std::vector<i
     }
     // Reference in long double (64-bit significand), so that it is exact enough to judge FLOAT64 too.
     long double s = 0;
-    for (int64_t j = 0; j < c.cols; ++j) s += d.x.get(r * c.cols + j);
+    for (int64_t j = 0; j < c.cols; ++j) s += xv(r * c.cols + j);
     long double meanl = c.rms() ? 0.0L : s / c.cols, v = 0;  // RMSNorm: no centring
     for (int64_t j = 0; j < c.cols; ++j) {
-      long double t = d.x.get(r * c.cols + j) - meanl;
+      long double t = xv(r * c.cols + j) - meanl;
       v += t * t;
     }
     v /= c.cols;
@@ -246,10 +263,16 @@ void check_forward(const Case& c, const Data& d, double eps, const std::vector<i
       if (!(em <= tm) || !(er <= tr)) ++reported;
     }
     for (int64_t j = 0; j < c.cols; ++j) {
-      long double xhatl = (d.x.get(r * c.cols + j) - meanl) * rstdl;
+      long double xhatl = (xv(r * c.cols + j) - meanl) * rstdl;
       double ga = c.gamma ? c.geff(d.g.get(j)) : 1.0, be = c.beta ? d.b.get(j) : 0.0;
       double xhat = double(xhatl), ref = double(xhatl * ga + be);
-      double dxh = std::fabs(xhat) * (g / 2 + 6 * u) + u * std::fabs(mean) * rstd + g;
+      double dxh = std::fabs(xhat) * (g / 2 + 6 * u) + u * std::fabs(mean) * rstd + g +
+                   (c.res ? u * std::fabs(xv(r * c.cols + j)) * rstd : 0.0);
+      if (c.res && c.res_out) {  // residual_out = s rounded to x_dtype
+        double sv = xv(r * c.cols + j), got_s = d.rout.get(r * c.cols + j);
+        CHECK(std::fabs(got_s - sv) <= (uo + u) * std::fabs(sv), "%s: residual_out[%lld,%lld] = %.9g, s = %.9g",
+              what.c_str(), (long long)r, (long long)j, got_s, sv);
+      }
       double tol = std::fabs(ga) * dxh + 2 * u * (std::fabs(xhat * ga) + std::fabs(be)) + uo * std::fabs(ref) +
                    (c.xdt == LN4J_FLOAT16 ? std::ldexp(1.0, -25) : 0.0);
       double got = d.y.get(r * c.cols + j), err = std::fabs(got - ref);
@@ -271,6 +294,7 @@ void check_backward(const Case& c, const Data& d, bool want_dg, bool want_db, co
   const double u = c.xdt == LN4J_FLOAT64 ? uround(LN4J_FLOAT64) : uround(LN4J_FLOAT32);
   const double uo = uround(c.xdt), up = uround(c.pdt), g = growth(c, c.cols);
   const int64_t C = c.cols;
+  const Buf& xb = c.res && c.res_out ? d.rout : d.x;  // the backward's x is s when the forward had a residual
   std::vector<long double> dg(C, 0.0), db(C, 0.0);
   std::vector<double> adg(C, 0.0), adb(C, 0.0);
   std::vector<char> row_nan(c.rows, 0);
@@ -282,7 +306,7 @@ void check_backward(const Case& c, const Data& d, bool want_dg, bool want_db, co
     double a1 = 0, a2 = 0;
     for (int64_t j = 0; j < C; ++j) {
       long double ga = c.gamma ? c.geff(d.g.get(j)) : 1.0, dy = d.dy.get(r * C + j);
-      long double xhat = (d.x.get(r * C + j) - mean) * rstd;
+      long double xhat = (xb.get(r * C + j) - mean) * rstd;
       s1 += ga * dy;
       s2 += ga * dy * xhat;
       a1 += double(std::fabs(ga * dy));
@@ -303,12 +327,14 @@ void check_backward(const Case& c, const Data& d, bool want_dg, bool want_db, co
     double dc1 = c.rms() ? 0.0 : g * a1 / double(C), dc2 = (g + 4 * u) * a2 / double(C);
     for (int64_t j = 0; j < C; ++j) {
       long double gal = c.gamma ? c.geff(d.g.get(j)) : 1.0, dyl = d.dy.get(r * C + j);
-      long double xhatl = (d.x.get(r * C + j) - mean) * rstd;
-      double ref = double(rstd * (gal * dyl - c1l - xhatl * c2l));
+      long double xhatl = (xb.get(r * C + j) - mean) * rstd;
+      double dr = c.res ? d.dres.get(r * C + j) : 0.0;  // dresidual_out, added to dx (one more rounding)
+      double ref = double(rstd * (gal * dyl - c1l - xhatl * c2l) + dr);
       double ga = double(gal), dy = double(dyl), xhat = double(xhatl);
       double tol = double(rstd) * (dc1 + std::fabs(xhat) * dc2 +
                            3 * u * (std::fabs(ga * dy) + std::fabs(c1) + std::fabs(xhat * c2))) +
-                   uo * std::fabs(ref) + (c.xdt == LN4J_FLOAT16 ? std::ldexp(1.0, -25) : 0.0);
+                   uo * std::fabs(ref) + u * (std::fabs(ref) + std::fabs(dr)) +
+                   (c.xdt == LN4J_FLOAT16 ? std::ldexp(1.0, -25) : 0.0);
       double got = d.dx.get(r * C + j), err = std::fabs(got - ref);
       if (!(err <= tol) && reported < 3) {
         ++reported;
@@ -410,23 +436,31 @@ void test_variants() {
   for (int isa : isas())
     for (auto& dt : kDtypes)
       for (int64_t cols : widths)
-        for (int v = 0; v < 4; ++v) {
+        for (int v = 0; v < 6; ++v) {
           ++k;
           // v: 0 RMS with gamma, 1 RMS with 1+gamma, 2 RMS without gamma, 3 layer norm with 1+gamma and beta
           Case c{isa, dt[0], dt[1], k % 5 == 0 ? 1 : 37, cols, v != 2, v == 3, (k & 1) != 0, 3};
-          c.norm = v == 3 ? LN4J_NORM_LAYER : LN4J_NORM_RMS;
+          // 4 layer norm with residual + residual_out (backward: x = s, dresidual_out), 5 RMS with residual only
+          c.norm = (v == 3 || v == 4) ? LN4J_NORM_LAYER : LN4J_NORM_RMS;
           c.flags = (v == 1 || v == 3) ? LN4J_FLAG_ZERO_CENTERED_GAMMA : 0;
+          c.beta = v == 3 || v == 4;
+          c.res = v >= 4;
+          c.res_out = v == 4;
           Data d = make(c);
           fill(d, c, rng, 1.5, 2.0);
           int s = run_forward(c, d, 1e-5);
           CHECK(s == LN4J_OK, "%s: forward status %d (%s)", label(c, "variant").c_str(), s, ln4j_last_error());
           char what[64];
-          std::snprintf(what, sizeof what, "norm=%d flags=%d forward", c.norm, c.flags);
+          std::snprintf(what, sizeof what, "norm=%d flags=%d res=%d forward", c.norm, c.flags, int(c.res));
           check_forward(c, d, 1e-5, {}, label(c, what));
           bool wdb = c.gamma && !c.rms();
+          if (c.res && !c.res_out) {  // the backward needs s: run the forward again, writing it
+            c.res_out = true;
+            s = run_forward(c, d, 1e-5);
+          }
           s = run_backward(c, d, c.gamma, wdb);
           CHECK(s == LN4J_OK, "%s: backward status %d (%s)", label(c, "variant").c_str(), s, ln4j_last_error());
-          std::snprintf(what, sizeof what, "norm=%d flags=%d backward", c.norm, c.flags);
+          std::snprintf(what, sizeof what, "norm=%d flags=%d res=%d backward", c.norm, c.flags, int(c.res));
           check_backward(c, d, c.gamma, wdb, {}, {}, label(c, what));
         }
 }
@@ -607,8 +641,8 @@ void test_bad_arguments() {
   // Not implemented yet on the CPU: a clear UNSUPPORTED, and nothing written.
   expect_error(ln4j_cpu_forward(A, 0, LN4J_NORM_RMS, 0, F, F, 8, 8, 1e-5, x.data(), nullptr, g.data(), g.data(),
                                 y.data(), nullptr, nullptr, r.data()), I, "beta", "RMSNorm with beta");
-  expect_error(ln4j_cpu_forward(A, 0, L, 0, F, F, 8, 8, 1e-5, x.data(), x.data(), nullptr, nullptr, y.data(), nullptr,
-                                nullptr, nullptr), U, "residual", "residual");
+  expect_error(ln4j_cpu_forward(A, 0, L, 0, F, F, 8, 8, 1e-5, x.data(), nullptr, nullptr, nullptr, y.data(), y.data(),
+                                nullptr, nullptr), I, "residual_out", "residual_out without residual");
   bool untouched = true;
   for (float v : y) untouched &= std::isnan(v);
   CHECK(untouched, "a failed forward wrote y");
@@ -617,8 +651,7 @@ void test_bad_arguments() {
   expect_error(ln4j_cpu_backward(A, 0, L, LN4J_FLAG_BACKWARD_FROM_OUTPUT, F, F, 8, 8, x.data(), nullptr, x.data(),
                                  nullptr, r.data(), g.data(), nullptr, y.data(), nullptr, nullptr),
                U, "BACKWARD_FROM_OUTPUT", "backward from output");
-  expect_error(ln4j_cpu_backward(A, 0, L, 0, F, F, 8, 8, x.data(), x.data(), x.data(), m.data(), r.data(), nullptr,
-                                 nullptr, y.data(), nullptr, nullptr), U, "dresidual_out", "dresidual_out");
+
   expect_error(ln4j_cpu_backward(A, 0, L, 0, F, F, 8, 8, nullptr, nullptr, x.data(), m.data(), r.data(), nullptr,
                                  nullptr, y.data(), nullptr, nullptr), I, "dy", "backward dy NULL");
   expect_error(ln4j_cpu_backward(A, 0, L, 0, F, F, 8, 8, x.data(), nullptr, x.data(), m.data(), r.data(), nullptr,

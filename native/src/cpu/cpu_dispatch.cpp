@@ -124,12 +124,10 @@ int helpers_for(int32_t threads, int64_t nblocks, int64_t bytes) {
   return int(std::max<int64_t>(0, std::min<int64_t>(std::min<int64_t>(t, 256), nblocks) - 1));
 }
 
-int unsupported(const NormProblem& p, bool residual, const char* fn) {
+int unsupported(const NormProblem& p, const char* fn) {
   if (p.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT)
     return fail(LN4J_ERR_UNSUPPORTED, "%s: flags=LN4J_FLAG_BACKWARD_FROM_OUTPUT is not implemented on the CPU yet",
                 fn);
-  if (residual)
-    return fail(LN4J_ERR_UNSUPPORTED, "%s: residual / dresidual_out are not implemented on the CPU yet", fn);
   return LN4J_OK;
 }
 
@@ -185,7 +183,7 @@ struct FinalizeJob {
 }  // namespace
 
 int forward(int32_t isa, int32_t threads, const ForwardArgs& a) {
-  if (int s = unsupported(a.p, a.residual != nullptr, "ln4j_cpu_forward")) return s;
+  if (int s = unsupported(a.p, "ln4j_cpu_forward")) return s;
   const CpuKernels& k = kernels_for(isa);
   const int64_t esize = dtype_size(a.p.x_dtype), bytes = a.p.rows * a.p.cols * esize;
   if (bytes < kInlineBytes) {  // latency path: no hand-off, no allocation
@@ -199,7 +197,7 @@ int forward(int32_t isa, int32_t threads, const ForwardArgs& a) {
 }
 
 int backward(int32_t isa, int32_t threads, const BackwardArgs& a) {
-  if (int s = unsupported(a.p, a.dresidual_out != nullptr, "ln4j_cpu_backward")) return s;
+  if (int s = unsupported(a.p, "ln4j_cpu_backward")) return s;
   const CpuKernels& k = kernels_for(isa);
   const int64_t esize = dtype_size(a.p.x_dtype), bytes = a.p.rows * a.p.cols * esize;
   const int64_t acc = a.p.x_dtype == LN4J_FLOAT64 ? 8 : 4;

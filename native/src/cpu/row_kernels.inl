@@ -14,6 +14,8 @@
 //     partial_dgamma += dy * xhat,  partial_dbeta += dy   (per block of rows; summed later in block order)
 // RMSNorm (norm = LN4J_NORM_RMS): m0 = c = mean = 0, var = mean(x^2), c1 = 0; no beta.
 // LN4J_FLAG_ZERO_CENTERED_GAMMA: g = 1 + gamma wherever gamma is applied (y and g*dy); dgamma is unchanged.
+// Residual (fused add): the forward normalizes s = x + residual and writes s to residual_out when given; the
+// backward (whose x is then s) adds dresidual_out to dx.
 //
 // Kernels reduce; the load/store helpers (V::load / V::store, Affine) convert dtypes and apply gamma/beta.
 // Vocabulary of V: A (accumulation type), R (register), W (lanes), zero/set1/add/sub/mul/fma(a,b,c)=a*b+c,
@@ -79,45 +81,63 @@ inline void prefetch_span(const char* next, int64_t off, int64_t bytes) {
 }
 
 // ---- forward -----------------------------------------------------------------------------------------------
-template <class V, class X>
-typename V::A row_sum(const X* x, int64_t n) {
+// The forward's input rows, loaded and converted by the load helper: x, or s = x + residual (kResidual), summed
+// in the accumulation type (residual_out receives s rounded to x_dtype; the statistics use the unrounded s).
+template <class V, class X, bool RES>
+struct Source {
+  static constexpr bool kResidual = RES;
+  using R = typename V::R;
+  const X* x;
+  const X* res;
+  R load(int64_t j) const {
+    if constexpr (RES) return V::add(V::load(x + j), V::load(res + j));
+    else return V::load(x + j);
+  }
+  R load_tail(int64_t j, int t) const {
+    if constexpr (RES) return V::add(V::load_tail(x + j, t), V::load_tail(res + j, t));
+    else return V::load_tail(x + j, t);
+  }
+};
+
+template <class V, class S>
+typename V::A row_sum(const S& x, int64_t n) {
   using R = typename V::R;
   constexpr int W = V::W;
   R a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
   int64_t j = 0;
   for (; j + 4 * W <= n; j += 4 * W) {
-    a0 = V::add(a0, V::load(x + j));
-    a1 = V::add(a1, V::load(x + j + W));
-    a2 = V::add(a2, V::load(x + j + 2 * W));
-    a3 = V::add(a3, V::load(x + j + 3 * W));
+    a0 = V::add(a0, x.load(j));
+    a1 = V::add(a1, x.load(j + W));
+    a2 = V::add(a2, x.load(j + 2 * W));
+    a3 = V::add(a3, x.load(j + 3 * W));
   }
-  for (; j + W <= n; j += W) a0 = V::add(a0, V::load(x + j));
-  if (j < n) a1 = V::add(a1, V::load_tail(x + j, int(n - j)));
+  for (; j + W <= n; j += W) a0 = V::add(a0, x.load(j));
+  if (j < n) a1 = V::add(a1, x.load_tail(j, int(n - j)));
   return V::hsum(V::add(V::add(a0, a1), V::add(a2, a3)));
 }
 
 // s1 = sum(x - m0), s2 = sum((x - m0)^2).
-template <class V, class X>
-void row_centered_sums(const X* x, int64_t n, typename V::A m0, typename V::A* s1, typename V::A* s2) {
+template <class V, class S>
+void row_centered_sums(const S& x, int64_t n, typename V::A m0, typename V::A* s1, typename V::A* s2) {
   using R = typename V::R;
   constexpr int W = V::W;
   const R m = V::set1(m0);
   R p0 = V::zero(), p1 = V::zero(), q0 = V::zero(), q1 = V::zero();
   int64_t j = 0;
   for (; j + 2 * W <= n; j += 2 * W) {
-    R d0 = V::sub(V::load(x + j), m), d1 = V::sub(V::load(x + j + W), m);
+    R d0 = V::sub(x.load(j), m), d1 = V::sub(x.load(j + W), m);
     p0 = V::add(p0, d0);
     q0 = V::fma(d0, d0, q0);
     p1 = V::add(p1, d1);
     q1 = V::fma(d1, d1, q1);
   }
   for (; j + W <= n; j += W) {
-    R d = V::sub(V::load(x + j), m);
+    R d = V::sub(x.load(j), m);
     p0 = V::add(p0, d);
     q0 = V::fma(d, d, q0);
   }
   if (j < n) {
-    R d = V::keep(V::sub(V::load_tail(x + j, int(n - j)), m), int(n - j));
+    R d = V::keep(V::sub(x.load_tail(j, int(n - j)), m), int(n - j));
     p1 = V::add(p1, d);
     q1 = V::fma(d, d, q1);
   }
@@ -129,56 +149,68 @@ void row_centered_sums(const X* x, int64_t n, typename V::A m0, typename V::A* s
 // xn (its pass 1), so that this row's write stream and the next row's read stream overlap. The sum uses
 // exactly row_sum's association (same accumulators, same order), so a row's statistics do not depend on
 // whether its pass 1 was fused.
-template <class V, class X, class P, AffineMode M, bool ZC>
-typename V::A write_row(const X* x, X* y, const X* xn, int64_t n, typename V::A m0, typename V::A c,
+template <class V, class S, class X, class P, AffineMode M, bool ZC>
+typename V::A write_row(const S& x, X* y, X* s_out, const S* xn_ptr, int64_t n, typename V::A m0, typename V::A c,
                         typename V::A rstd, const Affine<V, P, M, ZC>& affine) {
+  const S& xn = xn_ptr ? *xn_ptr : x;
   using R = typename V::R;
   constexpr int W = V::W;
   const R vm = V::set1(m0), vc = V::set1(c), vr = V::set1(rstd);
   auto out = [&](int64_t j) {
-    R xhat = V::mul(V::sub(V::sub(V::load(x + j), vm), vc), vr);
+    R sv = x.load(j);
+    if constexpr (S::kResidual) {
+      if (s_out) V::store(s_out + j, sv);
+    }
+    R xhat = V::mul(V::sub(V::sub(sv, vm), vc), vr);
     V::store(y + j, affine.apply(xhat, j));
   };
   int64_t j = 0;
   R a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
-  if (xn) {
+  if (xn_ptr) {
     for (; j + 4 * W <= n; j += 4 * W) {
       out(j);
-      a0 = V::add(a0, V::load(xn + j));
+      a0 = V::add(a0, xn.load(j));
       out(j + W);
-      a1 = V::add(a1, V::load(xn + j + W));
+      a1 = V::add(a1, xn.load(j + W));
       out(j + 2 * W);
-      a2 = V::add(a2, V::load(xn + j + 2 * W));
+      a2 = V::add(a2, xn.load(j + 2 * W));
       out(j + 3 * W);
-      a3 = V::add(a3, V::load(xn + j + 3 * W));
+      a3 = V::add(a3, xn.load(j + 3 * W));
     }
     for (; j + W <= n; j += W) {
       out(j);
-      a0 = V::add(a0, V::load(xn + j));
+      a0 = V::add(a0, xn.load(j));
     }
   } else {
     for (; j + W <= n; j += W) out(j);
   }
   if (j < n) {
     const int t = int(n - j);
-    R xhat = V::mul(V::sub(V::sub(V::load_tail(x + j, t), vm), vc), vr);
+    R sv = x.load_tail(j, t);
+    if constexpr (S::kResidual) {
+      if (s_out) V::store_tail(s_out + j, sv, t);
+    }
+    R xhat = V::mul(V::sub(V::sub(sv, vm), vc), vr);
     V::store_tail(y + j, affine.apply_tail(xhat, j, t), t);
-    if (xn) a1 = V::add(a1, V::load_tail(xn + j, t));
+    if (xn_ptr) a1 = V::add(a1, xn.load_tail(j, t));
   }
-  return xn ? V::hsum(V::add(V::add(a0, a1), V::add(a2, a3))) : typename V::A(0);
+  return xn_ptr ? V::hsum(V::add(V::add(a0, a1), V::add(a2, a3))) : typename V::A(0);
 }
 
 // RMS (RMSNorm): no centring, m0 = c = 0 and var is the mean square: rstd = 1 / sqrt(mean(x^2) + eps).
-template <class V, class X, class P, AffineMode M, bool ZC, bool RMS>
+template <class V, class X, class P, AffineMode M, bool ZC, bool RMS, bool RES>
 void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
   using A = typename V::A;
+  using S = Source<V, X, RES>;
   const int64_t n = a.p.cols;
   const A nA = A(n), eps = A(a.p.eps);
   const Affine<V, P, M, ZC> affine{(const P*)a.gamma, (const P*)a.beta};
-  A sum = RMS ? A(0) : row_sum<V>((const X*)a.x + r0 * n, n);
+  auto src = [&](int64_t r) { return S{(const X*)a.x + r * n, RES ? (const X*)a.residual + r * n : nullptr}; };
+  A sum = RMS ? A(0) : row_sum<V>(src(r0), n);
   for (int64_t r = r0; r < r1; ++r) {
-    const X* x = (const X*)a.x + r * n;
+    const S x = src(r);
     X* y = (X*)a.y + r * n;
+    X* s_out = RES && a.residual_out ? (X*)a.residual_out + r * n : nullptr;
     const A m0 = RMS ? A(0) : sum / nA;
     A s1, s2, c, var;
     row_centered_sums<V>(x, n, m0, &s1, &s2);
@@ -191,24 +223,28 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
     const A rstd = A(1) / std::sqrt(var + eps);
     if (!RMS && a.mean) ((A*)a.mean)[r] = m0 + c;
     if (a.rstd) ((A*)a.rstd)[r] = rstd;
-    sum = write_row<V, X, P, M, ZC>(x, y, !RMS && r + 1 < r1 ? x + n : nullptr, n, m0, c, rstd, affine);
+    const S xn = src(r + 1 < r1 ? r + 1 : r);
+    sum = write_row<V>(x, y, s_out, !RMS && r + 1 < r1 ? &xn : nullptr, n, m0, c, rstd, affine);
   }
 }
 
-template <class V, class X, class P, bool RMS>
+template <class V, class X, class P, bool RMS, bool RES>
 void forward_dispatch2(const ForwardArgs& a, int64_t r0, int64_t r1) {
   const bool zc = (a.p.flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) != 0;
-  if (!a.gamma) forward_rows<V, X, P, AffineMode::kNone, false, RMS>(a, r0, r1);
-  else if (!a.beta && zc) forward_rows<V, X, P, AffineMode::kScale, true, RMS>(a, r0, r1);
-  else if (!a.beta) forward_rows<V, X, P, AffineMode::kScale, false, RMS>(a, r0, r1);
-  else if (zc) forward_rows<V, X, P, AffineMode::kScaleBias, true, RMS>(a, r0, r1);
-  else forward_rows<V, X, P, AffineMode::kScaleBias, false, RMS>(a, r0, r1);
+  if (!a.gamma) forward_rows<V, X, P, AffineMode::kNone, false, RMS, RES>(a, r0, r1);
+  else if (!a.beta && zc) forward_rows<V, X, P, AffineMode::kScale, true, RMS, RES>(a, r0, r1);
+  else if (!a.beta) forward_rows<V, X, P, AffineMode::kScale, false, RMS, RES>(a, r0, r1);
+  else if (zc) forward_rows<V, X, P, AffineMode::kScaleBias, true, RMS, RES>(a, r0, r1);
+  else forward_rows<V, X, P, AffineMode::kScaleBias, false, RMS, RES>(a, r0, r1);
 }
 
 template <class V, class X, class P>
 void forward_dispatch(const ForwardArgs& a, int64_t r0, int64_t r1) {
-  if (a.p.norm == LN4J_NORM_RMS) forward_dispatch2<V, X, P, true>(a, r0, r1);
-  else forward_dispatch2<V, X, P, false>(a, r0, r1);
+  const bool rms = a.p.norm == LN4J_NORM_RMS, res = a.residual != nullptr;
+  if (rms && res) forward_dispatch2<V, X, P, true, true>(a, r0, r1);
+  else if (rms) forward_dispatch2<V, X, P, true, false>(a, r0, r1);
+  else if (res) forward_dispatch2<V, X, P, false, true>(a, r0, r1);
+  else forward_dispatch2<V, X, P, false, false>(a, r0, r1);
 }
 
 // ---- backward ----------------------------------------------------------------------------------------------
@@ -290,7 +326,7 @@ void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
 }
 
 // Pass 2 for one row: dx = rstd * (g*dy - (c1 + xhat*c2)); x and dy are hot in cache from pass 1.
-template <class V, class X, class P, int G, bool RMS>
+template <class V, class X, class P, int G, bool RMS, bool DRES>
 void backward_pass2(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& scale, typename V::A c1,
                     typename V::A c2) {
   using A = typename V::A;
@@ -302,22 +338,27 @@ void backward_pass2(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
   X* dx = (X*)a.dx + r * n;
   const R vm = V::set1(RMS ? A(0) : ((const A*)a.mean)[r]), vr = V::set1(((const A*)a.rstd)[r]);
   const R vc1 = V::set1(c1), vc2 = V::set1(c2);
+  const X* dres = DRES ? (const X*)a.dresidual_out + r * n : nullptr;  // added to dx
   int64_t j = 0;
   for (; j + W <= n; j += W) {
     R xhat = V::mul(V::sub(V::load(x + j), vm), vr);
     R gdy = scale.apply(V::load(dy + j), j);
-    V::store(dx + j, V::mul(V::sub(gdy, V::fma(xhat, vc2, vc1)), vr));
+    R d = V::mul(V::sub(gdy, V::fma(xhat, vc2, vc1)), vr);
+    if constexpr (DRES) d = V::add(d, V::load(dres + j));
+    V::store(dx + j, d);
   }
   if (j < n) {
     const int t = int(n - j);
     R xhat = V::mul(V::sub(V::load_tail(x + j, t), vm), vr);
     R gdy = scale.apply_tail(V::load_tail(dy + j, t), j, t);
-    V::store_tail(dx + j, V::mul(V::sub(gdy, V::fma(xhat, vc2, vc1)), vr), t);
+    R d = V::mul(V::sub(gdy, V::fma(xhat, vc2, vc1)), vr);
+    if constexpr (DRES) d = V::add(d, V::load_tail(dres + j, t));
+    V::store_tail(dx + j, d, t);
   }
 }
 
 // RMS: mean = 0 and c1 = 0, so dx = rstd * (g'*dy - xhat*mean(g'*dy*xhat)) with xhat = x * rstd.
-template <class V, class X, class P, int G, bool PARTIALS, bool RMS>
+template <class V, class X, class P, int G, bool PARTIALS, bool RMS, bool DRES>
 void backward_rows(const BackwardArgs& a, int64_t r0, int64_t r1, typename V::A* pdg, typename V::A* pdb) {
   using A = typename V::A;
   const ScaleGrad<V, P, G> scale{(const P*)a.gamma};
@@ -325,31 +366,34 @@ void backward_rows(const BackwardArgs& a, int64_t r0, int64_t r1, typename V::A*
   A c1[2], c2[2];
   for (; r + 2 <= r1; r += 2) {  // rows in pairs: one partial update per two rows
     backward_pass1<V, X, P, G, PARTIALS, RMS, 2>(a, r, scale, pdg, pdb, r == r0, c1, c2);
-    backward_pass2<V, X, P, G, RMS>(a, r, scale, c1[0], c2[0]);
-    backward_pass2<V, X, P, G, RMS>(a, r + 1, scale, c1[1], c2[1]);
+    backward_pass2<V, X, P, G, RMS, DRES>(a, r, scale, c1[0], c2[0]);
+    backward_pass2<V, X, P, G, RMS, DRES>(a, r + 1, scale, c1[1], c2[1]);
   }
   for (; r < r1; ++r) {
     backward_pass1<V, X, P, G, PARTIALS, RMS, 1>(a, r, scale, pdg, pdb, r == r0, c1, c2);
-    backward_pass2<V, X, P, G, RMS>(a, r, scale, c1[0], c2[0]);
+    backward_pass2<V, X, P, G, RMS, DRES>(a, r, scale, c1[0], c2[0]);
   }
 }
 
-template <class V, class X, class P, bool RMS>
+template <class V, class X, class P, bool RMS, bool DRES>
 void backward_dispatch2(const BackwardArgs& a, int64_t r0, int64_t r1, void* pdg, void* pdb) {
   using A = typename V::A;
   const bool g = a.gamma != nullptr, part = pdg != nullptr;
   const bool zc = (a.p.flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) != 0;
-  if (g && zc && part) backward_rows<V, X, P, 2, true, RMS>(a, r0, r1, (A*)pdg, (A*)pdb);
-  else if (g && zc) backward_rows<V, X, P, 2, false, RMS>(a, r0, r1, nullptr, nullptr);
-  else if (g && part) backward_rows<V, X, P, 1, true, RMS>(a, r0, r1, (A*)pdg, (A*)pdb);
-  else if (g) backward_rows<V, X, P, 1, false, RMS>(a, r0, r1, nullptr, nullptr);
-  else backward_rows<V, X, P, 0, false, RMS>(a, r0, r1, nullptr, nullptr);
+  if (g && zc && part) backward_rows<V, X, P, 2, true, RMS, DRES>(a, r0, r1, (A*)pdg, (A*)pdb);
+  else if (g && zc) backward_rows<V, X, P, 2, false, RMS, DRES>(a, r0, r1, nullptr, nullptr);
+  else if (g && part) backward_rows<V, X, P, 1, true, RMS, DRES>(a, r0, r1, (A*)pdg, (A*)pdb);
+  else if (g) backward_rows<V, X, P, 1, false, RMS, DRES>(a, r0, r1, nullptr, nullptr);
+  else backward_rows<V, X, P, 0, false, RMS, DRES>(a, r0, r1, nullptr, nullptr);
 }
 
 template <class V, class X, class P>
 void backward_dispatch(const BackwardArgs& a, int64_t r0, int64_t r1, void* pdg, void* pdb) {
-  if (a.p.norm == LN4J_NORM_RMS) backward_dispatch2<V, X, P, true>(a, r0, r1, pdg, pdb);
-  else backward_dispatch2<V, X, P, false>(a, r0, r1, pdg, pdb);
+  const bool rms = a.p.norm == LN4J_NORM_RMS, dres = a.dresidual_out != nullptr;
+  if (rms && dres) backward_dispatch2<V, X, P, true, true>(a, r0, r1, pdg, pdb);
+  else if (rms) backward_dispatch2<V, X, P, true, false>(a, r0, r1, pdg, pdb);
+  else if (dres) backward_dispatch2<V, X, P, false, true>(a, r0, r1, pdg, pdb);
+  else backward_dispatch2<V, X, P, false, false>(a, r0, r1, pdg, pdb);
 }
 
 // ---- dgamma / dbeta finalize ------------------------------------------------------------------------------
