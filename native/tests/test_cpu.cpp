@@ -81,6 +81,7 @@ uint16_t enc_f16(double v) {
   uint16_t s = std::signbit(v) ? 0x8000 : 0;
   double a = std::fabs(v);
   if (a == 0) return s;
+  if (std::isinf(a)) return uint16_t(s | 0x7c00);
   int e;
   double m = std::frexp(a, &e);  // a = m * 2^e, m in [0.5, 1)
   double q = std::nearbyint(m * 2048.0);
