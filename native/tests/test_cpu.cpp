@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/stats.h"
 #include "cpu/dtype.h"
 #include "layernorm4j/layernorm4j.h"
 
@@ -709,6 +710,43 @@ void test_conversions() {
   CHECK(badb == 0, "f32_to_bf16 wrong in %d cases", badb);
 }
 
+// The shared statistics helpers (common/stats.h; the CUDA kernels use the Welford/Chan ones): on rows of
+// 1e4 + N(0, 1), float64 Welford pushes merged in uneven pieces must match the long double two-pass
+// mean/variance to a few ulps relative to the spread (E[x^2] - E[x]^2 would lose ~8 digits here).
+void test_stats_helpers() {
+  std::mt19937_64 rng(21);
+  std::normal_distribution<double> nd(0.0, 1.0);
+  for (int t = 0; t < 20; ++t) {
+    std::vector<double> v(1000 + 37 * t);
+    for (double& e : v) e = 1e4 + nd(rng);
+    long double s = 0, q = 0;
+    for (double e : v) s += e;
+    long double mean = s / v.size();
+    for (double e : v) q += (e - mean) * (e - mean);
+    double var = double(q / v.size());
+    ln4j::Welford<double> total{0, 0, 0};
+    size_t i = 0, piece = 1;
+    while (i < v.size()) {
+      ln4j::Welford<double> w{0, 0, 0};
+      for (size_t k = 0; k < piece && i < v.size(); ++k, ++i) ln4j::welford_push(w, v[i]);
+      ln4j::welford_merge(total, w);
+      piece = piece * 3 + 1;
+    }
+    double wv = total.m2 / total.count;
+    CHECK(std::fabs(total.mean - double(mean)) <= 1e-12 * 1e4 && std::fabs(wv - var) <= 1e-9 * var,
+          "welford: mean %.17g vs %.17g, var %.17g vs %.17g", total.mean, double(mean), wv, var);
+    double c, cv, m0 = v[0];  // corrected two-pass from a poor shift
+    double s1 = 0, s2 = 0;
+    for (double e : v) {
+      s1 += e - m0;
+      s2 += (e - m0) * (e - m0);
+    }
+    ln4j::corrected_two_pass(double(v.size()), s1, s2, &c, &cv);
+    CHECK(std::fabs(m0 + c - double(mean)) <= 1e-12 * 1e4 && std::fabs(cv - var) <= 1e-9 * var,
+          "corrected two-pass: mean %.17g vs %.17g, var %.17g vs %.17g", m0 + c, double(mean), cv, var);
+  }
+}
+
 void test_info() {
   const char* model = ln4j_cpu_model();
   CHECK(model && model[0] && std::strcmp(model, "unknown") != 0, "cpu model '%s'", model);
@@ -724,6 +762,7 @@ void test_info() {
 int main() {
   test_info();
   test_conversions();
+  test_stats_helpers();
   test_bad_arguments();
   test_widths();
   test_variants();
