@@ -93,9 +93,9 @@ const CpuKernels& kernels_for(int32_t isa) {
 // Below this many bytes of x a call runs on the calling thread: a hand-off (waking a worker) costs more
 // than the work.
 constexpr int64_t kInlineBytes = 96 << 10;
-// Bytes of x per block: forward blocks are small (fine-grained balance); backward blocks are larger so
-// that the per-block dgamma/dbeta partials stay a small fraction of the traffic.
-constexpr int64_t kForwardBlockBytes = 256 << 10;
+// Bytes of x per block (at most; see forward()); backward blocks are large so that the per-block
+// dgamma/dbeta partials stay a small fraction of the traffic.
+constexpr int64_t kForwardBlockBytes = 1 << 20;
 constexpr int64_t kBackwardBlockBytes = 512 << 10;
 // Bound of the per-thread scratch holding the backward partials (one block is always allowed).
 constexpr int64_t kPartialBudgetBytes = 8 << 20;
@@ -190,7 +190,10 @@ int forward(int32_t isa, int32_t threads, const ForwardArgs& a) {
     k.forward(a, 0, a.p.rows);
     return LN4J_OK;
   }
-  BlockPlan bp = plan(a.p.rows, a.p.cols, esize, kForwardBlockBytes, INT64_MAX);
+  // Large blocks (the first row of a block cannot overlap its read with a previous row's write), but at least
+  // ~16 of them so that medium problems still spread over the threads. Forward bits never depend on the plan.
+  const int64_t block_bytes = std::min<int64_t>(kForwardBlockBytes, std::max<int64_t>(32 << 10, bytes / 16));
+  BlockPlan bp = plan(a.p.rows, a.p.cols, esize, block_bytes, INT64_MAX);
   ForwardJob job{&k, &a, bp.rows_per_block};
   run_parallel(&ForwardJob::run, &job, bp.nblocks, helpers_for(threads, bp.nblocks, bytes));
   return LN4J_OK;
