@@ -70,16 +70,6 @@ struct ScaleGrad {
   }
 };
 
-// Prefetches (into L2) the cache lines of bytes [j*bytes, (j+1)*bytes) of the row at `next`, at most one
-// request per 64-byte line.
-inline void prefetch_span(const char* next, int64_t off, int64_t bytes) {
-  if (bytes >= 64) {
-    for (int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(next + off + o, 0, 2);
-  } else if ((off & 63) < bytes) {
-    __builtin_prefetch(next + off, 0, 2);
-  }
-}
-
 // ---- forward -----------------------------------------------------------------------------------------------
 // The forward's input rows, loaded and converted by the load helper: x, or s = x + residual (kResidual), summed
 // in the accumulation type (residual_out receives s rounded to x_dtype; the statistics use the unrounded s).
