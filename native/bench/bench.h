@@ -105,10 +105,10 @@ struct Options {
   int32_t dtype = LN4J_FLOAT32;
   std::vector<int> threads;            // empty: {1, all}
   std::vector<int32_t> isas;           // empty: every supported
-  int reps = 21;
+  int reps = 31;
   double budget_s = 0.25;              // per series (one impl, one shape, one direction, one thread count)
   double rotate_mib = 0;               // 0: automatic (README "Rotating buffers")
-  bool quick = false, validate_only = false, warm = false;
+  bool quick = false, validate_only = false, warm = false, self_test = false;
   bool no_cpu = false, no_cuda = false, no_onednn = false;
   std::string csv, json, svg;
   uint64_t seed = 42;
@@ -118,6 +118,9 @@ struct Options {
 // copy n bytes src -> dst; and dst = a + b over n bytes of floats (read two, write one).
 void ceiling_copy(int threads, void* dst, const void* src, size_t n);
 void ceiling_r2w1(int threads, void* dst, const void* a, const void* b, size_t n);
+
+// --self-test (selftest.cpp): the validator on known-good and known-bad outputs; 0 when every verdict is right.
+int self_test();
 
 // ---- reports (report.cpp) -------------------------------------------------------------------------------
 void print_table(const std::vector<Result>& rs);

@@ -28,12 +28,13 @@ const char* kUsage =
     "  --dtype T           float32 | float64 | bfloat16 | float16 (default float32)\n"
     "  --threads a,b       CPU thread counts (default 1 and all)\n"
     "  --isa a,b           CPU paths: scalar,avx2,avx512 (default every one this CPU runs)\n"
-    "  --reps N            timed samples per series (default 21; fewer when --budget-ms runs out)\n"
+    "  --reps N            timed samples per series (default 31; fewer when --budget-ms runs out)\n"
     "  --budget-ms N       time budget per series once 5 samples are in (default 250)\n"
     "  --rotate-mib N      size of the rotating buffer arena (default: 2 x last-level cache, 64..1024 MiB)\n"
     "  --warm              one buffer set, no rotation (warm-cache numbers)\n"
     "  --quick             smoke run: 1048576 elements, cols 128,1000,4096,65536, 5 samples (~20 s)\n"
     "  --validate-only     validate every implementation, time nothing (exit 1 if any is WRONG)\n"
+    "  --self-test         check the validator itself on known-good and known-bad outputs, then exit\n"
     "  --no-cpu | --no-cuda | --no-onednn   leave a backend out\n"
     "  --csv P | --json P | --svg P        write results there\n"
     "  --seed N            input data seed (default 42)\n";
@@ -112,6 +113,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--warm") o.warm = true;
     else if (a == "--quick") o.quick = true;
     else if (a == "--validate-only") o.validate_only = true;
+    else if (a == "--self-test") o.self_test = true;
     else if (a == "--no-cpu") o.no_cpu = true;
     else if (a == "--no-cuda") o.no_cuda = true;
     else if (a == "--no-onednn") o.no_onednn = true;
@@ -127,8 +129,8 @@ Options parse(int argc, char** argv) {
     if (!elements_given) o.cpu_elements = 1048576;
     if (!o.gpu_elements_set) o.gpu_elements = 16777216;
     if (!o.cols_set) o.cols = {128, 1000, 4096, 65536};
-    o.reps = std::min(o.reps, 5);
-    o.budget_s = std::min(o.budget_s, 0.05);
+    o.reps = std::min(o.reps, 7);
+    o.budget_s = std::min(o.budget_s, 0.08);
   }
   if (o.cols.empty() && !o.cols_set) o.cols = {64, 128, 256, 512, 768, 1000, 1024, 2048, 4096, 4097, 8192, 12288, 16384, 65536};
   if (!o.extra_set) o.extra = {{1, 768, false}, {32, 768, false}};
@@ -383,6 +385,7 @@ void relate(std::vector<Result>& rs) {
 int main(int argc, char** argv) {
   using namespace bench;
   Options o = parse(argc, argv);
+  if (o.self_test) return self_test();
   const std::string machine = machine_name();
   std::printf("ln4j_bench %s | %s | dtype %s (params %s) | %s\n", ln4j_version(), machine.c_str(),
               dtype_label(o.dtype), dtype_label(param_dtype_for(o.dtype)),

@@ -258,9 +258,19 @@ bool write_svg(const std::string& path, const std::vector<Result>& rs, const std
           << color_of(impl) << "\"/>\n";
     }
   }
-  // legend
+  // legend, in a fixed order: ceiling, ours, peers; all threads before 1 thread
+  auto rank = [](const std::string& key) {
+    static const char* order[] = {"ceiling", "ln4j-scalar", "ln4j-avx2", "ln4j-avx512", "ln4j-cuda", "oneDNN"};
+    std::string impl = key.substr(0, key.find('|'));
+    int r = 6;
+    for (int i = 0; i < 6; ++i)
+      if (impl == order[i]) r = i;
+    return r * 2 + (key.substr(key.find('|') + 1) == "1" ? 1 : 0);
+  };
+  std::vector<std::string> keys(legend.begin(), legend.end());
+  std::stable_sort(keys.begin(), keys.end(), [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });
   int lx = 20, ly = 40 + rows_n * ph + 20, i = 0;
-  for (auto& key : legend) {
+  for (auto& key : keys) {
     std::string impl = key.substr(0, key.find('|')), th = key.substr(key.find('|') + 1);
     int x = lx + (i % 4) * (W / 4), y = ly + (i / 4) * 20;
     s << "<line x1=\"" << x << "\" x2=\"" << x + 30 << "\" y1=\"" << y << "\" y2=\"" << y << "\" stroke=\""
