@@ -1,11 +1,13 @@
 // Bandwidth ceilings measured in the same run as the kernels, on the same number of threads:
 //   forward:  a copy of the same bytes (read n, write n)
 //   backward: dst = a + b (read two, write one)
-// Threads: our own small pool of std::thread workers (not OpenMP), woken per call; the caller works too, so
+// Threads: our own small pool of std::thread workers (not OpenMP; they spin briefly between calls, then sleep,
+// as OpenMP runtimes do); the caller works too, so
 // `threads` threads split the buffer into contiguous 64-byte-aligned chunks. Buffers below kSerialBytes run on
 // the calling thread alone (waking workers would cost more than the copy).
 // The loops are plain C++; GCC vectorizes them for each ISA (target_clones picks the widest this CPU has) and
 // CMake compiles this file with -fno-tree-loop-distribute-patterns so the copy stays our loop, not memcpy.
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -25,7 +27,7 @@ class Pool {
     {
       std::lock_guard<std::mutex> l(m_);
       stop_ = true;
-      ++gen_;
+      gen_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
     for (auto& t : workers_) t.join();
@@ -40,47 +42,55 @@ class Pool {
       int id = (int)workers_.size() + 1;
       workers_.emplace_back([this, id] { loop(id); });
     }
+    job_ = &f;
+    n_ = n;
+    pending_.store(n - 1, std::memory_order_relaxed);
     {
-      std::lock_guard<std::mutex> l(m_);
-      job_ = &f;
-      n_ = n;
-      pending_ = n - 1;
-      ++gen_;
+      std::lock_guard<std::mutex> l(m_);  // pairs with the sleepers' predicate check: no lost wake-up
+      gen_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
     f(0, n);
-    std::unique_lock<std::mutex> l(m_);
-    done_.wait(l, [this] { return pending_ == 0; });
-    job_ = nullptr;
+    while (pending_.load(std::memory_order_acquire) != 0) pause();
   }
 
  private:
+  static void pause() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  // Workers spin for a while after each job (as OpenMP runtimes do), so back-to-back calls do not pay a
+  // futex wake-up each; then they sleep on the condition variable.
   void loop(int id) {
     uint64_t seen = 0;
     for (;;) {
-      const std::function<void(int, int)>* job;
-      int n;
-      {
-        std::unique_lock<std::mutex> l(m_);
-        cv_.wait(l, [&] { return gen_ != seen; });
-        seen = gen_;
-        if (stop_) return;
-        job = job_;
-        n = n_;
+      uint64_t g = gen_.load(std::memory_order_acquire);
+      for (int spin = 0; g == seen && spin < kSpin; ++spin) {
+        pause();
+        g = gen_.load(std::memory_order_acquire);
       }
-      if (job && id < n) {
-        (*job)(id, n);
-        std::lock_guard<std::mutex> l(m_);
-        if (--pending_ == 0) done_.notify_one();
+      if (g == seen) {
+        std::unique_lock<std::mutex> l(m_);
+        cv_.wait(l, [&] { return gen_.load(std::memory_order_acquire) != seen; });
+        g = gen_.load(std::memory_order_acquire);
+      }
+      seen = g;
+      if (stop_) return;
+      if (id < n_) {
+        (*job_)(id, n_);
+        pending_.fetch_sub(1, std::memory_order_acq_rel);
       }
     }
   }
+  static constexpr int kSpin = 50000;
   std::vector<std::thread> workers_;
   std::mutex m_;
-  std::condition_variable cv_, done_;
+  std::condition_variable cv_;
   const std::function<void(int, int)>* job_ = nullptr;
-  int n_ = 0, pending_ = 0;
-  uint64_t gen_ = 0;
+  int n_ = 0;
+  std::atomic<int> pending_{0};
+  std::atomic<uint64_t> gen_{0};
   bool stop_ = false;
 };
 
