@@ -32,7 +32,7 @@ const char* kUsage =
     "  --budget-ms N       time budget per series once 5 samples are in (default 250)\n"
     "  --rotate-mib N      size of the rotating buffer arena (default: 2 x last-level cache, 64..1024 MiB)\n"
     "  --warm              one buffer set, no rotation (warm-cache numbers)\n"
-    "  --quick             smoke run: 1048576 elements, cols 128,1000,4096,65536, 5 samples (~20 s)\n"
+    "  --quick             smoke run: 1048576 elements, cols 128,768,1000,4096,4097,65536, 7 samples\n"
     "  --validate-only     validate every implementation, time nothing (exit 1 if any is WRONG)\n"
     "  --self-test         check the validator itself on known-good and known-bad outputs, then exit\n"
     "  --no-cpu | --no-cuda | --no-onednn   leave a backend out\n"
@@ -128,7 +128,7 @@ Options parse(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) elements_given |= std::strcmp(argv[i], "--elements") == 0;
     if (!elements_given) o.cpu_elements = 1048576;
     if (!o.gpu_elements_set) o.gpu_elements = 16777216;
-    if (!o.cols_set) o.cols = {128, 1000, 4096, 65536};
+    if (!o.cols_set) o.cols = {128, 768, 1000, 4096, 4097, 65536};
     o.reps = std::min(o.reps, 7);
     o.budget_s = std::min(o.budget_s, 0.08);
   }
