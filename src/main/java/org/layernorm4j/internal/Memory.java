@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.concurrent.atomic.AtomicLong;
 import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.Pointer;
 
 /** Host memory helpers: aligned malloc/free with a live-bytes counter, and buffer views of raw addresses. */
@@ -13,6 +14,12 @@ public final class Memory {
     private static final AtomicLong LIVE = new AtomicLong();
     private static final java.util.concurrent.ConcurrentHashMap<Long, long[]> BLOCKS =
             new java.util.concurrent.ConcurrentHashMap<>();
+
+    static {
+        // Pointer.malloc/free/memcpy are JavaCPP natives (jnijavacpp): load them with our own libraries, so a
+        // program whose first call is Tensor.of works.
+        Loader.load(NativeCpu.class);
+    }
 
     private Memory() {}
 
