@@ -1,0 +1,106 @@
+package org.layernorm4j;
+
+import org.layernorm4j.internal.Backend;
+import org.layernorm4j.internal.CpuBackend;
+import org.layernorm4j.internal.CudaBackend;
+import org.layernorm4j.internal.CudaProbe;
+
+/**
+ * Where a {@link Tensor}'s memory lives and where {@link LayerNorm} runs: the CPU, or one CUDA device.
+ *
+ * <p>{@link #cpu()} is always usable. {@link #cuda(int)} always returns a Device object, but allocating or
+ * running on it throws {@link IllegalStateException} with a one-line reason while {@link #cudaAvailable()} is
+ * false ("built without CUDA", "no NVIDIA driver", "no CUDA device"). The CUDA probe runs once (on first use)
+ * and its answer is cached; it never throws and never logs. {@link #best()} picks CUDA device 0 when usable,
+ * else the CPU.
+ *
+ * <p>Devices are immutable values: {@code Device.cuda(0).equals(Device.cuda(0))}.
+ */
+public final class Device {
+    /** Kind of device. */
+    public enum Kind {
+        CPU,
+        CUDA
+    }
+
+    private static final Device CPU = new Device(Kind.CPU, 0, CpuBackend.INSTANCE);
+
+    private final Kind kind;
+    private final int ordinal;
+    private final Backend backend;
+
+    private Device(Kind kind, int ordinal, Backend backend) {
+        this.kind = kind;
+        this.ordinal = ordinal;
+        this.backend = backend;
+    }
+
+    /** The CPU. */
+    public static Device cpu() {
+        return CPU;
+    }
+
+    /**
+     * CUDA device {@code ordinal} (>= 0). The object is returned even where CUDA is unavailable; using it then
+     * throws IllegalStateException with the reason.
+     */
+    public static Device cuda(int ordinal) {
+        if (ordinal < 0) throw new IllegalArgumentException("CUDA ordinal must be >= 0, got " + ordinal);
+        return new Device(Kind.CUDA, ordinal, new CudaBackend(ordinal));
+    }
+
+    /** A usable CUDA device (ordinal 0) if there is one, else the CPU. */
+    public static Device best() {
+        return cudaAvailable() ? cuda(0) : CPU;
+    }
+
+    /** Whether at least one CUDA device is usable (probed once, cached). */
+    public static boolean cudaAvailable() {
+        return CudaProbe.deviceCount() > 0;
+    }
+
+    /** Number of usable CUDA devices (0 when unavailable). */
+    public static int cudaDeviceCount() {
+        return CudaProbe.deviceCount();
+    }
+
+    /** One-line reason why CUDA is unavailable, or "" when it is available. */
+    public static String cudaUnavailableReason() {
+        return CudaProbe.reason();
+    }
+
+    /** CPU or CUDA. */
+    public Kind kind() {
+        return kind;
+    }
+
+    /** The CUDA ordinal (0 for the CPU). */
+    public int ordinal() {
+        return ordinal;
+    }
+
+    /** Whether this is the CPU. */
+    public boolean isCpu() {
+        return kind == Kind.CPU;
+    }
+
+    Backend backend() {
+        return backend;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Device && ((Device) o).kind == kind && ((Device) o).ordinal == ordinal;
+    }
+
+    @Override
+    public int hashCode() {
+        return kind.hashCode() * 31 + ordinal;
+    }
+
+    /** {@code "cpu"} or {@code "cuda:N"}. */
+    @Override
+    public String toString() {
+        return kind == Kind.CPU ? "cpu" : "cuda:" + ordinal;
+    }
+}

@@ -1,0 +1,41 @@
+package org.layernorm4j;
+
+import java.util.Arrays;
+import org.layernorm4j.internal.NativeCpu;
+
+/**
+ * Not a test: {@code java -cp ... org.layernorm4j.LatencyProbe [cols]} times 10^6 into-outputs forward calls
+ * (1 x cols fp32, default 768) through the Java API and the same call straight into the JNI binding, in batches of
+ * 10^4, and prints the medians; their difference is what the Java layer (checks, dispatch) costs per call.
+ */
+public final class LatencyProbe {
+    public static void main(String[] args) {
+        int cols = args.length > 0 ? Integer.parseInt(args[0]) : 768;
+        LayerNorm ln = LayerNorm.builder(cols).build();
+        try (Tensor x = Tensor.of(Data.offCentre(1, 1, cols), 1, cols); Tensor g = Tensor.of(Data.gamma(2, cols), cols);
+                Tensor b = Tensor.of(Data.beta(3, cols), cols); Tensor y = Data.poisoned(DType.FLOAT32, 1, cols);
+                Tensor m = Data.poisoned(DType.FLOAT32, 1); Tensor r = Data.poisoned(DType.FLOAT32, 1)) {
+            long xa = x.address(), ga = g.address(), ba = b.address(), ya = y.address(), ma = m.address(), ra = r.address();
+            for (int round = 0; round < 3; round++) {
+                double api = median(() -> ln.forward(x, g, b, y, m, r));
+                double raw = median(() -> NativeCpu.ln4j_cpu_forward(-1, 0, 0, 0, 0, 0, 1, cols, 1e-5, xa, 0, ga, ba, ya,
+                        0, ma, ra));
+                System.out.printf("1 x %d fp32 forward: Java API %.1f ns, direct JNI %.1f ns, Java layer %.1f ns%n", cols,
+                        api, raw, api - raw);
+            }
+        }
+    }
+
+    static double median(Runnable call) {
+        int batches = 100, per = 10_000; // 10^6 calls
+        double[] t = new double[batches];
+        for (int i = 0; i < per * 10; i++) call.run();
+        for (int k = 0; k < batches; k++) {
+            long a = System.nanoTime();
+            for (int i = 0; i < per; i++) call.run();
+            t[k] = (System.nanoTime() - a) / (double) per;
+        }
+        Arrays.sort(t);
+        return t[batches / 2];
+    }
+}

@@ -1,0 +1,50 @@
+package org.layernorm4j;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.bytedeco.javacpp.Pointer;
+import org.junit.jupiter.api.Test;
+import org.layernorm4j.internal.Memory;
+
+/** No native memory growth over 10^5 calls, and every allocating call's results free what they took. */
+class MemoryTest {
+    @Test
+    void noGrowthOver100kCalls() {
+        LayerNorm ln = LayerNorm.builder(768).build();
+        try (Tensor x = Tensor.of(Data.offCentre(1, 1, 768), 1, 768); Tensor g = Tensor.of(Data.gamma(2, 768), 768);
+                Tensor b = Tensor.of(Data.beta(3, 768), 768); Tensor dy = Tensor.of(Data.offCentre(4, 1, 768), 1, 768);
+                Tensor y = Data.poisoned(DType.FLOAT32, 1, 768); Tensor mean = Data.poisoned(DType.FLOAT32, 1);
+                Tensor rstd = Data.poisoned(DType.FLOAT32, 1); Tensor dx = Data.poisoned(DType.FLOAT32, 1, 768);
+                Tensor dg = Data.poisoned(DType.FLOAT32, 768); Tensor db = Data.poisoned(DType.FLOAT32, 768)) {
+            for (int i = 0; i < 10_000; i++) ln.forward(x, g, b, y, mean, rstd); // warm-up (JIT, thread pool)
+            long live0 = Memory.liveHostBytes();
+            long rss0 = Pointer.physicalBytes();
+            for (int i = 0; i < 100_000; i++) {
+                ln.forward(x, g, b, y, mean, rstd);
+                ln.backward(dy, x, mean, rstd, g, dx, dg, db);
+            }
+            long rss1 = Pointer.physicalBytes();
+            assertEquals(live0, Memory.liveHostBytes(), "live tensor bytes after 10^5 into-output calls");
+            // A leak of even 8 bytes per call would show as >= 1.6 MB; allow 8 MB of RSS noise (JIT, GC, malloc).
+            assertTrue(rss1 - rss0 < 8 << 20, "resident memory grew by " + (rss1 - rss0) + " bytes over 10^5 calls");
+            long before = Memory.liveHostBytes();
+            for (int i = 0; i < 20_000; i++) {
+                try (LayerNorm.Forward f = ln.forward(x, g, b); LayerNorm.Gradients gr = ln.backward(dy, x, f, g)) {
+                    assertEquals(1, f.mean().numel());
+                }
+            }
+            assertEquals(before, Memory.liveHostBytes(), "live tensor bytes after 2x10^4 allocating calls, closed");
+        }
+    }
+
+    @Test
+    void closeIsIdempotentAndFrees() {
+        long before = Memory.liveHostBytes();
+        Tensor t = Tensor.empty(DType.FLOAT64, Device.cpu(), 1000);
+        assertTrue(Memory.liveHostBytes() >= before + 8000);
+        t.close();
+        t.close();
+        assertEquals(before, Memory.liveHostBytes());
+    }
+}
