@@ -1,5 +1,6 @@
 package org.layernorm4j;
 
+import org.layernorm4j.internal.Reference;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -11,7 +12,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Forward and backward against the float64 reference ({@link Ref}) with rounding-derived bounds, outputs poisoned
+ * Forward and backward against the float64 reference ({@link Reference}) with rounding-derived bounds, outputs poisoned
  * with NaN before each call, for every ISA path this CPU runs (forced with layernorm4j.cpu.isa), every dtype, the
  * issue's cols list, and rows 1 and 7 (7 is not a multiple of 2, 3 or 8 threads).
  */
@@ -60,7 +61,7 @@ class AccuracyTest {
                 Tensor b = Tensor.of(Data.beta(2, 8), Data.paramDType(dt), 2, 4);
                 LayerNorm.Forward f = ln.forward(x, g, b)) {
             assertTrue(java.util.Arrays.equals(new long[] {2, 3}, f.mean().shape()), "mean shape");
-            Ref ref = new Ref(x.toDoubleArray(), g.toDoubleArray(), b.toDoubleArray(), 6, 8, 1e-5, Data.uAcc(dt),
+            Reference ref = new Reference(x.toDoubleArray(), g.toDoubleArray(), b.toDoubleArray(), 6, 8, 1e-5, Data.uAcc(dt),
                     dt.unitRoundoff(), dt.statsDType().unitRoundoff());
             within("y", f.output().toDoubleArray(), ref.y, ref.boundY);
         }
@@ -84,7 +85,7 @@ class AccuracyTest {
                 Tensor dx = Data.poisoned(dt, rows, cols);
                 Tensor dg = affine ? Data.poisoned(pdt, cols) : null;
                 Tensor db = affine && bias ? Data.poisoned(pdt, cols) : null) {
-            Ref ref = new Ref(x.toDoubleArray(), g == null ? null : g.toDoubleArray(),
+            Reference ref = new Reference(x.toDoubleArray(), g == null ? null : g.toDoubleArray(),
                     b == null ? null : b.toDoubleArray(), rows, cols, ln.eps(), Data.uAcc(dt), dt.unitRoundoff(),
                     dt.statsDType().unitRoundoff());
             ln.forward(x, g, b, y, mean, rstd);
@@ -92,7 +93,7 @@ class AccuracyTest {
             within("mean", mean.toDoubleArray(), ref.mean, ref.boundMean);
             within("rstd", rstd.toDoubleArray(), ref.rstd, ref.boundRstd);
             ln.backward(dy, x, mean, rstd, g, dx, dg, db);
-            Ref.Backward bw = ref.new Backward(dy.toDoubleArray(), dt.unitRoundoff(), pdt.unitRoundoff());
+            Reference.Backward bw = ref.new Backward(dy.toDoubleArray(), dt.unitRoundoff(), pdt.unitRoundoff());
             within("dx", dx.toDoubleArray(), bw.dx, bw.boundDx);
             if (dg != null) within("dgamma", dg.toDoubleArray(), bw.dgamma, bw.boundDgamma);
             if (db != null) within("dbeta", db.toDoubleArray(), bw.dbeta, bw.boundDbeta);

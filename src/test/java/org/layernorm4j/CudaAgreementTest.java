@@ -1,5 +1,6 @@
 package org.layernorm4j;
 
+import org.layernorm4j.internal.Reference;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
@@ -16,7 +17,7 @@ class CudaAgreementTest {
                 Tensor b = Tensor.of(Data.beta(3, cols), cols); Tensor xg = x.to(gpu); Tensor gg = g.to(gpu);
                 Tensor bg = b.to(gpu); LayerNorm.Forward cpu = ln.forward(x, g, b);
                 LayerNorm.Forward cuda = ln.forward(xg, gg, bg)) {
-            Ref ref = new Ref(x.toDoubleArray(), g.toDoubleArray(), b.toDoubleArray(), rows, cols, ln.eps(), 0x1p-24,
+            Reference ref = new Reference(x.toDoubleArray(), g.toDoubleArray(), b.toDoubleArray(), rows, cols, ln.eps(), 0x1p-24,
                     0x1p-24, 0x1p-24);
             double[] yc = cpu.output().toDoubleArray(), yg = cuda.output().toDoubleArray();
             for (int i = 0; i < yc.length; i++) {

@@ -1,5 +1,6 @@
 package org.layernorm4j;
 
+import org.layernorm4j.internal.Reference;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -30,7 +31,7 @@ class HardNumericsTest {
         LayerNorm ln = LayerNorm.builder(cols).eps(1e-12).elementwiseAffine(false).build();
         try (Tensor x = dt == DType.FLOAT64 ? Tensor.of(xs, rows, cols) : Tensor.of(xf, rows, cols);
                 LayerNorm.Forward f = ln.forward(x, null, null)) {
-            Ref ref = new Ref(x.toDoubleArray(), null, null, rows, cols, 1e-12, Data.uAcc(dt), dt.unitRoundoff(),
+            Reference ref = new Reference(x.toDoubleArray(), null, null, rows, cols, 1e-12, Data.uAcc(dt), dt.unitRoundoff(),
                     dt.statsDType().unitRoundoff());
             double[] rstd = f.rstd().toDoubleArray();
             double[] y = f.output().toDoubleArray();

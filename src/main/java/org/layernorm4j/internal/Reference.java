@@ -1,8 +1,8 @@
 package org.layernorm4j.internal;
 
 /**
- * Float64 layer-norm reference and rounding-derived error bounds, used by the CLI's {@code check}. (The tests carry
- * their own copy, so a bug here cannot hide a bug in the kernels from them.)
+ * Float64 layer-norm reference and rounding-derived error bounds, used by the CLI's {@code check} and
+ * the JUnit accuracy tests.
  *
  * <p>Bounds, per element, with u_acc the accumulation dtype's unit roundoff (2^-24 for all but FLOAT64, 2^-53),
  * u_out the output dtype's, n = cols, and k(n) = 8 + 2 sqrt(n) (1 + |mean| rstd): summation of n terms in
