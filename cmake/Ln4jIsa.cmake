@@ -2,6 +2,10 @@
 # library as a whole runs on any x86-64 CPU; the path is chosen at run time from CPUID.
 set(LN4J_FLAGS_AVX2 "-mavx2;-mfma;-mf16c")
 set(LN4J_FLAGS_AVX512 "-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx2;-mfma;-mf16c")
+# GCC 12's own AVX-512 intrinsic headers trip -W(maybe-)uninitialized (_mm512_undefined_*): silence them there.
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  list(APPEND LN4J_FLAGS_AVX512 "-Wno-uninitialized;-Wno-maybe-uninitialized")
+endif()
 
 function(ln4j_isa_source isa)
   foreach(src ${ARGN})

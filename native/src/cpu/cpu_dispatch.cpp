@@ -1,20 +1,35 @@
-// CPU backend (bootstrap version): ISA detection and a single-threaded scalar path for FLOAT32/FLOAT64
-// layer norm. To be replaced by the ISA-specific, multi-threaded kernels.
-#include <cmath>
-#include <thread>
+// CPU backend: ISA detection, the CPU model string, and the driver that splits a call into blocks of rows and
+// runs them on the thread pool with the kernels of the chosen ISA (cpu_scalar/avx2/avx512.cpp).
+//
+// Determinism: block boundaries depend only on (rows, cols, dtype), never on the thread count. Each block of
+// the backward adds its rows' dy*xhat and dy into its own partial row (float32, float64 for FLOAT64 data);
+// dgamma/dbeta[c] = sum of the partials over blocks 0, 1, 2, ... in that order. So every output is the same
+// bits for any thread count and any schedule.
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cpuid.h>
+#include <cstring>
+#include <string>
+#include <vector>
 
 #include "../api/status.h"
 #include "cpu_backend.h"
+#include "cpu_kernels.h"
+#include "thread_pool.h"
 
 namespace ln4j::cpu {
 
+// ---- ISA and machine ---------------------------------------------------------------------------------------
 int32_t isa_best() {
   static const int32_t best = [] {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
       return LN4J_ISA_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return LN4J_ISA_AVX2;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+      return LN4J_ISA_AVX2;
     return LN4J_ISA_SCALAR;
   }();
   return best;
@@ -31,96 +46,189 @@ const char* isa_name(int32_t isa) {
   }
 }
 
-const char* cpu_model() { return "unknown"; }
+const char* cpu_model() {
+  static const std::string model = [] {
+    unsigned r[12] = {0};
+    unsigned maxext = __get_cpuid_max(0x80000000u, nullptr);
+    if (maxext < 0x80000004u) return std::string("unknown");
+    for (unsigned i = 0; i < 3; ++i) __get_cpuid(0x80000002u + i, &r[4 * i], &r[4 * i + 1], &r[4 * i + 2], &r[4 * i + 3]);
+    char s[49];
+    std::memcpy(s, r, 48);
+    s[48] = 0;
+    std::string m(s);
+    size_t b = m.find_first_not_of(' ');
+    if (b == std::string::npos) return std::string("unknown");
+    size_t e = m.find_last_not_of(' ');
+    return m.substr(b, e - b + 1);
+  }();
+  return model.c_str();
+}
 
-static int32_t g_default_threads = 0;
+// ---- threads -----------------------------------------------------------------------------------------------
+static std::atomic<int32_t> g_default_threads{0};
+
 int32_t default_threads() {
-  if (g_default_threads > 0) return g_default_threads;
-  unsigned n = std::thread::hardware_concurrency();
-  return n ? (int32_t)n : 1;
+  int32_t t = g_default_threads.load(std::memory_order_relaxed);
+  if (t > 0) return t;
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? int32_t(std::min<long>(n, 256)) : 1;
 }
+
 int set_default_threads(int32_t threads) {
-  g_default_threads = threads;
+  g_default_threads.store(std::min<int32_t>(threads, 256), std::memory_order_relaxed);
   return LN4J_OK;
 }
 
-template <class T>
-static void forward_rows(const ForwardArgs& a) {
-  const int64_t C = a.p.cols;
-  const T* g = (const T*)a.gamma;
-  const T* b = (const T*)a.beta;
-  for (int64_t r = 0; r < a.p.rows; ++r) {
-    const T* x = (const T*)a.x + r * C;
-    T* y = (T*)a.y + r * C;
-    T sum = 0;
-    for (int64_t j = 0; j < C; ++j) sum += x[j];
-    T mean = sum / (T)C;
-    T sq = 0;
-    for (int64_t j = 0; j < C; ++j) sq += (x[j] - mean) * (x[j] - mean);
-    T rstd = (T)(1.0 / std::sqrt((double)(sq / (T)C) + a.p.eps));
-    for (int64_t j = 0; j < C; ++j) {
-      T v = (x[j] - mean) * rstd;
-      if (g) v = v * g[j];
-      if (b) v = v + b[j];
-      y[j] = v;
-    }
-    if (a.mean) ((T*)a.mean)[r] = mean;
-    if (a.rstd) ((T*)a.rstd)[r] = rstd;
+namespace {
+
+const CpuKernels& kernels_for(int32_t isa) {
+  if (isa == LN4J_ISA_AUTO) isa = isa_best();
+  switch (isa) {
+    case LN4J_ISA_AVX512: return kernels_avx512();
+    case LN4J_ISA_AVX2: return kernels_avx2();
+    default: return kernels_scalar();
   }
 }
 
-template <class T>
-static void backward_rows(const BackwardArgs& a) {
-  const int64_t C = a.p.cols;
-  const T* g = (const T*)a.gamma;
-  T* dg = (T*)a.dgamma;
-  T* db = (T*)a.dbeta;
-  for (int64_t j = 0; j < C; ++j) {
-    if (dg) dg[j] = 0;
-    if (db) db[j] = 0;
+// Below this many bytes of x a call runs on the calling thread: a hand-off (waking a worker) costs more
+// than the work.
+constexpr int64_t kInlineBytes = 96 << 10;
+// Bytes of x per block (at most; see forward()); backward blocks are large so that the per-block
+// dgamma/dbeta partials stay a small fraction of the traffic.
+constexpr int64_t kForwardBlockBytes = 1 << 20;
+constexpr int64_t kBackwardBlockBytes = 512 << 10;
+// Bound of the per-thread scratch holding the backward partials (one block is always allowed).
+constexpr int64_t kPartialBudgetBytes = 8 << 20;
+
+struct BlockPlan {
+  int64_t rows_per_block;
+  int64_t nblocks;
+};
+
+BlockPlan plan(int64_t rows, int64_t cols, int64_t elem_bytes, int64_t block_bytes, int64_t max_blocks,
+               int64_t min_rows = 1) {
+  int64_t row_bytes = cols * elem_bytes;
+  int64_t rpb = std::max<int64_t>(min_rows, block_bytes / row_bytes);
+  rpb = std::min(rpb, rows);
+  int64_t nb = (rows + rpb - 1) / rpb;
+  if (nb > max_blocks) {
+    rpb = (rows + max_blocks - 1) / max_blocks;
+    nb = (rows + rpb - 1) / rpb;
   }
-  for (int64_t r = 0; r < a.p.rows; ++r) {
-    const T* x = (const T*)a.x + r * C;
-    const T* dy = (const T*)a.dy + r * C;
-    T* dx = (T*)a.dx + r * C;
-    T mean = ((const T*)a.mean)[r], rstd = ((const T*)a.rstd)[r];
-    T s1 = 0, s2 = 0;
-    for (int64_t j = 0; j < C; ++j) {
-      T gdy = g ? g[j] * dy[j] : dy[j];
-      T xhat = (x[j] - mean) * rstd;
-      s1 += gdy;
-      s2 += gdy * xhat;
-      if (dg) dg[j] += dy[j] * xhat;
-      if (db) db[j] += dy[j];
-    }
-    T c1 = s1 / (T)C, c2 = s2 / (T)C;
-    for (int64_t j = 0; j < C; ++j) {
-      T gdy = g ? g[j] * dy[j] : dy[j];
-      T xhat = (x[j] - mean) * rstd;
-      dx[j] = rstd * (gdy - c1 - xhat * c2);
-    }
-  }
+  return {rpb, nb};
 }
 
-static int unsupported(const NormProblem& p, bool residual, const char* fn) {
-  if (p.norm != LN4J_NORM_LAYER || p.flags != 0 || residual)
-    return fail(LN4J_ERR_UNSUPPORTED, "%s: RMSNorm, flags and residual are not implemented yet", fn);
-  if (p.x_dtype != LN4J_FLOAT32 && p.x_dtype != LN4J_FLOAT64)
-    return fail(LN4J_ERR_UNSUPPORTED, "%s: only FLOAT32 and FLOAT64 are implemented on the CPU", fn);
+int helpers_for(int32_t threads, int64_t nblocks, int64_t bytes) {
+  if (bytes < kInlineBytes) return 0;
+  int64_t t = threads > 0 ? threads : default_threads();
+  return int(std::max<int64_t>(0, std::min<int64_t>(std::min<int64_t>(t, 256), nblocks) - 1));
+}
+
+int unsupported(const NormProblem& p, const char* fn) {
+  if (p.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT)
+    return fail(LN4J_ERR_UNSUPPORTED, "%s: flags=LN4J_FLAG_BACKWARD_FROM_OUTPUT is not implemented on the CPU yet",
+                fn);
   return LN4J_OK;
 }
 
-int forward(int32_t, int32_t, const ForwardArgs& a) {
-  if (int s = unsupported(a.p, a.residual != nullptr, "ln4j_cpu_forward")) return s;
-  if (a.p.x_dtype == LN4J_FLOAT32) forward_rows<float>(a);
-  else forward_rows<double>(a);
+// Per-thread scratch for backward partials: grows to the largest size this thread needed, never per call.
+std::vector<unsigned char>& scratch() {
+  thread_local std::vector<unsigned char> s;
+  return s;
+}
+
+struct ForwardJob {
+  const CpuKernels* k;
+  const ForwardArgs* a;
+  int64_t rpb;
+  static void run(void* ctx, int64_t b) {
+    auto* j = static_cast<ForwardJob*>(ctx);
+    int64_t r0 = b * j->rpb, r1 = std::min(j->a->p.rows, r0 + j->rpb);
+    j->k->forward(*j->a, r0, r1);
+  }
+};
+
+struct BackwardJob {
+  const CpuKernels* k;
+  const BackwardArgs* a;
+  int64_t rpb, nblocks, part_bytes;  // part_bytes: stride of the partial rows (cols * accumulation size,
+                                    // rounded up to whole cache lines), 0 = none
+  unsigned char* part;              // 64-byte aligned [2][nblocks][stride]: dgamma partials, then dbeta
+  static void run(void* ctx, int64_t b) {
+    auto* j = static_cast<BackwardJob*>(ctx);
+    int64_t r0 = b * j->rpb, r1 = std::min(j->a->p.rows, r0 + j->rpb);
+    void *pdg = nullptr, *pdb = nullptr;
+    if (j->part_bytes) {
+      pdg = j->part + b * j->part_bytes;
+      pdb = j->part + (j->nblocks + b) * j->part_bytes;
+    }
+    j->k->backward(*j->a, r0, r1, pdg, pdb);
+  }
+};
+
+constexpr int64_t kFinalizeCols = 2048;  // columns per finalize block (a multiple of every lane count)
+
+struct FinalizeJob {
+  const CpuKernels* k;
+  const BackwardArgs* a;
+  int64_t nblocks, part_bytes, acc;
+  const unsigned char* part;
+  static void run(void* ctx, int64_t b) {
+    auto* j = static_cast<FinalizeJob*>(ctx);
+    int64_t c0 = b * kFinalizeCols, c1 = std::min(j->a->p.cols, c0 + kFinalizeCols);
+    j->k->finalize(*j->a, j->part, j->part + j->nblocks * j->part_bytes, j->nblocks, j->part_bytes / j->acc, c0, c1);
+  }
+};
+
+}  // namespace
+
+int forward(int32_t isa, int32_t threads, const ForwardArgs& a) {
+  if (int s = unsupported(a.p, "ln4j_cpu_forward")) return s;
+  const CpuKernels& k = kernels_for(isa);
+  const int64_t esize = dtype_size(a.p.x_dtype), bytes = a.p.rows * a.p.cols * esize;
+  if (bytes < kInlineBytes) {  // latency path: no hand-off, no allocation
+    k.forward(a, 0, a.p.rows);
+    return LN4J_OK;
+  }
+  // Large blocks (the first row of a block cannot overlap its read with a previous row's write), but at least
+  // ~16 of them so that medium problems still spread over the threads. Forward bits never depend on the plan.
+  const int64_t block_bytes = std::min<int64_t>(kForwardBlockBytes, std::max<int64_t>(32 << 10, bytes / 16));
+  BlockPlan bp = plan(a.p.rows, a.p.cols, esize, block_bytes, INT64_MAX);
+  ForwardJob job{&k, &a, bp.rows_per_block};
+  run_parallel(&ForwardJob::run, &job, bp.nblocks, helpers_for(threads, bp.nblocks, bytes));
   return LN4J_OK;
 }
 
-int backward(int32_t, int32_t, const BackwardArgs& a) {
-  if (int s = unsupported(a.p, a.dresidual_out != nullptr, "ln4j_cpu_backward")) return s;
-  if (a.p.x_dtype == LN4J_FLOAT32) backward_rows<float>(a);
-  else backward_rows<double>(a);
+int backward(int32_t isa, int32_t threads, const BackwardArgs& a) {
+  if (int s = unsupported(a.p, "ln4j_cpu_backward")) return s;
+  const CpuKernels& k = kernels_for(isa);
+  const int64_t esize = dtype_size(a.p.x_dtype), bytes = a.p.rows * a.p.cols * esize;
+  const int64_t acc = a.p.x_dtype == LN4J_FLOAT64 ? 8 : 4;
+  const bool partials = a.dgamma || a.dbeta;
+  // Partial rows start on their own cache lines: blocks run on different cores and must not share a line.
+  const int64_t part_bytes = partials ? (a.p.cols * acc + 63) / 64 * 64 : 0;
+  const int64_t max_blocks = partials ? std::max<int64_t>(1, kPartialBudgetBytes / (2 * part_bytes)) : INT64_MAX;
+  // The plan depends on (rows, cols, dtype, partials wanted) only. With partials, a block has at least
+  // 16 * acc / esize rows, so that writing and summing its two partial rows costs under ~4% of its traffic.
+  BlockPlan bp = plan(a.p.rows, a.p.cols, esize, kBackwardBlockBytes, max_blocks, partials ? 16 * acc / esize : 1);
+  unsigned char* part = nullptr;
+  if (partials) {
+    auto& s = scratch();
+    size_t need = size_t(2 * bp.nblocks * part_bytes) + 64;
+    if (s.size() < need) {
+      s.clear();
+      s.shrink_to_fit();
+      s.resize(need);  // std::bad_alloc -> LN4J_ERR_OUT_OF_MEMORY in the API layer
+    }
+    part = reinterpret_cast<unsigned char*>((reinterpret_cast<uintptr_t>(s.data()) + 63) & ~uintptr_t(63));
+  }
+  BackwardJob job{&k, &a, bp.rows_per_block, bp.nblocks, part_bytes, part};
+  run_parallel(&BackwardJob::run, &job, bp.nblocks, helpers_for(threads, bp.nblocks, bytes));
+  if (partials) {
+    FinalizeJob fj{&k, &a, bp.nblocks, part_bytes, acc, part};
+    int64_t nchunks = (a.p.cols + kFinalizeCols - 1) / kFinalizeCols;
+    run_parallel(&FinalizeJob::run, &fj, nchunks, helpers_for(threads, nchunks, 2 * bp.nblocks * part_bytes));
+  }
   return LN4J_OK;
 }
 

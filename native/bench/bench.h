@@ -1,0 +1,160 @@
+// ln4j_bench: shared types of the benchmark harness (see README.md in this folder for the rules it follows).
+//
+// The harness talks to the library only through the C API in layernorm4j/layernorm4j.h. It validates every
+// implementation against a float64 reference before timing it, times with rotating buffer sets so the cache
+// does not flatter small shapes, and reports effective GB/s next to a bandwidth ceiling measured in the same run.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "layernorm4j/layernorm4j.h"
+
+namespace bench {
+
+// ---- dtypes ---------------------------------------------------------------------------------------------
+double unit_roundoff(int32_t dtype);   // 2^-24 float32, 2^-53 float64, 2^-8 bfloat16, 2^-11 float16
+const char* dtype_label(int32_t dtype);  // "float32", ...
+int32_t param_dtype_for(int32_t x_dtype);  // x_dtype for float32/float64, FLOAT32 for the 16-bit types
+double load(int32_t dtype, const void* p, int64_t i);      // element i as double
+void store(int32_t dtype, void* p, int64_t i, double v);  // round to nearest even
+
+// ---- a problem: one shape, its float64 reference, its host inputs in the data dtype ----------------------
+struct Shape {
+  int64_t rows, cols;
+  bool sweep;  // part of the model sweep (fixed element count): these go on the chart
+};
+
+struct Problem {
+  int32_t dtype, pdtype, sdtype;  // data, parameter, statistics dtypes
+  int64_t rows, cols;
+  double eps;
+  // Inputs in their storage dtypes (what every implementation reads).
+  std::vector<unsigned char> x, dy, gamma, beta;
+  std::vector<unsigned char> mean, rstd;  // reference statistics rounded to sdtype: the backward's inputs
+  // float64 reference, computed from the stored (rounded) inputs.
+  std::vector<double> ref_y, ref_mean, ref_rstd, ref_dx, ref_dgamma, ref_dbeta;
+  std::vector<double> tol_y, tol_dx, tol_dgamma, tol_dbeta;  // per-element tolerances (README: "Validation")
+  double tol_mean_abs = 0, tol_rstd_rel = 0;                 // per-row stat tolerances (scaled per row)
+  std::vector<double> tol_mean;                              // per row
+  size_t xbytes() const;    // rows*cols elements of dtype
+  size_t sbytes() const;    // rows stats
+  size_t pbytes() const;    // cols params
+};
+
+// Builds inputs (off-centre random data, fixed seed) and the reference with its tolerances.
+void make_problem(Problem& p, int32_t dtype, int64_t rows, int64_t cols, uint64_t seed);
+
+// Outcome of comparing one implementation's outputs with the reference.
+struct Check {
+  bool ok = true;
+  double max_ratio = 0;    // max over elements of |got - ref| / tolerance (<= 1 passes; NaN counts as infinite)
+  double max_abs = 0;      // max |got - ref|
+  std::string where;       // the first failing output ("y[12,7]") when not ok
+};
+// Outputs given in their storage dtypes; mean/rstd may be null (not checked). rstd_is_var: oneDNN's variance.
+Check check_forward(const Problem& p, const void* y, const void* mean, const void* rstd, bool rstd_is_var = false);
+Check check_backward(const Problem& p, const void* dx, const void* dgamma, const void* dbeta);
+
+// ---- bytes moved (the ONE fixed rule, README "Effective bandwidth") -------------------------------------
+double forward_bytes(const Problem& p);   // read x + write y + write mean,rstd + read gamma,beta
+double backward_bytes(const Problem& p);  // read x,dy + write dx + read mean,rstd + read gamma + write dgamma,dbeta
+
+// ---- timing ---------------------------------------------------------------------------------------------
+struct Timing {
+  double median_us = 0, p10_us = 0, p90_us = 0;
+  int samples = 0, batch = 1;
+};
+struct TimingPlan {
+  int reps;             // samples wanted
+  int min_reps;         // samples always taken
+  double budget_s;      // stop adding samples after this much time (once min_reps are in)
+  double min_sample_us; // calls are batched until one sample lasts at least this long
+};
+double now_s();
+Timing summarize(std::vector<double> samples_us, int batch);
+
+// ---- results --------------------------------------------------------------------------------------------
+enum class Status { OK, WRONG, UNSUPPORTED, ERROR, VALIDATED };
+const char* status_name(Status s);
+
+struct Result {
+  std::string backend;  // "cpu" or "cuda"
+  std::string dir;      // "forward" / "backward"
+  std::string impl;     // "ceiling", "ln4j-avx2", "oneDNN", "cuda", ...
+  int32_t dtype;
+  int threads;          // CPU threads (0 for cuda)
+  int64_t rows, cols;
+  bool sweep;
+  Status status;
+  std::string note;     // error message / where it went wrong
+  Timing t;
+  double bytes = 0, gbps = 0;
+  double ceiling_gbps = 0, pct_ceiling = 0;  // 0 when no ceiling in this run
+  double vs_onednn = 0;  // oneDNN median / ours median (>1: ours faster); 0 when not applicable
+  Check check;
+};
+
+// ---- options --------------------------------------------------------------------------------------------
+struct Options {
+  int64_t cpu_elements = 4194304, gpu_elements = 67108864;
+  std::vector<int64_t> cols;           // model sweep widths
+  std::vector<Shape> extra;            // latency and odd shapes (rows x cols)
+  bool extra_set = false, cols_set = false, gpu_elements_set = false;
+  int32_t dtype = LN4J_FLOAT32;
+  std::vector<int> threads;            // empty: {1, all}
+  std::vector<int32_t> isas;           // empty: every supported
+  int reps = 31;
+  double budget_s = 0.25;              // per series (one impl, one shape, one direction, one thread count)
+  double rotate_mib = 0;               // 0: automatic (README "Rotating buffers")
+  bool quick = false, validate_only = false, warm = false, self_test = false;
+  bool no_cpu = false, no_cuda = false, no_onednn = false;
+  std::string csv, json, svg;
+  uint64_t seed = 42;
+};
+
+// ---- ceiling kernels (ceiling.cpp): our own std::thread pool with the same thread count ------------------
+// copy n bytes src -> dst; and dst = a + b over n bytes of floats (read two, write one).
+void ceiling_copy(int threads, void* dst, const void* src, size_t n);
+void ceiling_r2w1(int threads, void* dst, const void* a, const void* b, size_t n);
+
+// --self-test (selftest.cpp): the validator on known-good and known-bad outputs; 0 when every verdict is right.
+int self_test();
+
+// ---- reports (report.cpp) -------------------------------------------------------------------------------
+void print_table(const std::vector<Result>& rs);
+bool write_csv(const std::string& path, const std::vector<Result>& rs);
+bool write_json(const std::string& path, const std::vector<Result>& rs, const Options& o, const std::string& machine);
+bool write_svg(const std::string& path, const std::vector<Result>& rs, const std::string& title);
+
+// ---- peers and other backends ---------------------------------------------------------------------------
+// oneDNN (peer_onednn.cpp; stubs answer "not built" when CMake did not find oneDNN).
+bool onednn_available(std::string* why);
+// Validates then times oneDNN forward and backward on p; rotates over `sets` buffer sets in `arena`.
+struct Arena;
+void onednn_run(const Problem& p, int threads, Arena& arena, const TimingPlan& plan, bool validate_only,
+                Result& fwd, Result& bwd);
+
+// CUDA (cuda_bench.cpp; a stub says why it is skipped when CMake had no CUDA).
+void cuda_run_all(const Options& o, std::vector<Result>& out);
+
+// ---- rotating buffer sets on the host (main.cpp) ----------------------------------------------------------
+// One big allocation, cut into `count` sets of the same layout; calls walk through the sets in turn, so each
+// timed call reads data that the previous calls did not just bring into cache.
+struct Arena {
+  unsigned char* base = nullptr;
+  size_t bytes = 0;
+  // layout for the current problem
+  size_t set_bytes = 0, off_x = 0, off_y = 0, off_dy = 0, off_dx = 0, off_mean = 0, off_rstd = 0;
+  int count = 1;
+  unsigned char* set(int i) const { return base + (size_t)i * set_bytes; }
+  void* x(int i) const { return set(i) + off_x; }
+  void* y(int i) const { return set(i) + off_y; }
+  void* dy(int i) const { return set(i) + off_dy; }
+  void* dx(int i) const { return set(i) + off_dx; }
+  void* mean(int i) const { return set(i) + off_mean; }
+  void* rstd(int i) const { return set(i) + off_rstd; }
+};
+
+}  // namespace bench

@@ -1,0 +1,409 @@
+// ln4j_bench: validates, then times, layer norm forward and backward of every backend this machine has (CPU per
+// ISA path at 1 thread and all threads, CUDA when a device is present) next to a bandwidth ceiling measured in
+// the same run and the oneDNN peer, and writes a terminal table, CSV, JSON and an SVG chart.
+// Usage: ln4j_bench --help.  Rules (bytes counted, rotation, tolerances): README.md in this folder.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "bench.h"
+#include "timer.h"
+
+namespace bench {
+namespace {
+
+const char* kUsage =
+    "ln4j_bench: layer norm forward/backward, validated against a float64 reference, then timed\n"
+    "  --elements N        elements per model-sweep shape on the CPU (default 4194304)\n"
+    "  --gpu-elements N    elements per model-sweep shape on a GPU (default 67108864)\n"
+    "  --cols a,b,...      widths at the fixed element count (default 64,128,256,512,768,1024,2048,4096,\n"
+    "                      8192,12288,16384,65536 and the odd widths 1000,4097)\n"
+    "  --shapes RxC,...    fixed shapes (default 1x768,32x768 latency shapes; 'none' for none)\n"
+    "  --dtype T           float32 | float64 | bfloat16 | float16 (default float32)\n"
+    "  --threads a,b       CPU thread counts (default 1 and all)\n"
+    "  --isa a,b           CPU paths: scalar,avx2,avx512 (default every one this CPU runs)\n"
+    "  --reps N            timed samples per series (default 31; fewer when --budget-ms runs out)\n"
+    "  --budget-ms N       time budget per series once 5 samples are in (default 250)\n"
+    "  --rotate-mib N      size of the rotating buffer arena (default: 2 x last-level cache, 64..1024 MiB)\n"
+    "  --warm              one buffer set, no rotation (warm-cache numbers)\n"
+    "  --quick             smoke run: 1048576 elements, cols 128,768,1000,4096,4097,65536, 7 samples\n"
+    "  --validate-only     validate every implementation, time nothing (exit 1 if any is WRONG)\n"
+    "  --self-test         check the validator itself on known-good and known-bad outputs, then exit\n"
+    "  --no-cpu | --no-cuda | --no-onednn   leave a backend out\n"
+    "  --csv P | --json P | --svg P        write results there\n"
+    "  --seed N            input data seed (default 42)\n";
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, sep))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+[[noreturn]] void usage_error(const std::string& msg) {
+  std::fprintf(stderr, "ln4j_bench: %s\n\n%s", msg.c_str(), kUsage);
+  std::exit(2);
+}
+
+int64_t parse_int(const std::string& s, const char* what) {
+  char* end = nullptr;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  if (!end || *end || v <= 0) usage_error(std::string(what) + " must be a positive integer, got '" + s + "'");
+  return v;
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  auto val = [&](int& i) -> std::string {
+    if (i + 1 >= argc) usage_error(std::string(argv[i]) + " needs a value");
+    return argv[++i];
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (a == "--elements") o.cpu_elements = parse_int(val(i), "--elements");
+    else if (a == "--gpu-elements") {
+      o.gpu_elements = parse_int(val(i), "--gpu-elements");
+      o.gpu_elements_set = true;
+    } else if (a == "--cols") {
+      o.cols.clear();
+      for (auto& c : split(val(i), ',')) o.cols.push_back(parse_int(c, "--cols"));
+      o.cols_set = true;
+    } else if (a == "--shapes") {
+      o.extra.clear();
+      o.extra_set = true;
+      std::string v = val(i);
+      if (v != "none")
+        for (auto& s : split(v, ',')) {
+          auto rc = split(s, 'x');
+          if (rc.size() != 2) usage_error("--shapes wants RxC items, got '" + s + "'");
+          o.extra.push_back({parse_int(rc[0], "rows"), parse_int(rc[1], "cols"), false});
+        }
+    } else if (a == "--dtype") {
+      std::string v = val(i);
+      if (v == "float32") o.dtype = LN4J_FLOAT32;
+      else if (v == "float64") o.dtype = LN4J_FLOAT64;
+      else if (v == "bfloat16") o.dtype = LN4J_BFLOAT16;
+      else if (v == "float16") o.dtype = LN4J_FLOAT16;
+      else usage_error("--dtype must be float32, float64, bfloat16 or float16, got '" + v + "'");
+    } else if (a == "--threads") {
+      o.threads.clear();
+      for (auto& t : split(val(i), ',')) o.threads.push_back((int)parse_int(t, "--threads"));
+    } else if (a == "--isa") {
+      o.isas.clear();
+      for (auto& t : split(val(i), ',')) {
+        if (t == "scalar") o.isas.push_back(LN4J_ISA_SCALAR);
+        else if (t == "avx2") o.isas.push_back(LN4J_ISA_AVX2);
+        else if (t == "avx512") o.isas.push_back(LN4J_ISA_AVX512);
+        else usage_error("--isa items are scalar, avx2, avx512; got '" + t + "'");
+      }
+    } else if (a == "--reps") o.reps = (int)parse_int(val(i), "--reps");
+    else if (a == "--budget-ms") o.budget_s = (double)parse_int(val(i), "--budget-ms") / 1000.0;
+    else if (a == "--rotate-mib") o.rotate_mib = (double)parse_int(val(i), "--rotate-mib");
+    else if (a == "--warm") o.warm = true;
+    else if (a == "--quick") o.quick = true;
+    else if (a == "--validate-only") o.validate_only = true;
+    else if (a == "--self-test") o.self_test = true;
+    else if (a == "--no-cpu") o.no_cpu = true;
+    else if (a == "--no-cuda") o.no_cuda = true;
+    else if (a == "--no-onednn") o.no_onednn = true;
+    else if (a == "--csv") o.csv = val(i);
+    else if (a == "--json") o.json = val(i);
+    else if (a == "--svg") o.svg = val(i);
+    else if (a == "--seed") o.seed = (uint64_t)parse_int(val(i), "--seed");
+    else usage_error("unknown argument '" + a + "'");
+  }
+  if (o.quick) {
+    bool elements_given = false;
+    for (int i = 1; i < argc; ++i) elements_given |= std::strcmp(argv[i], "--elements") == 0;
+    if (!elements_given) o.cpu_elements = 1048576;
+    if (!o.gpu_elements_set) o.gpu_elements = 16777216;
+    if (!o.cols_set) o.cols = {128, 768, 1000, 4096, 4097, 65536};
+    o.reps = std::min(o.reps, 7);
+    o.budget_s = std::min(o.budget_s, 0.08);
+  }
+  if (o.cols.empty() && !o.cols_set) o.cols = {64, 128, 256, 512, 768, 1000, 1024, 2048, 4096, 4097, 8192, 12288, 16384, 65536};
+  if (!o.extra_set) o.extra = {{1, 768, false}, {32, 768, false}};
+  return o;
+}
+
+std::string machine_name() {
+  std::string model = ln4j_cpu_model();
+  if (model == "unknown") {
+    std::ifstream f("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(f, line))
+      if (line.rfind("model name", 0) == 0) {
+        auto p = line.find(':');
+        if (p != std::string::npos) model = line.substr(p + 2);
+        break;
+      }
+  }
+  char buf[256];
+  long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
+  std::snprintf(buf, sizeof buf, "%s, %ld online CPUs, LLC %ld MiB", model.c_str(), sysconf(_SC_NPROCESSORS_ONLN),
+                llc > 0 ? llc >> 20 : -1);
+  return buf;
+}
+
+size_t round64(size_t n) { return (n + 63) / 64 * 64; }
+
+// Lays the problem's buffer sets out in the arena and copies the inputs into every set.
+void layout(Arena& A, const Problem& p, bool warm) {
+  // Each data region is large enough for a ceiling pass moving the same bytes as the kernel.
+  const size_t region = round64(p.xbytes() + 3 * p.pbytes() + 2 * p.sbytes());
+  const size_t stats = round64(p.sbytes());
+  A.off_x = 0;
+  A.off_y = region;
+  A.off_dy = 2 * region;
+  A.off_dx = 3 * region;
+  A.off_mean = 4 * region;
+  A.off_rstd = 4 * region + stats;
+  A.set_bytes = 4 * region + 2 * stats;
+  A.count = warm ? 1 : (int)std::max<size_t>(1, std::min<size_t>(A.bytes / A.set_bytes, 1 << 20));
+  for (int i = 0; i < A.count; ++i) {
+    std::memcpy(A.x(i), p.x.data(), p.xbytes());
+    std::memcpy(A.dy(i), p.dy.data(), p.xbytes());
+    std::memcpy(A.mean(i), p.mean.data(), p.sbytes());
+    std::memcpy(A.rstd(i), p.rstd.data(), p.sbytes());
+  }
+}
+
+struct Cpu {
+  const Options& o;
+  Arena& A;
+  TimingPlan plan;
+  std::vector<unsigned char> dgamma, dbeta;
+
+  Result base(const Problem& p, const char* dir, const std::string& impl, int threads, bool sweep) const {
+    Result r{};
+    r.backend = "cpu";
+    r.dir = dir;
+    r.impl = impl;
+    r.dtype = p.dtype;
+    r.threads = threads;
+    r.rows = p.rows;
+    r.cols = p.cols;
+    r.sweep = sweep;
+    r.status = Status::OK;
+    r.bytes = std::string(dir) == "forward" ? forward_bytes(p) : backward_bytes(p);
+    return r;
+  }
+
+  void finish(Result& r, bool ok) const {
+    if (!ok) {
+      r.status = Status::ERROR;
+      r.note = ln4j_last_error();
+      return;
+    }
+    if (r.t.median_us > 0) r.gbps = r.bytes / (r.t.median_us * 1e-6) / 1e9;
+  }
+
+  void ceilings(const Problem& p, int threads, bool sweep, std::vector<Result>& out) {
+    Result f = base(p, "forward", "ceiling", threads, sweep), b = base(p, "backward", "ceiling", threads, sweep);
+    const size_t fb = (size_t)(forward_bytes(p) / 2), bb = (size_t)(backward_bytes(p) / 3);
+    time_series([&](int s) { ceiling_copy(threads, A.y(s), A.x(s), fb); return true; }, A.count, plan, f.t);
+    time_series([&](int s) { ceiling_r2w1(threads, A.dx(s), A.x(s), A.dy(s), bb); return true; }, A.count, plan, b.t);
+    finish(f, true);
+    finish(b, true);
+    out.push_back(f);
+    out.push_back(b);
+  }
+
+  void ours(const Problem& p, int32_t isa, int threads, bool sweep, std::vector<Result>& out) {
+    const std::string name = std::string("ln4j-") + ln4j_cpu_isa_name(isa);
+    Result f = base(p, "forward", name, threads, sweep), b = base(p, "backward", name, threads, sweep);
+    auto fwd = [&](int s) {
+      return ln4j_cpu_forward(isa, threads, LN4J_NORM_LAYER, 0, p.dtype, p.pdtype, p.rows, p.cols, p.eps, A.x(s),
+                              nullptr, p.gamma.data(), p.beta.data(), A.y(s), nullptr, A.mean(s), A.rstd(s));
+    };
+    auto bwd = [&](int s) {
+      return ln4j_cpu_backward(isa, threads, LN4J_NORM_LAYER, 0, p.dtype, p.pdtype, p.rows, p.cols, A.dy(s), nullptr,
+                               A.x(s), A.mean(s), A.rstd(s), p.gamma.data(), p.beta.data(), A.dx(s), dgamma.data(),
+                               dbeta.data());
+    };
+    // forward: poison, call, judge; time only a correct kernel
+    std::memset(A.y(0), 0xff, p.xbytes());
+    std::memset(A.mean(0), 0xff, p.sbytes());
+    std::memset(A.rstd(0), 0xff, p.sbytes());
+    int st = fwd(0);
+    if (st != LN4J_OK) {
+      f.status = st == LN4J_ERR_UNSUPPORTED ? Status::UNSUPPORTED : Status::ERROR;
+      f.note = ln4j_last_error();
+    } else {
+      f.check = check_forward(p, A.y(0), A.mean(0), A.rstd(0));
+      if (!f.check.ok) {
+        f.status = Status::WRONG;
+        f.note = f.check.where;
+      } else if (o.validate_only) {
+        f.status = Status::VALIDATED;
+      } else {
+        finish(f, time_series([&](int s) { return fwd(s) == LN4J_OK; }, A.count, plan, f.t));
+      }
+    }
+    // the backward reads the reference statistics, whatever the forward wrote
+    for (int i = 0; i < A.count; ++i) {
+      std::memcpy(A.mean(i), p.mean.data(), p.sbytes());
+      std::memcpy(A.rstd(i), p.rstd.data(), p.sbytes());
+    }
+    std::memset(A.dx(0), 0xff, p.xbytes());
+    std::memset(dgamma.data(), 0xff, dgamma.size());
+    std::memset(dbeta.data(), 0xff, dbeta.size());
+    st = bwd(0);
+    if (st != LN4J_OK) {
+      b.status = st == LN4J_ERR_UNSUPPORTED ? Status::UNSUPPORTED : Status::ERROR;
+      b.note = ln4j_last_error();
+    } else {
+      b.check = check_backward(p, A.dx(0), dgamma.data(), dbeta.data());
+      if (!b.check.ok) {
+        b.status = Status::WRONG;
+        b.note = b.check.where;
+      } else if (o.validate_only) {
+        b.status = Status::VALIDATED;
+      } else {
+        finish(b, time_series([&](int s) { return bwd(s) == LN4J_OK; }, A.count, plan, b.t));
+      }
+    }
+    out.push_back(f);
+    out.push_back(b);
+  }
+};
+
+void run_cpu(const Options& o, std::vector<Result>& out) {
+  std::vector<int32_t> isas = o.isas;
+  if (isas.empty())
+    for (int32_t i : {LN4J_ISA_SCALAR, LN4J_ISA_AVX2, LN4J_ISA_AVX512})
+      if (ln4j_cpu_isa_supported(i)) isas.push_back(i);
+  std::vector<int> threads = o.threads;
+  if (threads.empty()) {
+    threads.push_back(1);
+    if (ln4j_cpu_default_threads() > 1) threads.push_back(ln4j_cpu_default_threads());
+  }
+  std::vector<Shape> shapes;
+  for (int64_t c : o.cols) shapes.push_back({std::max<int64_t>(1, o.cpu_elements / c), c, true});
+  for (auto s : o.extra) shapes.push_back(s);
+
+  // Arena: README "Rotating buffers".
+  Arena A;
+  long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
+  double mib = o.rotate_mib > 0 ? o.rotate_mib : std::min(1024.0, std::max(64.0, 2.0 * (double)std::max(llc, 0L) / 1048576.0));
+  if (o.warm || o.validate_only) mib = 0;
+  size_t biggest = 0;
+  for (auto& s : shapes) {
+    Problem q;
+    q.dtype = o.dtype;
+    q.pdtype = param_dtype_for(o.dtype);
+    q.sdtype = ln4j_stats_dtype(o.dtype);
+    q.rows = s.rows;
+    q.cols = s.cols;
+    biggest = std::max(biggest, 4 * round64(q.xbytes() + 3 * q.pbytes() + 2 * q.sbytes()) + 2 * round64(q.sbytes()));
+  }
+  A.bytes = std::max((size_t)(mib * 1048576.0), biggest);
+  A.bytes = (A.bytes + 4095) / 4096 * 4096;
+  A.base = (unsigned char*)std::aligned_alloc(4096, A.bytes);
+  if (!A.base) {
+    std::fprintf(stderr, "ln4j_bench: cannot allocate %zu MiB of buffers\n", A.bytes >> 20);
+    std::exit(3);
+  }
+  std::memset(A.base, 0, A.bytes);  // first touch outside every timing
+  std::printf("cpu: isa paths:");
+  for (int32_t i : isas) std::printf(" %s", ln4j_cpu_isa_name(i));
+  std::printf("; threads:");
+  for (int t : threads) std::printf(" %d", t);
+  std::printf("; rotating over %zu MiB of buffer sets%s\n", A.bytes >> 20, o.warm ? " (--warm: one set)" : "");
+  std::string why;
+  bool dnnl = !o.no_onednn && onednn_available(&why);
+  if (!dnnl) std::printf("oneDNN: left out (%s)\n", o.no_onednn ? "--no-onednn" : why.c_str());
+  std::fflush(stdout);
+
+  Cpu cpu{o, A, {o.reps, std::min(5, o.reps), o.budget_s, 50.0}, {}, {}};
+  for (auto& s : shapes) {
+    Problem p;
+    make_problem(p, o.dtype, s.rows, s.cols, o.seed);
+    layout(A, p, o.warm);
+    cpu.dgamma.assign(p.pbytes(), 0);
+    cpu.dbeta.assign(p.pbytes(), 0);
+    for (int t : threads) {
+      size_t first = out.size();
+      if (!o.validate_only) cpu.ceilings(p, t, s.sweep, out);
+      for (int32_t isa : isas) cpu.ours(p, isa, t, s.sweep, out);
+      if (dnnl) {
+        Result f = cpu.base(p, "forward", "oneDNN", t, s.sweep), b = cpu.base(p, "backward", "oneDNN", t, s.sweep);
+        onednn_run(p, t, A, cpu.plan, o.validate_only, f, b);
+        out.push_back(f);
+        out.push_back(b);
+        // restore the statistics oneDNN's backward replaced by variances
+        for (int i = 0; i < A.count; ++i) std::memcpy(A.rstd(i), p.rstd.data(), p.sbytes());
+      }
+      // progress line: one per shape and thread count
+      int bad = 0;
+      for (size_t i = first; i < out.size(); ++i) bad += out[i].status == Status::WRONG || out[i].status == Status::ERROR;
+      std::fprintf(stderr, "  cpu %lldx%lld threads=%d done%s\n", (long long)s.rows, (long long)s.cols, t,
+                   bad ? " (some WRONG/ERROR)" : "");
+    }
+  }
+  std::free(A.base);
+}
+
+// Ratio to the same-run ceiling and to oneDNN, for every timed result.
+void relate(std::vector<Result>& rs) {
+  std::map<std::string, const Result*> ceil, dnnl;
+  auto key = [](const Result& r) {
+    return r.backend + "/" + r.dir + "/" + std::to_string(r.threads) + "/" + std::to_string(r.rows) + "x" +
+           std::to_string(r.cols);
+  };
+  for (auto& r : rs) {
+    if (r.impl == "ceiling" && r.gbps > 0) ceil[key(r)] = &r;
+    if (r.impl == "oneDNN" && r.status == Status::OK) dnnl[key(r)] = &r;
+  }
+  for (auto& r : rs) {
+    if (r.status != Status::OK || r.gbps <= 0) continue;
+    auto c = ceil.find(key(r));
+    if (c != ceil.end()) {
+      r.ceiling_gbps = c->second->gbps;
+      r.pct_ceiling = 100.0 * r.gbps / c->second->gbps;
+    }
+    auto d = dnnl.find(key(r));
+    if (d != dnnl.end() && r.impl != "oneDNN" && r.impl != "ceiling")
+      r.vs_onednn = d->second->t.median_us / r.t.median_us;
+  }
+}
+
+}  // namespace
+}  // namespace bench
+
+int main(int argc, char** argv) {
+  using namespace bench;
+  Options o = parse(argc, argv);
+  if (o.self_test) return self_test();
+  const std::string machine = machine_name();
+  std::printf("ln4j_bench %s | %s | dtype %s (params %s) | %s\n", ln4j_version(), machine.c_str(),
+              dtype_label(o.dtype), dtype_label(param_dtype_for(o.dtype)),
+              o.validate_only ? "validate only" : (o.quick ? "quick" : "full"));
+  std::fflush(stdout);
+  std::vector<Result> rs;
+  if (!o.no_cpu) run_cpu(o, rs);
+  if (!o.no_cuda) cuda_run_all(o, rs);
+  else std::printf("cuda: left out (--no-cuda)\n");
+  relate(rs);
+  print_table(rs);
+  bool ok = true;
+  if (!o.csv.empty()) ok &= write_csv(o.csv, rs);
+  if (!o.json.empty()) ok &= write_json(o.json, rs, o, machine);
+  if (!o.svg.empty() && !o.validate_only)
+    ok &= write_svg(o.svg, rs, "ln4j_bench " + std::string(dtype_label(o.dtype)) + " | " + machine);
+  int wrong = 0;
+  for (auto& r : rs) wrong += r.status == Status::WRONG || r.status == Status::ERROR;
+  if (wrong) std::printf("\n%d result(s) WRONG or ERROR: see the table\n", wrong);
+  return (wrong || !ok) ? 1 : 0;
+}

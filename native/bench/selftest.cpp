@@ -1,0 +1,93 @@
+// ln4j_bench --self-test: the judge judged. Checks that the validator passes correct outputs (the reference rounded
+// to the storage dtype, and an honest float32 two-pass kernel) and flags outputs that are wrong in the ways
+// kernels go wrong: a row left unwritten (NaN poison), the one-pass E[x^2]-E[x]^2 variance on off-centre data,
+// a dropped xhat*c2 term in dx, and a dgamma missing one row. Exit status 0 only when every verdict is right.
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+#include "bench.h"
+
+namespace bench {
+
+namespace {
+int verdict(const char* what, const Check& k, bool want_ok) {
+  bool right = k.ok == want_ok;
+  std::printf("  %-58s %s (max err/tol %.3g) %s\n", what, k.ok ? "passes" : "WRONG", k.max_ratio,
+              right ? "as it should" : "<-- the judge is broken");
+  return right ? 0 : 1;
+}
+}  // namespace
+
+int self_test() {
+  int bad = 0;
+  for (int32_t dtype : {LN4J_FLOAT32, LN4J_BFLOAT16}) {
+    Problem p;
+    const int64_t R = 64, C = 4096;
+    make_problem(p, dtype, R, C, 7);
+    std::printf("self-test %s %lldx%lld:\n", dtype_label(dtype), (long long)R, (long long)C);
+    const size_t ss = (size_t)ln4j_dtype_size(p.sdtype);
+    std::vector<unsigned char> y(p.xbytes()), mean(R * ss), rstd(R * ss), y1(p.xbytes()), rs1(R * ss);
+    for (int64_t i = 0; i < R * C; ++i) store(dtype, y.data(), i, p.ref_y[i]);
+    for (int64_t r = 0; r < R; ++r) {
+      store(p.sdtype, mean.data(), r, p.ref_mean[r]);
+      store(p.sdtype, rstd.data(), r, p.ref_rstd[r]);
+    }
+    bad += verdict("reference rounded to the storage dtype", check_forward(p, y.data(), mean.data(), rstd.data()), true);
+
+    // an honest float32 two-pass kernel, and a one-pass E[x^2]-E[x]^2 one
+    for (int pass = 0; pass < 2; ++pass) {
+      for (int64_t r = 0; r < R; ++r) {
+        float s = 0, sq = 0;
+        for (int64_t c = 0; c < C; ++c) s += (float)load(dtype, p.x.data(), r * C + c);
+        const float m = s / (float)C;
+        for (int64_t c = 0; c < C; ++c) {
+          float x = (float)load(dtype, p.x.data(), r * C + c);
+          sq += pass == 0 ? (x - m) * (x - m) : x * x;
+        }
+        float var = pass == 0 ? sq / (float)C : sq / (float)C - m * m;
+        float rs = 1.0f / std::sqrt(var + (float)p.eps);
+        for (int64_t c = 0; c < C; ++c) {
+          float x = (float)load(dtype, p.x.data(), r * C + c);
+          store(dtype, y1.data(), r * C + c,
+                (x - m) * rs * (float)load(p.pdtype, p.gamma.data(), c) + (float)load(p.pdtype, p.beta.data(), c));
+        }
+        store(p.sdtype, rs1.data(), r, rs);
+      }
+      bad += verdict(pass == 0 ? "float32 two-pass kernel" : "float32 one-pass E[x^2]-E[x]^2 kernel",
+                     check_forward(p, y1.data(), nullptr, rs1.data()), pass == 0);
+    }
+    std::vector<unsigned char> yn = y;
+    for (int64_t c = 0; c < C; ++c) store(dtype, yn.data(), 5 * C + c, NAN);
+    bad += verdict("row 5 left unwritten (NaN poison)", check_forward(p, yn.data(), nullptr, nullptr), false);
+
+    std::vector<unsigned char> dx(p.xbytes()), dx2(p.xbytes()), dg(p.pbytes()), db(p.pbytes()), dg2(p.pbytes());
+    for (int64_t r = 0; r < R; ++r) {
+      const double m = load(p.sdtype, p.mean.data(), r), rs = load(p.sdtype, p.rstd.data(), r);
+      double c2 = 0;
+      for (int64_t c = 0; c < C; ++c)
+        c2 += load(p.pdtype, p.gamma.data(), c) * load(dtype, p.dy.data(), r * C + c) *
+              (load(dtype, p.x.data(), r * C + c) - m) * rs;
+      c2 /= (double)C;
+      for (int64_t c = 0; c < C; ++c) {
+        store(dtype, dx.data(), r * C + c, p.ref_dx[r * C + c]);
+        const double xhat = (load(dtype, p.x.data(), r * C + c) - m) * rs;
+        store(dtype, dx2.data(), r * C + c, p.ref_dx[r * C + c] + rs * xhat * c2);  // xhat*c2 dropped
+      }
+    }
+    for (int64_t c = 0; c < C; ++c) {
+      store(p.pdtype, dg.data(), c, p.ref_dgamma[c]);
+      store(p.pdtype, db.data(), c, p.ref_dbeta[c]);
+      const double m = load(p.sdtype, p.mean.data(), 0), rs = load(p.sdtype, p.rstd.data(), 0);
+      store(p.pdtype, dg2.data(), c,
+            p.ref_dgamma[c] - load(dtype, p.dy.data(), c) * (load(dtype, p.x.data(), c) - m) * rs);  // row 0 missing
+    }
+    bad += verdict("backward reference rounded to the storage dtypes", check_backward(p, dx.data(), dg.data(), db.data()), true);
+    bad += verdict("dx without the xhat*c2 term", check_backward(p, dx2.data(), nullptr, nullptr), false);
+    bad += verdict("dgamma missing row 0", check_backward(p, dx.data(), dg2.data(), nullptr), false);
+  }
+  std::printf(bad ? "self-test FAILED: %d wrong verdict(s)\n" : "self-test passed\n", bad);
+  return bad ? 1 : 0;
+}
+
+}  // namespace bench

@@ -1,0 +1,27 @@
+// What each ISA translation unit (cpu_scalar.cpp, cpu_avx2.cpp, cpu_avx512.cpp) exports: row-range kernels that
+// the dispatcher (cpu_dispatch.cpp) runs on blocks of rows, plus the column-range finalize of dgamma/dbeta.
+#pragma once
+#include <cstdint>
+
+#include "../common/args.h"
+
+namespace ln4j::cpu {
+
+struct CpuKernels {
+  // Forward for rows [r0, r1).
+  void (*forward)(const ForwardArgs& a, int64_t r0, int64_t r1);
+  // Backward dx for rows [r0, r1); when partial_dgamma is not NULL also adds sum over those rows of dy*xhat and
+  // dy into partial_dgamma / partial_dbeta ([cols] each, accumulation type: double for FLOAT64, else float);
+  // the partials are overwritten (not added to) by the range's first row.
+  void (*backward)(const BackwardArgs& a, int64_t r0, int64_t r1, void* partial_dgamma, void* partial_dbeta);
+  // dgamma[c] = sum over b in 0..nblocks-1 (in this order) of partials[b * stride + c], for c in [c0, c1);
+  // same for dbeta. Either output may be NULL.
+  void (*finalize)(const BackwardArgs& a, const void* partial_dgamma, const void* partial_dbeta, int64_t nblocks,
+                   int64_t stride, int64_t c0, int64_t c1);
+};
+
+const CpuKernels& kernels_scalar();
+const CpuKernels& kernels_avx2();
+const CpuKernels& kernels_avx512();
+
+}  // namespace ln4j::cpu

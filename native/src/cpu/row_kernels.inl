@@ -1,0 +1,455 @@
+// Layer-norm row kernels, written once over a small SIMD vocabulary and compiled once per ISA: each ISA file
+// defines `VF` (float lanes) and `VD` (double lanes), then includes this file inside an anonymous namespace,
+// so every instantiation stays private to its translation unit (and to its compiler flags).
+//
+// Forward, per row of n values (corrected two-pass, see common/stats.h):
+//     m0   = sum(x) / n
+//     s1   = sum(x - m0),  s2 = sum((x - m0)^2)
+//     c    = s1 / n,  mean = m0 + c,  var = s2 / n - c^2,  rstd = 1 / sqrt(var + eps)
+//     xhat = ((x - m0) - c) * rstd
+//     y    = xhat * gamma + beta
+// Backward, per row, with g = gamma (1 when absent), xhat = (x - mean) * rstd from the saved statistics:
+//     c1 = mean(g*dy),  c2 = mean(g*dy*xhat)
+//     dx = rstd * (g*dy - c1 - xhat*c2)
+//     partial_dgamma += dy * xhat,  partial_dbeta += dy   (per block of rows; summed later in block order)
+// RMSNorm (norm = LN4J_NORM_RMS): m0 = c = mean = 0, var = mean(x^2), c1 = 0; no beta.
+// LN4J_FLAG_ZERO_CENTERED_GAMMA: g = 1 + gamma wherever gamma is applied (y and g*dy); dgamma is unchanged.
+// Residual (fused add): the forward normalizes s = x + residual and writes s to residual_out when given; the
+// backward (whose x is then s) adds dresidual_out to dx.
+//
+// Kernels reduce; the load/store helpers (V::load / V::store, Affine) convert dtypes and apply gamma/beta.
+// Vocabulary of V: A (accumulation type), R (register), W (lanes), zero/set1/add/sub/mul/fma(a,b,c)=a*b+c,
+// hsum (fixed order), load/store (W elements of any element type, converted to/from A), load_tail (n < W
+// elements, other lanes 0), store_tail (n < W elements), keep(v, n) (lanes >= n set to 0).
+
+// ---- load/store helpers ----------------------------------------------------------------------------------
+enum class AffineMode { kNone, kScale, kScaleBias };
+
+// The gamma actually applied, g' = gamma, or 1 + gamma with LN4J_FLAG_ZERO_CENTERED_GAMMA (ZC).
+template <class V, bool ZC, class P>
+typename V::R gamma_eff(const P* gamma, int64_t j) {
+  if constexpr (ZC) return V::add(V::set1(typename V::A(1)), V::load(gamma + j));
+  else return V::load(gamma + j);
+}
+template <class V, bool ZC, class P>
+typename V::R gamma_eff_tail(const P* gamma, int64_t j, int n) {
+  if constexpr (ZC) return V::add(V::set1(typename V::A(1)), V::load_tail(gamma + j, n));
+  else return V::load_tail(gamma + j, n);
+}
+
+// Applies y = xhat * g' + beta (as the mode says) for the W (or n) columns starting at j.
+template <class V, class P, AffineMode M, bool ZC>
+struct Affine {
+  using R = typename V::R;
+  const P* gamma;
+  const P* beta;
+  R apply(R xhat, int64_t j) const {
+    if constexpr (M == AffineMode::kNone) return xhat;
+    else if constexpr (M == AffineMode::kScale) return V::mul(xhat, gamma_eff<V, ZC>(gamma, j));
+    else return V::fma(xhat, gamma_eff<V, ZC>(gamma, j), V::load(beta + j));
+  }
+  R apply_tail(R xhat, int64_t j, int n) const {
+    if constexpr (M == AffineMode::kNone) return xhat;
+    else if constexpr (M == AffineMode::kScale) return V::mul(xhat, gamma_eff_tail<V, ZC>(gamma, j, n));
+    else return V::fma(xhat, gamma_eff_tail<V, ZC>(gamma, j, n), V::load_tail(beta + j, n));
+  }
+};
+
+// g'*dy for W (or n) columns at j. G: 0 = no gamma (g' = 1), 1 = gamma, 2 = 1 + gamma (zero-centred).
+template <class V, class P, int G>
+struct ScaleGrad {
+  using R = typename V::R;
+  const P* gamma;
+  R apply(R dy, int64_t j) const {
+    if constexpr (G == 0) return dy;
+    else return V::mul(dy, gamma_eff<V, G == 2>(gamma, j));
+  }
+  R apply_tail(R dy, int64_t j, int n) const {
+    if constexpr (G == 0) return dy;
+    else return V::mul(dy, gamma_eff_tail<V, G == 2>(gamma, j, n));
+  }
+};
+
+// ---- forward -----------------------------------------------------------------------------------------------
+// The forward's input rows, loaded and converted by the load helper: x, or s = x + residual (kResidual), summed
+// in the accumulation type (residual_out receives s rounded to x_dtype; the statistics use the unrounded s).
+template <class V, class X, bool RES>
+struct Source {
+  static constexpr bool kResidual = RES;
+  using R = typename V::R;
+  const X* x;
+  const X* res;
+  R load(int64_t j) const {
+    if constexpr (RES) return V::add(V::load(x + j), V::load(res + j));
+    else return V::load(x + j);
+  }
+  R load_tail(int64_t j, int t) const {
+    if constexpr (RES) return V::add(V::load_tail(x + j, t), V::load_tail(res + j, t));
+    else return V::load_tail(x + j, t);
+  }
+};
+
+template <class V, class S>
+typename V::A row_sum(const S& x, int64_t n) {
+  using R = typename V::R;
+  constexpr int W = V::W;
+  R a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
+  int64_t j = 0;
+  for (; j + 4 * W <= n; j += 4 * W) {
+    a0 = V::add(a0, x.load(j));
+    a1 = V::add(a1, x.load(j + W));
+    a2 = V::add(a2, x.load(j + 2 * W));
+    a3 = V::add(a3, x.load(j + 3 * W));
+  }
+  for (; j + W <= n; j += W) a0 = V::add(a0, x.load(j));
+  if (j < n) a1 = V::add(a1, x.load_tail(j, int(n - j)));
+  return V::hsum(V::add(V::add(a0, a1), V::add(a2, a3)));
+}
+
+// s1 = sum(x - m0), s2 = sum((x - m0)^2).
+template <class V, class S>
+void row_centered_sums(const S& x, int64_t n, typename V::A m0, typename V::A* s1, typename V::A* s2) {
+  using R = typename V::R;
+  constexpr int W = V::W;
+  const R m = V::set1(m0);
+  R p0 = V::zero(), p1 = V::zero(), q0 = V::zero(), q1 = V::zero();
+  int64_t j = 0;
+  for (; j + 2 * W <= n; j += 2 * W) {
+    R d0 = V::sub(x.load(j), m), d1 = V::sub(x.load(j + W), m);
+    p0 = V::add(p0, d0);
+    q0 = V::fma(d0, d0, q0);
+    p1 = V::add(p1, d1);
+    q1 = V::fma(d1, d1, q1);
+  }
+  for (; j + W <= n; j += W) {
+    R d = V::sub(x.load(j), m);
+    p0 = V::add(p0, d);
+    q0 = V::fma(d, d, q0);
+  }
+  if (j < n) {
+    R d = V::keep(V::sub(x.load_tail(j, int(n - j)), m), int(n - j));
+    p1 = V::add(p1, d);
+    q1 = V::fma(d, d, q1);
+  }
+  *s1 = V::hsum(V::add(p0, p1));
+  *s2 = V::hsum(V::add(q0, q1));
+}
+
+// y = affine(((x - m0) - c) * rstd) for one row; when `xn` is not NULL, the same loop also sums the next row
+// xn (its pass 1), so that this row's write stream and the next row's read stream overlap. The sum uses
+// exactly row_sum's association (same accumulators, same order), so a row's statistics do not depend on
+// whether its pass 1 was fused.
+template <class V, class S, class X, class P, AffineMode M, bool ZC>
+typename V::A write_row(const S& x, X* y, X* s_out, const S* xn_ptr, int64_t n, typename V::A m0, typename V::A c,
+                        typename V::A rstd, const Affine<V, P, M, ZC>& affine) {
+  const S& xn = xn_ptr ? *xn_ptr : x;
+  using R = typename V::R;
+  constexpr int W = V::W;
+  const R vm = V::set1(m0), vc = V::set1(c), vr = V::set1(rstd);
+  auto out = [&](int64_t j) {
+    R sv = x.load(j);
+    if constexpr (S::kResidual) {
+      if (s_out) V::store(s_out + j, sv);
+    }
+    R xhat = V::mul(V::sub(V::sub(sv, vm), vc), vr);
+    V::store(y + j, affine.apply(xhat, j));
+  };
+  int64_t j = 0;
+  R a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
+  if (xn_ptr) {
+    for (; j + 4 * W <= n; j += 4 * W) {
+      out(j);
+      a0 = V::add(a0, xn.load(j));
+      out(j + W);
+      a1 = V::add(a1, xn.load(j + W));
+      out(j + 2 * W);
+      a2 = V::add(a2, xn.load(j + 2 * W));
+      out(j + 3 * W);
+      a3 = V::add(a3, xn.load(j + 3 * W));
+    }
+    for (; j + W <= n; j += W) {
+      out(j);
+      a0 = V::add(a0, xn.load(j));
+    }
+  } else {
+    for (; j + W <= n; j += W) out(j);
+  }
+  if (j < n) {
+    const int t = int(n - j);
+    R sv = x.load_tail(j, t);
+    if constexpr (S::kResidual) {
+      if (s_out) V::store_tail(s_out + j, sv, t);
+    }
+    R xhat = V::mul(V::sub(V::sub(sv, vm), vc), vr);
+    V::store_tail(y + j, affine.apply_tail(xhat, j, t), t);
+    if (xn_ptr) a1 = V::add(a1, xn.load_tail(j, t));
+  }
+  return xn_ptr ? V::hsum(V::add(V::add(a0, a1), V::add(a2, a3))) : typename V::A(0);
+}
+
+// RMS (RMSNorm): no centring, m0 = c = 0 and var is the mean square: rstd = 1 / sqrt(mean(x^2) + eps).
+template <class V, class X, class P, AffineMode M, bool ZC, bool RMS, bool RES>
+void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
+  using A = typename V::A;
+  using S = Source<V, X, RES>;
+  const int64_t n = a.p.cols;
+  const A nA = A(n), eps = A(a.p.eps);
+  const Affine<V, P, M, ZC> affine{(const P*)a.gamma, (const P*)a.beta};
+  auto src = [&](int64_t r) { return S{(const X*)a.x + r * n, RES ? (const X*)a.residual + r * n : nullptr}; };
+  A sum = RMS ? A(0) : row_sum<V>(src(r0), n);
+  for (int64_t r = r0; r < r1; ++r) {
+    const S x = src(r);
+    X* y = (X*)a.y + r * n;
+    X* s_out = RES && a.residual_out ? (X*)a.residual_out + r * n : nullptr;
+    const A m0 = RMS ? A(0) : sum / nA;
+    A s1, s2, c, var;
+    row_centered_sums<V>(x, n, m0, &s1, &s2);
+    if constexpr (RMS) {
+      c = A(0);
+      var = s2 / nA;
+    } else {
+      corrected_two_pass(nA, s1, s2, &c, &var);
+    }
+    const A rstd = A(1) / std::sqrt(var + eps);
+    if (!RMS && a.mean) ((A*)a.mean)[r] = m0 + c;
+    if (a.rstd) ((A*)a.rstd)[r] = rstd;
+    const S xn = src(r + 1 < r1 ? r + 1 : r);
+    sum = write_row<V>(x, y, s_out, !RMS && r + 1 < r1 ? &xn : nullptr, n, m0, c, rstd, affine);
+  }
+}
+
+template <class V, class X, class P, bool RMS, bool RES>
+void forward_dispatch2(const ForwardArgs& a, int64_t r0, int64_t r1) {
+  const bool zc = (a.p.flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) != 0;
+  if (!a.gamma) forward_rows<V, X, P, AffineMode::kNone, false, RMS, RES>(a, r0, r1);
+  else if (!a.beta && zc) forward_rows<V, X, P, AffineMode::kScale, true, RMS, RES>(a, r0, r1);
+  else if (!a.beta) forward_rows<V, X, P, AffineMode::kScale, false, RMS, RES>(a, r0, r1);
+  else if (zc) forward_rows<V, X, P, AffineMode::kScaleBias, true, RMS, RES>(a, r0, r1);
+  else forward_rows<V, X, P, AffineMode::kScaleBias, false, RMS, RES>(a, r0, r1);
+}
+
+template <class V, class X, class P>
+void forward_dispatch(const ForwardArgs& a, int64_t r0, int64_t r1) {
+  const bool rms = a.p.norm == LN4J_NORM_RMS, res = a.residual != nullptr;
+  if (rms && res) forward_dispatch2<V, X, P, true, true>(a, r0, r1);
+  else if (rms) forward_dispatch2<V, X, P, true, false>(a, r0, r1);
+  else if (res) forward_dispatch2<V, X, P, false, true>(a, r0, r1);
+  else forward_dispatch2<V, X, P, false, false>(a, r0, r1);
+}
+
+// ---- backward ----------------------------------------------------------------------------------------------
+// Pass 1 for NR (1 or 2) consecutive rows in one sweep: c1 = mean(g*dy), c2 = mean(g*dy*xhat) of each row, and
+// the dgamma/dbeta partials updated row after row (partial = fma(dy_r, xhat_r, partial), then the next row):
+// the same operations in the same order as one row at a time, so the same bits, with half the partial traffic.
+template <class V, class X, class P, int G, bool PARTIALS, bool RMS, int NR>
+void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& scale, typename V::A* pdg,
+                    typename V::A* pdb, bool first, typename V::A* c1, typename V::A* c2) {
+  using A = typename V::A;
+  using R = typename V::R;
+  constexpr int W = V::W;
+  const int64_t n = a.p.cols;
+  const X* x[NR];
+  const X* dy[NR];
+  R vm[NR], vr[NR], s1[NR][2], s2[NR][2];
+  for (int i = 0; i < NR; ++i) {
+    x[i] = (const X*)a.x + (r + i) * n;
+    dy[i] = (const X*)a.dy + (r + i) * n;
+    vm[i] = V::set1(RMS ? A(0) : ((const A*)a.mean)[r + i]);
+    vr[i] = V::set1(((const A*)a.rstd)[r + i]);
+    s1[i][0] = s1[i][1] = s2[i][0] = s2[i][1] = V::zero();
+  }
+  auto step = [&](int64_t j, int k) {
+    R pg, pb;
+    if constexpr (PARTIALS) {  // the block's first rows start the partials (no separate zeroing pass)
+      pg = first ? V::zero() : V::load(pdg + j);
+      pb = first ? V::zero() : V::load(pdb + j);
+    }
+    for (int i = 0; i < NR; ++i) {
+      R dyv = V::load(dy[i] + j);
+      R xhat = V::mul(V::sub(V::load(x[i] + j), vm[i]), vr[i]);
+      R gdy = scale.apply(dyv, j);
+      s1[i][k] = V::add(s1[i][k], gdy);
+      s2[i][k] = V::fma(gdy, xhat, s2[i][k]);
+      if constexpr (PARTIALS) {
+        pg = V::fma(dyv, xhat, pg);
+        pb = V::add(dyv, pb);
+      }
+    }
+    if constexpr (PARTIALS) {
+      V::store(pdg + j, pg);
+      V::store(pdb + j, pb);
+    }
+  };
+  int64_t j = 0;
+  for (; j + 2 * W <= n; j += 2 * W) {
+    step(j, 0);
+    step(j + W, 1);
+  }
+  for (; j + W <= n; j += W) step(j, 0);
+  if (j < n) {
+    const int t = int(n - j);
+    R pg, pb;
+    if constexpr (PARTIALS) {
+      pg = first ? V::zero() : V::load_tail(pdg + j, t);
+      pb = first ? V::zero() : V::load_tail(pdb + j, t);
+    }
+    for (int i = 0; i < NR; ++i) {
+      R dyv = V::load_tail(dy[i] + j, t);  // lanes >= t are 0, so they add nothing below
+      R xhat = V::keep(V::mul(V::sub(V::load_tail(x[i] + j, t), vm[i]), vr[i]), t);
+      R gdy = scale.apply_tail(dyv, j, t);
+      s1[i][1] = V::add(s1[i][1], gdy);
+      s2[i][1] = V::fma(gdy, xhat, s2[i][1]);
+      if constexpr (PARTIALS) {
+        pg = V::fma(dyv, xhat, pg);
+        pb = V::add(dyv, pb);
+      }
+    }
+    if constexpr (PARTIALS) {
+      V::store_tail(pdg + j, pg, t);
+      V::store_tail(pdb + j, pb, t);
+    }
+  }
+  for (int i = 0; i < NR; ++i) {
+    c1[i] = RMS ? A(0) : V::hsum(V::add(s1[i][0], s1[i][1])) / A(n);
+    c2[i] = V::hsum(V::add(s2[i][0], s2[i][1])) / A(n);
+  }
+}
+
+// Pass 2 for one row: dx = rstd * (g*dy - (c1 + xhat*c2)); x and dy are hot in cache from pass 1.
+template <class V, class X, class P, int G, bool RMS, bool DRES>
+void backward_pass2(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& scale, typename V::A c1,
+                    typename V::A c2) {
+  using A = typename V::A;
+  using R = typename V::R;
+  constexpr int W = V::W;
+  const int64_t n = a.p.cols;
+  const X* x = (const X*)a.x + r * n;
+  const X* dy = (const X*)a.dy + r * n;
+  X* dx = (X*)a.dx + r * n;
+  const R vm = V::set1(RMS ? A(0) : ((const A*)a.mean)[r]), vr = V::set1(((const A*)a.rstd)[r]);
+  const R vc1 = V::set1(c1), vc2 = V::set1(c2);
+  const X* dres = DRES ? (const X*)a.dresidual_out + r * n : nullptr;  // added to dx
+  int64_t j = 0;
+  for (; j + W <= n; j += W) {
+    R xhat = V::mul(V::sub(V::load(x + j), vm), vr);
+    R gdy = scale.apply(V::load(dy + j), j);
+    R d = V::mul(V::sub(gdy, V::fma(xhat, vc2, vc1)), vr);
+    if constexpr (DRES) d = V::add(d, V::load(dres + j));
+    V::store(dx + j, d);
+  }
+  if (j < n) {
+    const int t = int(n - j);
+    R xhat = V::mul(V::sub(V::load_tail(x + j, t), vm), vr);
+    R gdy = scale.apply_tail(V::load_tail(dy + j, t), j, t);
+    R d = V::mul(V::sub(gdy, V::fma(xhat, vc2, vc1)), vr);
+    if constexpr (DRES) d = V::add(d, V::load_tail(dres + j, t));
+    V::store_tail(dx + j, d, t);
+  }
+}
+
+// RMS: mean = 0 and c1 = 0, so dx = rstd * (g'*dy - xhat*mean(g'*dy*xhat)) with xhat = x * rstd.
+template <class V, class X, class P, int G, bool PARTIALS, bool RMS, bool DRES>
+void backward_rows(const BackwardArgs& a, int64_t r0, int64_t r1, typename V::A* pdg, typename V::A* pdb) {
+  using A = typename V::A;
+  const ScaleGrad<V, P, G> scale{(const P*)a.gamma};
+  int64_t r = r0;
+  A c1[2], c2[2];
+  for (; r + 2 <= r1; r += 2) {  // rows in pairs: one partial update per two rows
+    backward_pass1<V, X, P, G, PARTIALS, RMS, 2>(a, r, scale, pdg, pdb, r == r0, c1, c2);
+    backward_pass2<V, X, P, G, RMS, DRES>(a, r, scale, c1[0], c2[0]);
+    backward_pass2<V, X, P, G, RMS, DRES>(a, r + 1, scale, c1[1], c2[1]);
+  }
+  for (; r < r1; ++r) {
+    backward_pass1<V, X, P, G, PARTIALS, RMS, 1>(a, r, scale, pdg, pdb, r == r0, c1, c2);
+    backward_pass2<V, X, P, G, RMS, DRES>(a, r, scale, c1[0], c2[0]);
+  }
+}
+
+template <class V, class X, class P, bool RMS, bool DRES>
+void backward_dispatch2(const BackwardArgs& a, int64_t r0, int64_t r1, void* pdg, void* pdb) {
+  using A = typename V::A;
+  const bool g = a.gamma != nullptr, part = pdg != nullptr;
+  const bool zc = (a.p.flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) != 0;
+  if (g && zc && part) backward_rows<V, X, P, 2, true, RMS, DRES>(a, r0, r1, (A*)pdg, (A*)pdb);
+  else if (g && zc) backward_rows<V, X, P, 2, false, RMS, DRES>(a, r0, r1, nullptr, nullptr);
+  else if (g && part) backward_rows<V, X, P, 1, true, RMS, DRES>(a, r0, r1, (A*)pdg, (A*)pdb);
+  else if (g) backward_rows<V, X, P, 1, false, RMS, DRES>(a, r0, r1, nullptr, nullptr);
+  else backward_rows<V, X, P, 0, false, RMS, DRES>(a, r0, r1, nullptr, nullptr);
+}
+
+template <class V, class X, class P>
+void backward_dispatch(const BackwardArgs& a, int64_t r0, int64_t r1, void* pdg, void* pdb) {
+  const bool rms = a.p.norm == LN4J_NORM_RMS, dres = a.dresidual_out != nullptr;
+  if (rms && dres) backward_dispatch2<V, X, P, true, true>(a, r0, r1, pdg, pdb);
+  else if (rms) backward_dispatch2<V, X, P, true, false>(a, r0, r1, pdg, pdb);
+  else if (dres) backward_dispatch2<V, X, P, false, true>(a, r0, r1, pdg, pdb);
+  else backward_dispatch2<V, X, P, false, false>(a, r0, r1, pdg, pdb);
+}
+
+// ---- dgamma / dbeta finalize ------------------------------------------------------------------------------
+template <class V, class P>
+void finalize_one(const typename V::A* part, int64_t nblocks, int64_t stride, int64_t c0, int64_t c1, P* out) {
+  using R = typename V::R;
+  constexpr int W = V::W;
+  int64_t c = c0;
+  for (; c + W <= c1; c += W) {
+    R s = V::load(part + c);
+    for (int64_t b = 1; b < nblocks; ++b) s = V::add(s, V::load(part + b * stride + c));
+    V::store(out + c, s);
+  }
+  if (c < c1) {
+    const int t = int(c1 - c);
+    R s = V::load_tail(part + c, t);
+    for (int64_t b = 1; b < nblocks; ++b) s = V::add(s, V::load_tail(part + b * stride + c, t));
+    V::store_tail(out + c, s, t);
+  }
+}
+
+template <class V, class P>
+void finalize_dispatch(const BackwardArgs& a, const void* pdg, const void* pdb, int64_t nblocks, int64_t stride,
+                       int64_t c0, int64_t c1) {
+  using A = typename V::A;
+  if (a.dgamma) finalize_one<V>((const A*)pdg, nblocks, stride, c0, c1, (P*)a.dgamma);
+  if (a.dbeta) finalize_one<V>((const A*)pdb, nblocks, stride, c0, c1, (P*)a.dbeta);
+}
+
+// ---- dtype dispatch: (x_dtype, param_dtype) -> instantiation --------------------------------------------
+void forward_entry(const ForwardArgs& a, int64_t r0, int64_t r1) {
+  const bool pf = a.p.param_dtype == LN4J_FLOAT32;
+  switch (a.p.x_dtype) {
+    case LN4J_FLOAT32: forward_dispatch<VF, float, float>(a, r0, r1); break;
+    case LN4J_FLOAT64: forward_dispatch<VD, double, double>(a, r0, r1); break;
+    case LN4J_BFLOAT16:
+      pf ? forward_dispatch<VF, bf16_t, float>(a, r0, r1) : forward_dispatch<VF, bf16_t, bf16_t>(a, r0, r1);
+      break;
+    case LN4J_FLOAT16:
+      pf ? forward_dispatch<VF, f16_t, float>(a, r0, r1) : forward_dispatch<VF, f16_t, f16_t>(a, r0, r1);
+      break;
+  }
+}
+
+void backward_entry(const BackwardArgs& a, int64_t r0, int64_t r1, void* pdg, void* pdb) {
+  const bool pf = a.p.param_dtype == LN4J_FLOAT32;
+  switch (a.p.x_dtype) {
+    case LN4J_FLOAT32: backward_dispatch<VF, float, float>(a, r0, r1, pdg, pdb); break;
+    case LN4J_FLOAT64: backward_dispatch<VD, double, double>(a, r0, r1, pdg, pdb); break;
+    case LN4J_BFLOAT16:
+      pf ? backward_dispatch<VF, bf16_t, float>(a, r0, r1, pdg, pdb)
+         : backward_dispatch<VF, bf16_t, bf16_t>(a, r0, r1, pdg, pdb);
+      break;
+    case LN4J_FLOAT16:
+      pf ? backward_dispatch<VF, f16_t, float>(a, r0, r1, pdg, pdb)
+         : backward_dispatch<VF, f16_t, f16_t>(a, r0, r1, pdg, pdb);
+      break;
+  }
+}
+
+void finalize_entry(const BackwardArgs& a, const void* pdg, const void* pdb, int64_t nblocks, int64_t stride,
+                    int64_t c0, int64_t c1) {
+  switch (a.p.param_dtype) {
+    case LN4J_FLOAT32: finalize_dispatch<VF, float>(a, pdg, pdb, nblocks, stride, c0, c1); break;
+    case LN4J_FLOAT64: finalize_dispatch<VD, double>(a, pdg, pdb, nblocks, stride, c0, c1); break;
+    case LN4J_BFLOAT16: finalize_dispatch<VF, bf16_t>(a, pdg, pdb, nblocks, stride, c0, c1); break;
+    case LN4J_FLOAT16: finalize_dispatch<VF, f16_t>(a, pdg, pdb, nblocks, stride, c0, c1); break;
+  }
+}

@@ -1,0 +1,775 @@
+// Checks of the CPU kernels through the C API against a float64 reference written here.
+//
+// Every case: random off-centre data (mean far from 0, scale far from 1), outputs poisoned with NaN before the
+// call, inputs at an odd element offset in half the cases (unaligned), for every ISA path this CPU runs, every
+// dtype (16-bit data with FLOAT32 and with 16-bit parameters), the widths of the issue, gamma/beta present or
+// absent. Then: hard numerics (rows of 1e4 + N(0, 1e-3), constant rows, NaN/Inf rows), bitwise determinism over
+// thread counts 1, 2, 3, 8 and repeated calls, concurrent callers, bad arguments, the scalar dtype conversions.
+//
+// Tolerances (derived from rounding, per element; u = unit roundoff of the accumulation type: 2^-24 for every
+// dtype but FLOAT64, 2^-53 there; uo = unit roundoff of the output dtype: 2^-24, 2^-53, 2^-8 bf16, 2^-11 fp16):
+//  * A sum of n terms kept in L parallel accumulators and then combined by a tree has at most
+//    k = ceil(n / L) + log2(L) + 1 rounded additions on any path, so its error is at most g*sum|terms| with
+//    g = k*u (Higham, Accuracy and Stability, 2nd ed., eq. 4.4, gamma_k ~ k*u). L = 2 for the scalar path (its
+//    smallest accumulator count), 2*W for the SIMD paths (W = 8 / 16 float lanes; half for double).
+//  * Forward (corrected two-pass): the mean correction c = sum(x - m0)/n is off by <= g*mean|x - m0|, which
+//    moves xhat by <= g (mean|x-mean| * rstd <= 1) plus the rounding of x - m0 and of the saved mean
+//    (<= u*|mean|*rstd); var = s2/n - c^2 is off by <= (g + 3u)*var, so rstd by <= (g/2 + 4u)*rstd.
+//    Hence |dxhat| <= |xhat|*(g/2 + 6u) + u*|mean|*rstd + g, and
+//    |dy| <= |gamma|*|dxhat| + 2u*(|xhat*gamma| + |beta|) + uo*|y|.
+//    mean: <= u*|mean| + g*std;  rstd: <= (g/2 + 6u)*rstd.
+//  * Backward (mean/rstd given exactly): xhat off by <= 2u|xhat|; c1 = mean(g*dy) by <= g*mean|g*dy|;
+//    c2 = mean(g*dy*xhat) by <= (g + 4u)*mean|g*dy*xhat|; then
+//    |ddx| <= rstd*(dc1 + |xhat|*dc2 + 3u*(|g*dy| + |c1| + |xhat*c2|)) + uo*|dx|.
+//  * dgamma/dbeta: sums over rows kept in per-block partials added in block order: depth <= rows, so
+//    |d| <= (rows + 4)*u*sum|dy*xhat| (or sum|dy|) + up*|result| (up: param dtype roundoff).
+// A bug that touches the formula, a column, a row or a tail gives errors of order |y| or |dx|, far above these.
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/stats.h"
+#include "cpu/dtype.h"
+#include "layernorm4j/layernorm4j.h"
+
+namespace {
+
+int g_failures = 0;
+int g_checks = 0;
+#define CHECK(cond, ...)                                    \
+  do {                                                      \
+    ++g_checks;                                             \
+    if (!(cond)) {                                          \
+      if (++g_failures <= 40) {                             \
+        std::printf("FAIL %s:%d: ", __FILE__, __LINE__);    \
+        std::printf(__VA_ARGS__);                           \
+        std::printf("\n");                                  \
+      }                                                     \
+    }                                                       \
+  } while (0)
+
+// ---- dtype codecs written independently of the library ------------------------------------------------
+int esize(int dt) { return dt == LN4J_FLOAT64 ? 8 : dt == LN4J_FLOAT32 ? 4 : 2; }
+double uround(int dt) {
+  switch (dt) {
+    case LN4J_FLOAT64: return std::ldexp(1.0, -53);
+    case LN4J_FLOAT32: return std::ldexp(1.0, -24);
+    case LN4J_BFLOAT16: return std::ldexp(1.0, -8);
+    default: return std::ldexp(1.0, -11);
+  }
+}
+double dec_f16(uint16_t h) {
+  int s = h >> 15, e = (h >> 10) & 31, m = h & 1023;
+  double v;
+  if (e == 31) v = m ? NAN : INFINITY;
+  else if (e == 0) v = std::ldexp(double(m), -24);
+  else v = std::ldexp(1024.0 + m, e - 25);
+  return s ? -v : v;
+}
+double dec_bf16(uint16_t h) {
+  uint32_t b = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &b, 4);
+  return f;
+}
+// Nearest half (ties to even) of a double in the normal half range, by integer rounding of the scaled mantissa.
+uint16_t enc_f16(double v) {
+  uint16_t s = std::signbit(v) ? 0x8000 : 0;
+  double a = std::fabs(v);
+  if (a == 0) return s;
+  if (std::isinf(a)) return uint16_t(s | 0x7c00);
+  int e;
+  double m = std::frexp(a, &e);  // a = m * 2^e, m in [0.5, 1)
+  double q = std::nearbyint(m * 2048.0);
+  if (q == 2048.0) {
+    q = 1024.0;
+    ++e;
+  }
+  int E = e - 1 + 15;
+  if (E > 30) return uint16_t(s | 0x7c00);
+  if (E < 1) return uint16_t(s | int(std::nearbyint(std::ldexp(a, 24))));  // subnormal (or the smallest normal)
+  return uint16_t(s | (E << 10) | (int(q) - 1024));
+}
+uint16_t enc_bf16(double v) {  // nearest, via the float bits (inputs only need to be representable)
+  float f = float(v);
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  uint32_t lo = b & 0xffff, hi = b >> 16;
+  if (lo > 0x8000 || (lo == 0x8000 && (hi & 1))) ++hi;
+  return uint16_t(hi);
+}
+
+// A buffer of n elements of dtype dt, at an odd element offset when `unaligned`.
+struct Buf {
+  int dt = 0;
+  int64_t n = 0;
+  std::vector<unsigned char> store;
+  unsigned char* p = nullptr;
+  Buf() = default;
+  Buf(int dtype, int64_t count, bool unaligned) : dt(dtype), n(count) {
+    store.assign(size_t((count + 16) * esize(dt)) + 64, 0);
+    uintptr_t base = (reinterpret_cast<uintptr_t>(store.data()) + 63) & ~uintptr_t(63);
+    p = reinterpret_cast<unsigned char*>(base) + (unaligned ? esize(dt) : 0);
+  }
+  double get(int64_t i) const {
+    switch (dt) {
+      case LN4J_FLOAT64: return reinterpret_cast<const double*>(p)[i];
+      case LN4J_FLOAT32: return reinterpret_cast<const float*>(p)[i];
+      case LN4J_BFLOAT16: return dec_bf16(reinterpret_cast<const uint16_t*>(p)[i]);
+      default: return dec_f16(reinterpret_cast<const uint16_t*>(p)[i]);
+    }
+  }
+  void set(int64_t i, double v) {
+    switch (dt) {
+      case LN4J_FLOAT64: reinterpret_cast<double*>(p)[i] = v; break;
+      case LN4J_FLOAT32: reinterpret_cast<float*>(p)[i] = float(v); break;
+      case LN4J_BFLOAT16: reinterpret_cast<uint16_t*>(p)[i] = enc_bf16(v); break;
+      default: reinterpret_cast<uint16_t*>(p)[i] = std::isnan(v) ? 0x7e00 : enc_f16(v); break;
+    }
+  }
+  void poison() {
+    for (int64_t i = 0; i < n; ++i) set(i, NAN);
+  }
+  bool same_bits(const Buf& o) const { return n == o.n && std::memcmp(p, o.p, size_t(n * esize(dt))) == 0; }
+};
+
+struct Case {
+  int isa, xdt, pdt;
+  int64_t rows, cols;
+  bool gamma, beta, unaligned;
+  int threads;
+  int norm = LN4J_NORM_LAYER;
+  int flags = 0;
+  bool res = false;       // forward: residual given (s = x + residual is normalized); backward: dresidual_out
+  bool res_out = false;   // forward: residual_out given (backward then reads s from it)
+  bool rms() const { return norm == LN4J_NORM_RMS; }
+  double geff(double g) const { return (flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) ? 1.0 + g : g; }
+};
+
+const char* dname(int dt) {
+  static const char* n[] = {"f32", "f64", "bf16", "f16"};
+  return n[dt];
+}
+
+struct Data {
+  Buf x, g, b, y, mean, rstd, dy, dx, dg, db, res, rout, dres;
+};
+
+// Fills x (off-centre), gamma, beta, dy with random values.
+void fill(Data& d, const Case& c, std::mt19937_64& rng, double centre, double scale) {
+  std::normal_distribution<double> nd(0.0, 1.0);
+  for (int64_t i = 0; i < c.rows * c.cols; ++i) d.x.set(i, centre + scale * nd(rng));
+  for (int64_t i = 0; i < c.cols; ++i) {
+    d.g.set(i, 1.5 + 0.5 * nd(rng));
+    d.b.set(i, -2.0 + 0.7 * nd(rng));
+  }
+  for (int64_t i = 0; i < c.rows * c.cols; ++i) d.dy.set(i, 0.3 + 1.7 * nd(rng));
+  if (c.res)
+    for (int64_t i = 0; i < c.rows * c.cols; ++i) {
+      d.res.set(i, -1.0 + 0.8 * nd(rng));
+      d.dres.set(i, 0.5 + 0.9 * nd(rng));
+    }
+}
+
+Data make(const Case& c) {
+  Data d;
+  int sdt = c.xdt == LN4J_FLOAT64 ? LN4J_FLOAT64 : LN4J_FLOAT32;
+  int64_t n = c.rows * c.cols;
+  d.x = Buf(c.xdt, n, c.unaligned);
+  d.y = Buf(c.xdt, n, c.unaligned);
+  d.dy = Buf(c.xdt, n, c.unaligned);
+  d.dx = Buf(c.xdt, n, c.unaligned);
+  if (c.res) {
+    d.res = Buf(c.xdt, n, c.unaligned);
+    d.rout = Buf(c.xdt, n, c.unaligned);
+    d.dres = Buf(c.xdt, n, c.unaligned);
+  }
+  d.g = Buf(c.pdt, c.cols, c.unaligned);
+  d.b = Buf(c.pdt, c.cols, c.unaligned);
+  d.dg = Buf(c.pdt, c.cols, c.unaligned);
+  d.db = Buf(c.pdt, c.cols, c.unaligned);
+  d.mean = Buf(sdt, c.rows, c.unaligned);
+  d.rstd = Buf(sdt, c.rows, c.unaligned);
+  return d;
+}
+
+int run_forward(const Case& c, Data& d, double eps) {
+  d.y.poison();
+  d.mean.poison();
+  d.rstd.poison();
+  if (c.res) d.rout.poison();
+  return ln4j_cpu_forward(c.isa, c.threads, c.norm, c.flags, c.xdt, c.pdt, c.rows, c.cols, eps, d.x.p,
+                          c.res ? d.res.p : nullptr, c.gamma ? d.g.p : nullptr, c.beta ? d.b.p : nullptr, d.y.p,
+                          c.res && c.res_out ? d.rout.p : nullptr,
+                          c.rms() ? nullptr : d.mean.p, d.rstd.p);
+}
+
+int run_backward(const Case& c, Data& d, bool want_dg, bool want_db) {
+  d.dx.poison();
+  d.dg.poison();
+  d.db.poison();
+  return ln4j_cpu_backward(c.isa, c.threads, c.norm, c.flags, c.xdt, c.pdt, c.rows, c.cols, d.dy.p,
+                           c.res ? d.dres.p : nullptr, c.res && c.res_out ? d.rout.p : d.x.p, c.rms() ? nullptr : d.mean.p, d.rstd.p, c.gamma ? d.g.p : nullptr, nullptr, d.dx.p,
+                           want_dg ? d.dg.p : nullptr, want_db ? d.db.p : nullptr);
+}
+
+// Growth factor g of the tolerance derivation (see the top of the file).
+double growth(const Case& c, int64_t n) {
+  int lanes = c.isa == LN4J_ISA_SCALAR ? 2 : c.isa == LN4J_ISA_AVX2 ? 16 : 32;
+  if (c.xdt == LN4J_FLOAT64) lanes = c.isa == LN4J_ISA_SCALAR ? 2 : lanes / 2;
+  double u = c.xdt == LN4J_FLOAT64 ? uround(LN4J_FLOAT64) : uround(LN4J_FLOAT32);
+  return (double((n + lanes - 1) / lanes) + std::log2(double(lanes)) + 1) * u;
+}
+
+// Checks the forward outputs row by row; rows listed in bad_rows must be all-NaN instead.
+void check_forward(const Case& c, const Data& d, double eps, const std::vector<int64_t>& bad_rows,
+                   const std::string& what) {
+  const double u = c.xdt == LN4J_FLOAT64 ? uround(LN4J_FLOAT64) : uround(LN4J_FLOAT32);
+  const double uo = uround(c.xdt), g = growth(c, c.cols);
+  // The normalized input: x, or s = x + residual (exact here; the kernel's s carries <= u*|s| of rounding,
+  // which moves xhat by <= u*|s|*rstd: the extra tolerance term below).
+  auto xv = [&](int64_t i) { return c.res ? d.x.get(i) + d.res.get(i) : d.x.get(i); };
+  int reported = 0;
+  for (int64_t r = 0; r < c.rows; ++r) {
+    bool bad = false;
+    for (int64_t b : bad_rows) bad |= b == r;
+    if (bad) {
+      bool all_nan = (c.rms() || std::isnan(d.mean.get(r))) && std::isnan(d.rstd.get(r));
+      for (int64_t j = 0; j < c.cols; ++j) all_nan &= std::isnan(d.y.get(r * c.cols + j));
+      CHECK(all_nan, "%s: row %lld with NaN/Inf input should give NaN y/mean/rstd", what.c_str(), (long long)r);
+      continue;
+    }
+    // Reference in long double (64-bit significand), so that it is exact enough to judge FLOAT64 too.
+    long double s = 0;
+    for (int64_t j = 0; j < c.cols; ++j) s += xv(r * c.cols + j);
+    long double meanl = c.rms() ? 0.0L : s / c.cols, v = 0;  // RMSNorm: no centring
+    for (int64_t j = 0; j < c.cols; ++j) {
+      long double t = xv(r * c.cols + j) - meanl;
+      v += t * t;
+    }
+    v /= c.cols;
+    long double rstdl = 1.0L / std::sqrt(v + eps);
+    double mean = double(meanl), rstd = double(rstdl), sd = double(std::sqrt(v));
+    double em = c.rms() ? 0.0 : std::fabs(d.mean.get(r) - mean), tm = u * std::fabs(mean) + g * sd + 1e-300;
+    double er = std::fabs(d.rstd.get(r) - rstd), tr = (g / 2 + 6 * u) * rstd;
+    if (reported < 3) {
+      CHECK(em <= tm, "%s: row %lld mean %.17g ref %.17g (err %.3g > tol %.3g)", what.c_str(), (long long)r,
+            d.mean.get(r), mean, em, tm);
+      CHECK(er <= tr, "%s: row %lld rstd %.17g ref %.17g (err %.3g > tol %.3g)", what.c_str(), (long long)r,
+            d.rstd.get(r), rstd, er, tr);
+      if (!(em <= tm) || !(er <= tr)) ++reported;
+    }
+    for (int64_t j = 0; j < c.cols; ++j) {
+      long double xhatl = (xv(r * c.cols + j) - meanl) * rstdl;
+      double ga = c.gamma ? c.geff(d.g.get(j)) : 1.0, be = c.beta ? d.b.get(j) : 0.0;
+      double xhat = double(xhatl), ref = double(xhatl * ga + be);
+      double dxh = std::fabs(xhat) * (g / 2 + 6 * u) + u * std::fabs(mean) * rstd + g +
+                   (c.res ? u * std::fabs(xv(r * c.cols + j)) * rstd : 0.0);
+      if (c.res && c.res_out) {  // residual_out = s rounded to x_dtype
+        double sv = xv(r * c.cols + j), got_s = d.rout.get(r * c.cols + j);
+        CHECK(std::fabs(got_s - sv) <= (uo + u) * std::fabs(sv), "%s: residual_out[%lld,%lld] = %.9g, s = %.9g",
+              what.c_str(), (long long)r, (long long)j, got_s, sv);
+      }
+      double tol = std::fabs(ga) * dxh + 2 * u * (std::fabs(xhat * ga) + std::fabs(be)) + uo * std::fabs(ref) +
+                   (c.xdt == LN4J_FLOAT16 ? std::ldexp(1.0, -25) : 0.0);
+      double got = d.y.get(r * c.cols + j), err = std::fabs(got - ref);
+      if (!(err <= tol) && reported < 3) {
+        ++reported;
+        CHECK(false, "%s: y[%lld,%lld] = %.9g, ref %.9g (err %.3g > tol %.3g)", what.c_str(), (long long)r,
+              (long long)j, got, ref, err, tol);
+      } else {
+        ++g_checks;
+      }
+    }
+  }
+}
+
+// Checks dx, dgamma, dbeta against the reference built from the given mean/rstd. nan_rows: rows whose dx
+// must be all NaN (and then dgamma too); nan_cols: columns of dy holding NaN (dgamma/dbeta NaN there).
+void check_backward(const Case& c, const Data& d, bool want_dg, bool want_db, const std::vector<int64_t>& nan_rows,
+                    const std::vector<int64_t>& nan_cols, const std::string& what, bool x_nan = false) {
+  const double u = c.xdt == LN4J_FLOAT64 ? uround(LN4J_FLOAT64) : uround(LN4J_FLOAT32);
+  const double uo = uround(c.xdt), up = uround(c.pdt), g = growth(c, c.cols);
+  const int64_t C = c.cols;
+  const Buf& xb = c.res && c.res_out ? d.rout : d.x;  // the backward's x is s when the forward had a residual
+  std::vector<long double> dg(C, 0.0), db(C, 0.0);
+  std::vector<double> adg(C, 0.0), adb(C, 0.0);
+  std::vector<char> row_nan(c.rows, 0);
+  for (int64_t r : nan_rows) row_nan[r] = 1;
+  int reported = 0;
+  for (int64_t r = 0; r < c.rows; ++r) {
+    long double mean = c.rms() ? 0.0 : d.mean.get(r), rstd = d.rstd.get(r);  // the saved statistics
+    long double s1 = 0, s2 = 0;
+    double a1 = 0, a2 = 0;
+    for (int64_t j = 0; j < C; ++j) {
+      long double ga = c.gamma ? c.geff(d.g.get(j)) : 1.0, dy = d.dy.get(r * C + j);
+      long double xhat = (xb.get(r * C + j) - mean) * rstd;
+      s1 += ga * dy;
+      s2 += ga * dy * xhat;
+      a1 += double(std::fabs(ga * dy));
+      a2 += double(std::fabs(ga * dy * xhat));
+      dg[j] += dy * xhat;
+      db[j] += dy;
+      adg[j] += double(std::fabs(dy * xhat));
+      adb[j] += double(std::fabs(dy));
+    }
+    if (row_nan[r]) {
+      bool all_nan = true;
+      for (int64_t j = 0; j < C; ++j) all_nan &= std::isnan(d.dx.get(r * C + j));
+      CHECK(all_nan, "%s: row %lld should give NaN dx", what.c_str(), (long long)r);
+      continue;
+    }
+    long double c1l = c.rms() ? 0.0L : s1 / C, c2l = s2 / C;
+    double c1 = double(c1l), c2 = double(c2l);
+    double dc1 = c.rms() ? 0.0 : g * a1 / double(C), dc2 = (g + 4 * u) * a2 / double(C);
+    for (int64_t j = 0; j < C; ++j) {
+      long double gal = c.gamma ? c.geff(d.g.get(j)) : 1.0, dyl = d.dy.get(r * C + j);
+      long double xhatl = (xb.get(r * C + j) - mean) * rstd;
+      double dr = c.res ? d.dres.get(r * C + j) : 0.0;  // dresidual_out, added to dx (one more rounding)
+      double ref = double(rstd * (gal * dyl - c1l - xhatl * c2l) + dr);
+      double ga = double(gal), dy = double(dyl), xhat = double(xhatl);
+      double tol = double(rstd) * (dc1 + std::fabs(xhat) * dc2 +
+                           3 * u * (std::fabs(ga * dy) + std::fabs(c1) + std::fabs(xhat * c2))) +
+                   uo * std::fabs(ref) + u * (std::fabs(ref) + std::fabs(dr)) +
+                   (c.xdt == LN4J_FLOAT16 ? std::ldexp(1.0, -25) : 0.0);
+      double got = d.dx.get(r * C + j), err = std::fabs(got - ref);
+      if (!(err <= tol) && reported < 3) {
+        ++reported;
+        CHECK(false, "%s: dx[%lld,%lld] = %.9g, ref %.9g (err %.3g > tol %.3g)", what.c_str(), (long long)r,
+              (long long)j, got, ref, err, tol);
+      } else {
+        ++g_checks;
+      }
+    }
+  }
+  const bool dgamma_all_nan = x_nan;  // a NaN/Inf in x makes that row's xhat NaN in every column
+  std::vector<char> col_nan(C, 0);
+  const double sub = c.pdt == LN4J_FLOAT16 ? std::ldexp(1.0, -25) : 0.0;  // half of the fp16 subnormal step
+  for (int64_t j : nan_cols) col_nan[j] = 1;
+  for (int64_t j = 0; j < C && reported < 6; ++j) {
+    if (want_dg) {
+      double got = d.dg.get(j);
+      if (dgamma_all_nan || col_nan[j]) {
+        CHECK(std::isnan(got), "%s: dgamma[%lld] = %g should be NaN", what.c_str(), (long long)j, got);
+      } else {
+        double tol = double(c.rows + 4) * u * adg[j] + up * double(std::fabs(dg[j])) + sub;
+        double err = double(std::fabs(got - dg[j]));
+        if (!(err <= tol)) ++reported;
+        CHECK(err <= tol, "%s: dgamma[%lld] = %.9g ref %.9g (err %.3g > tol %.3g)", what.c_str(), (long long)j, got,
+              double(dg[j]), err, tol);
+      }
+    } else {
+      CHECK(std::isnan(d.dg.get(j)), "%s: dgamma written though not wanted", what.c_str());
+    }
+    if (want_db) {
+      double got = d.db.get(j);
+      if (col_nan[j]) {
+        CHECK(std::isnan(got), "%s: dbeta[%lld] = %g should be NaN", what.c_str(), (long long)j, got);
+      } else {
+        double tol = double(c.rows + 4) * u * adb[j] + up * double(std::fabs(db[j])) + sub;
+        double err = double(std::fabs(got - db[j]));
+        if (!(err <= tol)) ++reported;
+        CHECK(err <= tol, "%s: dbeta[%lld] = %.9g ref %.9g (err %.3g > tol %.3g)", what.c_str(), (long long)j, got,
+              double(db[j]), err, tol);
+      }
+    } else {
+      CHECK(std::isnan(d.db.get(j)), "%s: dbeta written though not wanted", what.c_str());
+    }
+  }
+}
+
+std::string label(const Case& c, const char* extra = "") {
+  char s[256];
+  std::snprintf(s, sizeof s, "%s isa=%s x=%s p=%s rows=%lld cols=%lld gamma=%d beta=%d unaligned=%d threads=%d",
+                extra, ln4j_cpu_isa_name(c.isa), dname(c.xdt), dname(c.pdt), (long long)c.rows, (long long)c.cols,
+                c.gamma, c.beta, c.unaligned, c.threads);
+  return s;
+}
+
+std::vector<int> isas() {
+  std::vector<int> v;
+  for (int i : {LN4J_ISA_SCALAR, LN4J_ISA_AVX2, LN4J_ISA_AVX512})
+    if (ln4j_cpu_isa_supported(i)) v.push_back(i);
+  return v;
+}
+
+const int kDtypes[][2] = {{LN4J_FLOAT32, LN4J_FLOAT32}, {LN4J_FLOAT64, LN4J_FLOAT64},
+                          {LN4J_BFLOAT16, LN4J_FLOAT32}, {LN4J_BFLOAT16, LN4J_BFLOAT16},
+                          {LN4J_FLOAT16, LN4J_FLOAT32}, {LN4J_FLOAT16, LN4J_FLOAT16}};
+
+// ---- the tests ------------------------------------------------------------------------------------------------
+void test_widths() {
+  const int64_t widths[] = {1, 2, 3, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255,
+                            256, 257, 768, 1000, 1023, 1024, 1025, 4096, 4097, 65537};
+  std::mt19937_64 rng(1234);
+  int k = 0;
+  for (int isa : isas())
+    for (auto& dt : kDtypes)
+      for (int64_t cols : widths) {
+        ++k;
+        // rows: 1, and a count that is not a multiple of the thread count (3); enough rows for a hand-off on
+        // the narrow widths.
+        int64_t rows = (k % 3 == 0) ? 1 : (cols >= 4096 ? 5 : cols >= 256 ? 37 : 301);
+        int mode = k % 3;  // gamma+beta, gamma only, neither
+        Case c{isa, dt[0], dt[1], rows, cols, mode != 2, mode == 0, (k & 1) != 0, 3};
+        Data d = make(c);
+        fill(d, c, rng, 3.5 + 0.01 * double(k % 7), 2.25);
+        const double eps = 1e-5;
+        int s = run_forward(c, d, eps);
+        CHECK(s == LN4J_OK, "%s: forward status %d (%s)", label(c).c_str(), s, ln4j_last_error());
+        check_forward(c, d, eps, {}, label(c, "forward"));
+        bool wdg = c.gamma, wdb = c.gamma && (k % 4 != 1);
+        s = run_backward(c, d, wdg, wdb);
+        CHECK(s == LN4J_OK, "%s: backward status %d (%s)", label(c).c_str(), s, ln4j_last_error());
+        check_backward(c, d, wdg, wdb, {}, {}, label(c, "backward"));
+      }
+}
+
+// RMSNorm and zero-centred gamma (LN4J_FLAG_ZERO_CENTERED_GAMMA) against the same reference.
+void test_variants() {
+  const int64_t widths[] = {1, 7, 16, 17, 33, 257, 1000, 4097};
+  std::mt19937_64 rng(77);
+  int k = 0;
+  for (int isa : isas())
+    for (auto& dt : kDtypes)
+      for (int64_t cols : widths)
+        for (int v = 0; v < 6; ++v) {
+          ++k;
+          // v: 0 RMS with gamma, 1 RMS with 1+gamma, 2 RMS without gamma, 3 layer norm with 1+gamma and beta
+          Case c{isa, dt[0], dt[1], k % 5 == 0 ? 1 : 37, cols, v != 2, v == 3, (k & 1) != 0, 3};
+          // 4 layer norm with residual + residual_out (backward: x = s, dresidual_out), 5 RMS with residual only
+          c.norm = (v == 3 || v == 4) ? LN4J_NORM_LAYER : LN4J_NORM_RMS;
+          c.flags = (v == 1 || v == 3) ? LN4J_FLAG_ZERO_CENTERED_GAMMA : 0;
+          c.beta = v == 3 || v == 4;
+          c.res = v >= 4;
+          c.res_out = v == 4;
+          Data d = make(c);
+          fill(d, c, rng, 1.5, 2.0);
+          int s = run_forward(c, d, 1e-5);
+          CHECK(s == LN4J_OK, "%s: forward status %d (%s)", label(c, "variant").c_str(), s, ln4j_last_error());
+          char what[64];
+          std::snprintf(what, sizeof what, "norm=%d flags=%d res=%d forward", c.norm, c.flags, int(c.res));
+          check_forward(c, d, 1e-5, {}, label(c, what));
+          bool wdb = c.gamma && !c.rms();
+          if (c.res && !c.res_out) {  // the backward needs s: run the forward again, writing it
+            c.res_out = true;
+            s = run_forward(c, d, 1e-5);
+          }
+          s = run_backward(c, d, c.gamma, wdb);
+          CHECK(s == LN4J_OK, "%s: backward status %d (%s)", label(c, "variant").c_str(), s, ln4j_last_error());
+          std::snprintf(what, sizeof what, "norm=%d flags=%d res=%d backward", c.norm, c.flags, int(c.res));
+          check_backward(c, d, c.gamma, wdb, {}, {}, label(c, what));
+        }
+}
+
+void test_hard_numerics() {
+  std::mt19937_64 rng(99);
+  for (int isa : isas())
+    for (auto& dt : kDtypes) {
+      // Rows of 1e4 + N(0, 1e-3) (16-bit data cannot hold that spread: use 1e2 + N(0, 1e-1) there, which
+      // still breaks E[x^2] - E[x]^2 in float32), one constant row, and the rest off-centre.
+      bool wide = dt[0] == LN4J_FLOAT32 || dt[0] == LN4J_FLOAT64;
+      Case c{isa, dt[0], dt[1], 7, 1000, true, true, false, 2};
+      Data d = make(c);
+      fill(d, c, rng, wide ? 1e4 : 1e2, wide ? 1e-3 : 1e-1);
+      for (int64_t j = 0; j < c.cols; ++j) d.x.set(3 * c.cols + j, 2.75);  // constant row 3
+      int s = run_forward(c, d, 1e-5);
+      CHECK(s == LN4J_OK, "hard forward status %d", s);
+      check_forward(c, d, 1e-5, {}, label(c, "hard-numerics forward"));
+      s = run_backward(c, d, true, true);
+      CHECK(s == LN4J_OK, "hard backward status %d", s);
+      check_backward(c, d, true, true, {}, {}, label(c, "hard-numerics backward"));
+
+      // A NaN in row 1 and an Inf in row 4 of x: those rows NaN, the others exact; in the backward those rows'
+      // dx and every dgamma column NaN; dbeta does not involve x and stays exact.
+      Case e = c;
+      e.rows = 6;
+      e.cols = 129;
+      Data f = make(e);
+      fill(f, e, rng, 3.0, 2.0);
+      f.x.set(1 * e.cols + 17, NAN);
+      f.x.set(4 * e.cols + 128, INFINITY);
+      s = run_forward(e, f, 1e-5);
+      CHECK(s == LN4J_OK, "nan forward status %d", s);
+      check_forward(e, f, 1e-5, {1, 4}, label(e, "nan/inf forward"));
+      s = run_backward(e, f, true, true);
+      check_backward(e, f, true, true, {1, 4}, {}, label(e, "nan/inf backward"), true);
+      // A NaN in dy[2, 5]: row 2's dx NaN, dgamma[5] and dbeta[5] NaN, everything else exact.
+      fill(f, e, rng, 3.0, 2.0);
+      run_forward(e, f, 1e-5);
+      f.dy.set(2 * e.cols + 5, NAN);
+      s = run_backward(e, f, true, true);
+      check_backward(e, f, true, true, {2}, {5}, label(e, "nan-dy backward"));
+    }
+}
+
+void test_determinism() {
+  std::mt19937_64 rng(7);
+  const int64_t shapes[][2] = {{1000, 257}, {97, 4097}, {3001, 33}, {9, 65537}};
+  for (int isa : isas())
+    for (auto& dt : kDtypes)
+      for (auto& sh : shapes) {
+        Case c{isa, dt[0], dt[1], sh[0], sh[1], true, true, false, 1};
+        Data ref = make(c);
+        fill(ref, c, rng, -4.0, 3.0);
+        run_forward(c, ref, 1e-5);
+        run_backward(c, ref, true, true);
+        for (int t : {1, 2, 3, 8, 3}) {
+          Case ct = c;
+          ct.threads = t;
+          Data d = make(ct);
+          std::memcpy(d.x.p, ref.x.p, size_t(c.rows * c.cols * esize(c.xdt)));
+          std::memcpy(d.dy.p, ref.dy.p, size_t(c.rows * c.cols * esize(c.xdt)));
+          std::memcpy(d.g.p, ref.g.p, size_t(c.cols * esize(c.pdt)));
+          std::memcpy(d.b.p, ref.b.p, size_t(c.cols * esize(c.pdt)));
+          run_forward(ct, d, 1e-5);
+          run_backward(ct, d, true, true);
+          bool same = d.y.same_bits(ref.y) && d.mean.same_bits(ref.mean) && d.rstd.same_bits(ref.rstd) &&
+                      d.dx.same_bits(ref.dx) && d.dg.same_bits(ref.dg) && d.db.same_bits(ref.db);
+          CHECK(same, "%s: outputs differ from threads=1", label(ct, "determinism").c_str());
+        }
+      }
+}
+
+// 8 threads call at once, many times, and must get the bits of a single-threaded call.
+void test_concurrent_callers() {
+  std::mt19937_64 rng(5);
+  Case c{LN4J_ISA_AUTO, LN4J_FLOAT32, LN4J_FLOAT32, 513, 768, true, true, false, 0};
+  Data ref = make(c);
+  fill(ref, c, rng, 2.0, 0.5);
+  run_forward(c, ref, 1e-5);
+  run_backward(c, ref, true, true);
+  std::vector<int> ok(8, 1);
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 8; ++t)
+    ts.emplace_back([&, t] {
+      Data d = make(c);
+      std::memcpy(d.x.p, ref.x.p, size_t(c.rows * c.cols * 4));
+      std::memcpy(d.dy.p, ref.dy.p, size_t(c.rows * c.cols * 4));
+      std::memcpy(d.g.p, ref.g.p, size_t(c.cols * 4));
+      std::memcpy(d.b.p, ref.b.p, size_t(c.cols * 4));
+      for (int i = 0; i < 40; ++i) {
+        Case ci = c;
+        ci.threads = 1 + (i + t) % 4;
+        if (run_forward(ci, d, 1e-5) || run_backward(ci, d, true, true)) ok[t] = 0;
+        if (!(d.y.same_bits(ref.y) && d.dx.same_bits(ref.dx) && d.dg.same_bits(ref.dg))) ok[t] = 0;
+      }
+      // small problems (calling-thread path) interleaved
+      Case s{LN4J_ISA_AUTO, LN4J_FLOAT32, LN4J_FLOAT32, 1, 768, true, true, false, 0};
+      Data e = make(s);
+      for (int i = 0; i < 2000; ++i)
+        if (run_forward(s, e, 1e-5) != LN4J_OK) ok[t] = 0;
+    });
+  for (auto& th : ts) th.join();
+  for (int t = 0; t < 8; ++t) CHECK(ok[t], "concurrent caller %d got different bits or an error", t);
+}
+
+long rss_kb() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  long pages = 0, res = 0;
+  if (f) {
+    if (std::fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
+    std::fclose(f);
+  }
+  return res * 4;
+}
+
+// 10^5 calls (small ones on the calling thread, larger ones through the pool, forward and backward) must not
+// grow the process: the pool and the per-thread scratch are reused.
+void test_no_growth() {
+  std::mt19937_64 rng(11);
+  Case big{LN4J_ISA_AUTO, LN4J_FLOAT32, LN4J_FLOAT32, 64, 512, true, true, false, 2};
+  Case small{LN4J_ISA_AUTO, LN4J_FLOAT32, LN4J_FLOAT32, 1, 768, true, true, false, 0};
+  Data db = make(big), ds = make(small);
+  fill(db, big, rng, 1.0, 1.0);
+  fill(ds, small, rng, 1.0, 1.0);
+  auto round = [&](int calls) {
+    for (int i = 0; i < calls; ++i) {
+      if (i % 10 == 0) {
+        ln4j_cpu_forward(big.isa, big.threads, 0, 0, 0, 0, big.rows, big.cols, 1e-5, db.x.p, nullptr, db.g.p,
+                         db.b.p, db.y.p, nullptr, db.mean.p, db.rstd.p);
+        ln4j_cpu_backward(big.isa, big.threads, 0, 0, 0, 0, big.rows, big.cols, db.dy.p, nullptr, db.x.p,
+                          db.mean.p, db.rstd.p, db.g.p, nullptr, db.dx.p, db.dg.p, db.db.p);
+      } else {
+        ln4j_cpu_forward(small.isa, 0, 0, 0, 0, 0, 1, 768, 1e-5, ds.x.p, nullptr, ds.g.p, ds.b.p, ds.y.p, nullptr,
+                         ds.mean.p, ds.rstd.p);
+      }
+    }
+  };
+  round(10000);  // warm up: pool threads, scratch
+  long before = rss_kb();
+  round(100000);
+  long after = rss_kb();
+  CHECK(after - before < 2048, "resident memory grew by %ld KiB over 10^5 calls", after - before);
+}
+
+void expect_error(int status, int want, const char* needle, const char* what) {
+  const char* msg = ln4j_last_error();
+  CHECK(status == want, "%s: status %d, expected %d (%s)", what, status, want, msg);
+  CHECK(std::strstr(msg, needle) != nullptr, "%s: message '%s' does not name '%s'", what, msg, needle);
+}
+
+void test_bad_arguments() {
+  const int I = LN4J_ERR_INVALID_ARGUMENT, U = LN4J_ERR_UNSUPPORTED;
+  std::vector<float> x(64, 1.0f), y(64, NAN), g(8, 1.0f), m(8), r(8);
+  const int A = LN4J_ISA_AUTO, L = LN4J_NORM_LAYER, F = LN4J_FLOAT32;
+  expect_error(ln4j_cpu_forward(A, 0, L, 0, F, F, 8, 8, 1e-5, nullptr, nullptr, nullptr, nullptr, y.data(), nullptr,
+                                nullptr, nullptr), I, "x must not be NULL", "x NULL");
+  expect_error(ln4j_cpu_forward(A, 0, L, 0, F, F, 8, 0, 1e-5, x.data(), nullptr, nullptr, nullptr, y.data(), nullptr,
+                                nullptr, nullptr), I, "cols", "cols 0");
+  expect_error(ln4j_cpu_forward(A, 0, L, 0, F, F, -1, 8, 1e-5, x.data(), nullptr, nullptr, nullptr, y.data(),
+                                nullptr, nullptr, nullptr), I, "rows", "rows -1");
+  expect_error(ln4j_cpu_forward(A, 0, L, 0, F, F, 8, 8, 0.0, x.data(), nullptr, nullptr, nullptr, y.data(), nullptr,
+                                nullptr, nullptr), I, "eps", "eps 0");
+  expect_error(ln4j_cpu_forward(A, 0, L, 0, F, F, 8, 8, NAN, x.data(), nullptr, nullptr, nullptr, y.data(), nullptr,
+                                nullptr, nullptr), I, "eps", "eps NaN");
+  expect_error(ln4j_cpu_forward(A, 0, L, 0, 9, F, 8, 8, 1e-5, x.data(), nullptr, nullptr, nullptr, y.data(), nullptr,
+                                nullptr, nullptr), I, "x_dtype", "x_dtype 9");
+  expect_error(ln4j_cpu_forward(A, 0, L, 0, F, LN4J_FLOAT64, 8, 8, 1e-5, x.data(), nullptr, g.data(), nullptr,
+                                y.data(), nullptr, nullptr, nullptr), I, "param_dtype", "param_dtype f64 for f32");
+  expect_error(ln4j_cpu_forward(7, 0, L, 0, F, F, 8, 8, 1e-5, x.data(), nullptr, nullptr, nullptr, y.data(), nullptr,
+                                nullptr, nullptr), I, "isa", "isa 7");
+  expect_error(ln4j_cpu_forward(A, -1, L, 0, F, F, 8, 8, 1e-5, x.data(), nullptr, nullptr, nullptr, y.data(), nullptr,
+                                nullptr, nullptr), I, "threads", "threads -1");
+  expect_error(ln4j_cpu_forward(A, 0, L, 0, F, F, INT64_MAX / 2, 8, 1e-5, x.data(), nullptr, nullptr, nullptr,
+                                y.data(), nullptr, nullptr, nullptr), I, "overflows", "rows*cols overflow");
+  expect_error(ln4j_cpu_forward(A, 0, L, 0, F, F, 8, 8, 1e-5, x.data(), nullptr, nullptr, g.data(), y.data(), nullptr,
+                                nullptr, nullptr), I, "beta", "beta without gamma");
+  // Not implemented yet on the CPU: a clear UNSUPPORTED, and nothing written.
+  expect_error(ln4j_cpu_forward(A, 0, LN4J_NORM_RMS, 0, F, F, 8, 8, 1e-5, x.data(), nullptr, g.data(), g.data(),
+                                y.data(), nullptr, nullptr, r.data()), I, "beta", "RMSNorm with beta");
+  expect_error(ln4j_cpu_forward(A, 0, L, 0, F, F, 8, 8, 1e-5, x.data(), nullptr, nullptr, nullptr, y.data(), y.data(),
+                                nullptr, nullptr), I, "residual_out", "residual_out without residual");
+  bool untouched = true;
+  for (float v : y) untouched &= std::isnan(v);
+  CHECK(untouched, "a failed forward wrote y");
+  expect_error(ln4j_cpu_backward(A, 0, L, 0, F, F, 8, 8, x.data(), nullptr, x.data(), nullptr, r.data(), nullptr,
+                                 nullptr, y.data(), nullptr, nullptr), I, "mean", "backward mean NULL");
+  expect_error(ln4j_cpu_backward(A, 0, L, LN4J_FLAG_BACKWARD_FROM_OUTPUT, F, F, 8, 8, x.data(), nullptr, x.data(),
+                                 nullptr, r.data(), g.data(), nullptr, y.data(), nullptr, nullptr),
+               U, "BACKWARD_FROM_OUTPUT", "backward from output");
+
+  expect_error(ln4j_cpu_backward(A, 0, L, 0, F, F, 8, 8, nullptr, nullptr, x.data(), m.data(), r.data(), nullptr,
+                                 nullptr, y.data(), nullptr, nullptr), I, "dy", "backward dy NULL");
+  expect_error(ln4j_cpu_backward(A, 0, L, 0, F, F, 8, 8, x.data(), nullptr, x.data(), m.data(), r.data(), nullptr,
+                                 nullptr, y.data(), g.data(), nullptr), I, "dgamma", "dgamma without gamma");
+  CHECK(ln4j_cpu_set_default_threads(0) == I && std::strstr(ln4j_last_error(), "threads"),
+        "set_default_threads(0) should fail naming threads");
+  int ok = ln4j_cpu_forward(A, 0, L, 0, F, F, 8, 8, 1e-5, x.data(), nullptr, nullptr, nullptr, y.data(), nullptr,
+                            nullptr, nullptr);
+  CHECK(ok == LN4J_OK && ln4j_last_error()[0] == 0, "a good call after a failed one: status %d, message '%s'", ok,
+        ln4j_last_error());
+}
+
+// The scalar conversions against the independent codecs above: every half decodes exactly; every float of a
+// dense sweep rounds to the nearest half / bfloat16 (ties to even); NaN stays NaN.
+void test_conversions() {
+  using namespace ln4j::cpu;
+  int bad = 0;
+  for (uint32_t h = 0; h < 65536; ++h) {
+    double want = dec_f16(uint16_t(h)), got = f16_to_f32(uint16_t(h));
+    if (!(got == want || (std::isnan(got) && std::isnan(want)))) ++bad;
+  }
+  CHECK(bad == 0, "f16_to_f32 wrong for %d of 65536 halves", bad);
+  bad = 0;
+  int badb = 0;
+  // Exact midpoints and their neighbours between consecutive halves, over the whole range (subnormals too).
+  for (uint32_t h = 0; h < 0x7bff; ++h) {  // finite neighbours (overflow is checked below)
+    double a = dec_f16(uint16_t(h)), b = dec_f16(uint16_t(h + 1));
+    double mid = 0.5 * (a + b);
+    float fm = float(mid);  // exact: a half midpoint has 12 significant bits
+    float below = std::nextafter(fm, 0.0f), above = std::nextafter(fm, INFINITY);
+    uint16_t even = (h & 1) ? uint16_t(h + 1) : uint16_t(h);
+    if (f32_to_f16(fm) != even && ++bad < 3) std::printf("  f32_to_f16(%a) = 0x%x, want 0x%x\n", fm, f32_to_f16(fm), even);
+    if (f32_to_f16(below) != h && below >= a) ++bad;
+    if (f32_to_f16(above) != h + 1) ++bad;
+    if (f32_to_f16(-fm) != (even | 0x8000)) ++bad;
+  }
+  CHECK(bad == 0, "f32_to_f16 rounding wrong in %d cases", bad);
+  CHECK(f32_to_f16(65520.0f) == 0x7c00 && f32_to_f16(65519.99f) == 0x7bff && f32_to_f16(INFINITY) == 0x7c00,
+        "f32_to_f16 overflow");
+  CHECK((f32_to_f16(NAN) & 0x7c00) == 0x7c00 && (f32_to_f16(NAN) & 0x3ff) != 0, "f32_to_f16 NaN");
+  std::mt19937 rng(3);
+  for (int i = 0; i < 200000; ++i) {
+    uint32_t b = rng();
+    float f;
+    std::memcpy(&f, &b, 4);
+    if (std::isnan(f)) {
+      if (!std::isnan(bf16_to_f32(f32_to_bf16(f)))) ++badb;
+      continue;
+    }
+    uint16_t want = enc_bf16(f);  // independent nearest-even on the bits
+    if ((b & 0x7f800000) == 0x7f800000) want = uint16_t(b >> 16);
+    if (f32_to_bf16(f) != want) ++badb;
+  }
+  CHECK(badb == 0, "f32_to_bf16 wrong in %d cases", badb);
+}
+
+// The shared statistics helpers (common/stats.h; the CUDA kernels use the Welford/Chan ones): on rows of
+// 1e4 + N(0, 1), float64 Welford pushes merged in uneven pieces must match the long double two-pass
+// mean/variance to a few ulps relative to the spread (E[x^2] - E[x]^2 would lose ~8 digits here).
+void test_stats_helpers() {
+  std::mt19937_64 rng(21);
+  std::normal_distribution<double> nd(0.0, 1.0);
+  for (int t = 0; t < 20; ++t) {
+    std::vector<double> v(1000 + 37 * t);
+    for (double& e : v) e = 1e4 + nd(rng);
+    long double s = 0, q = 0;
+    for (double e : v) s += e;
+    long double mean = s / v.size();
+    for (double e : v) q += (e - mean) * (e - mean);
+    double var = double(q / v.size());
+    ln4j::Welford<double> total{0, 0, 0};
+    size_t i = 0, piece = 1;
+    while (i < v.size()) {
+      ln4j::Welford<double> w{0, 0, 0};
+      for (size_t k = 0; k < piece && i < v.size(); ++k, ++i) ln4j::welford_push(w, v[i]);
+      ln4j::welford_merge(total, w);
+      piece = piece * 3 + 1;
+    }
+    double wv = total.m2 / total.count;
+    CHECK(std::fabs(total.mean - double(mean)) <= 1e-12 * 1e4 && std::fabs(wv - var) <= 1e-9 * var,
+          "welford: mean %.17g vs %.17g, var %.17g vs %.17g", total.mean, double(mean), wv, var);
+    double c, cv, m0 = v[0];  // corrected two-pass from a poor shift
+    double s1 = 0, s2 = 0;
+    for (double e : v) {
+      s1 += e - m0;
+      s2 += (e - m0) * (e - m0);
+    }
+    ln4j::corrected_two_pass(double(v.size()), s1, s2, &c, &cv);
+    CHECK(std::fabs(m0 + c - double(mean)) <= 1e-12 * 1e4 && std::fabs(cv - var) <= 1e-9 * var,
+          "corrected two-pass: mean %.17g vs %.17g, var %.17g vs %.17g", m0 + c, double(mean), cv, var);
+  }
+}
+
+void test_info() {
+  const char* model = ln4j_cpu_model();
+  CHECK(model && model[0] && std::strcmp(model, "unknown") != 0, "cpu model '%s'", model);
+  CHECK(ln4j_cpu_default_threads() >= 1, "default threads");
+  CHECK(ln4j_cpu_set_default_threads(3) == LN4J_OK && ln4j_cpu_default_threads() == 3, "set default threads");
+  CHECK(ln4j_cpu_isa_supported(ln4j_cpu_isa_best()) == 1, "best isa supported");
+  std::printf("cpu: %s, best isa %s, %d threads\n", model, ln4j_cpu_isa_name(ln4j_cpu_isa_best()),
+              ln4j_cpu_default_threads());
+}
+
+}  // namespace
+
+int main() {
+  test_info();
+  test_conversions();
+  test_stats_helpers();
+  test_bad_arguments();
+  test_widths();
+  test_variants();
+  test_hard_numerics();
+  test_determinism();
+  test_concurrent_callers();
+  test_no_growth();
+  std::printf("%d checks, %d failures\n", g_checks, g_failures);
+  return g_failures == 0 ? 0 : 1;
+}
