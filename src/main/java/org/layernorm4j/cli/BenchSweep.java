@@ -1,0 +1,244 @@
+package org.layernorm4j.cli;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.bytedeco.javacpp.Pointer;
+import org.layernorm4j.DType;
+import org.layernorm4j.Device;
+import org.layernorm4j.LayerNorm;
+import org.layernorm4j.Tensor;
+import org.layernorm4j.internal.CpuBackend;
+import org.layernorm4j.internal.Memory;
+
+/**
+ * The CLI's {@code bench}: native/bench's model sweep run through the Java API (fp32, CPU tensors allocated once,
+ * the into-outputs forward/backward), with the same table: median, p10, p90 (us), GB/s by the fixed byte rule and
+ * the ratio to a copy ceiling measured in the same run.
+ *
+ * <p>Shapes: cols 64 .. 65536 (and the odd 1000, 4097) at a fixed element count (rows = elements / cols), then the
+ * latency shapes 1 x 768 and 32 x 768. Byte rule (4-byte elements): forward = x read + y written + mean/rstd
+ * written + gamma/beta read once = 4 (2 n + 2 rows + 2 cols); backward = x, dy read + dx written + mean/rstd read +
+ * gamma read + dgamma/dbeta written once = 4 (3 n + 2 rows + 3 cols). Ceiling: {@code Pointer.memcpy} between two
+ * off-heap buffers moving the same bytes (half read, half written): at T threads the faster (median) of one thread and
+ * of equal chunks over T Java threads; it is the same for both directions' rule, so the backward ratio is against a plain copy, not the
+ * native harness's read-two-write-one kernel.
+ */
+public final class BenchSweep {
+    static final long[] DEFAULT_COLS = {64, 128, 256, 512, 768, 1000, 1024, 2048, 4096, 4097, 8192, 12288, 16384,
+        65536};
+
+    private BenchSweep() {
+    }
+
+    /** Parses the options, runs the sweep and prints the table to {@code out}; returns 0, or 2 on a usage error. */
+    public static int run(String[] args, PrintStream out) {
+        long elements = 4_194_304L;
+        long[] cols = DEFAULT_COLS;
+        int maxThreads = Runtime.getRuntime().availableProcessors();
+        int[] threads = maxThreads > 1 ? new int[] {1, maxThreads} : new int[] {1};
+        int samples = 21;
+        boolean latency = true;
+        try {
+            for (int i = 0; i < args.length; i++) {
+                String a = args[i];
+                switch (a) {
+                    case "--elements": elements = Long.parseLong(need(args, ++i, a)); break;
+                    case "--cols": cols = Arrays.stream(need(args, ++i, a).split(",")).mapToLong(Long::parseLong).toArray(); break;
+                    case "--threads": threads = Arrays.stream(need(args, ++i, a).split(",")).mapToInt(Integer::parseInt).toArray(); break;
+                    case "--samples": samples = Integer.parseInt(need(args, ++i, a)); break;
+                    case "--no-latency": latency = false; break;
+                    case "--quick":
+                        elements = 1_048_576L;
+                        cols = new long[] {128, 768, 1000, 4096, 4097, 65536};
+                        samples = 7;
+                        break;
+                    case "-h": case "--help":
+                        usage(out);
+                        return 0;
+                    default:
+                        out.println("bench: unknown option '" + a + "'");
+                        usage(out);
+                        return 2;
+                }
+            }
+        } catch (IllegalArgumentException e) {
+            out.println("bench: " + e.getMessage());
+            usage(out);
+            return 2;
+        }
+        if (elements < 1 || samples < 3) {
+            out.println("bench: --elements must be >= 1 and --samples >= 3");
+            return 2;
+        }
+        for (long c : cols) if (c < 1 || c > Integer.MAX_VALUE) { out.println("bench: bad cols " + c); return 2; }
+        for (int t : threads) if (t < 1) { out.println("bench: bad threads " + t); return 2; }
+
+        List<long[]> shapes = new ArrayList<>();
+        for (long c : cols) shapes.add(new long[] {Math.max(1, elements / c), c});
+        if (latency) {
+            shapes.add(new long[] {1, 768});
+            shapes.add(new long[] {32, 768});
+        }
+        out.println("== bench: the model sweep through the Java API (fp32, CPU, isa " + CpuBackend.activeIsaName()
+                + ", " + samples + " samples after warm-up, each sample >= 200 us of calls)");
+        out.println("GB/s rule: forward = 4 (2 n + 2 rows + 2 cols) bytes; backward = 4 (3 n + 2 rows + 3 cols)");
+        out.println("ceiling: Pointer.memcpy (off-heap to off-heap) moving the same bytes (half read, half written);"
+                + " at T threads the faster of 1 and T Java threads");
+        out.printf(Locale.ROOT, "%-14s %-8s %-8s %3s %11s %11s %11s %8s %7s%n", "shape", "dir", "impl", "thr",
+                "median_us", "p10_us", "p90_us", "GB/s", "%ceil");
+        ExecutorService pool = Executors.newFixedThreadPool(Arrays.stream(threads).max().orElse(1), r -> {
+            Thread t = new Thread(r, "ln4j-bench-copy");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            for (long[] s : shapes) runShape(out, (int) s[0], (int) s[1], threads, samples, pool);
+        } finally {
+            pool.shutdownNow();
+        }
+        return 0;
+    }
+
+    private static void runShape(PrintStream out, int rows, int cols, int[] threads, int samples, ExecutorService pool) {
+        long n = (long) rows * cols;
+        double fwdBytes = 4.0 * (2 * n + 2L * rows + 2L * cols);
+        double bwdBytes = 4.0 * (3 * n + 2L * rows + 3L * cols);
+        Random rnd = new Random(1);
+        long copyBytes = (long) Math.ceil(bwdBytes / 2);
+        long src = Memory.allocateHost(copyBytes), dst = Memory.allocateHost(copyBytes);
+        try (Tensor x = Tensor.of(offCentre(rnd, rows, cols), rows, cols);
+                Tensor dy = Tensor.of(offCentre(rnd, rows, cols), rows, cols);
+                Tensor gamma = Tensor.empty(DType.FLOAT32, Device.cpu(), cols).fill(1.5);
+                Tensor beta = Tensor.empty(DType.FLOAT32, Device.cpu(), cols).fill(0.25);
+                Tensor y = Tensor.empty(DType.FLOAT32, Device.cpu(), rows, cols);
+                Tensor mean = Tensor.empty(DType.FLOAT32, Device.cpu(), rows);
+                Tensor rstd = Tensor.empty(DType.FLOAT32, Device.cpu(), rows);
+                Tensor dx = Tensor.empty(DType.FLOAT32, Device.cpu(), rows, cols);
+                Tensor dgamma = Tensor.empty(DType.FLOAT32, Device.cpu(), cols);
+                Tensor dbeta = Tensor.empty(DType.FLOAT32, Device.cpu(), cols)) {
+            Pointer.memset(Memory.view(src, copyBytes), 1, copyBytes);
+            Pointer.memset(Memory.view(dst, copyBytes), 0, copyBytes);
+            String shape = rows + "x" + cols;
+            for (int t : threads) {
+                LayerNorm ln = LayerNorm.builder(cols).cpuThreads(t).build();
+                long fc = (long) Math.ceil(fwdBytes / 2);
+                double[] cf = ceiling(samples, pool, t, dst, src, fc);
+                double[] f = time(samples, () -> ln.forward(x, gamma, beta, y, mean, rstd));
+                double[] cb = ceiling(samples, pool, t, dst, src, copyBytes);
+                double[] b = time(samples, () -> ln.backward(dy, x, mean, rstd, gamma, dx, dgamma, dbeta));
+                row(out, shape, "forward", "ceiling", t, cf, fwdBytes, cf[0]);
+                row(out, shape, "forward", "ours", t, f, fwdBytes, cf[0]);
+                row(out, shape, "backward", "ceiling", t, cb, bwdBytes, cb[0]);
+                row(out, shape, "backward", "ours", t, b, bwdBytes, cb[0]);
+            }
+        } finally {
+            Memory.freeHost(src);
+            Memory.freeHost(dst);
+        }
+    }
+
+    private static void row(PrintStream out, String shape, String dir, String impl, int threads, double[] t,
+            double bytes, double ceilMedian) {
+        out.printf(Locale.ROOT, "%-14s %-8s %-8s %3d %11.3f %11.3f %11.3f %8.2f %6.1f%%%n", shape, dir, impl,
+                threads, t[0] / 1e3, t[1] / 1e3, t[2] / 1e3, bytes / t[0], 100.0 * ceilMedian / t[0]);
+    }
+
+    /**
+     * The copy ceiling at {@code threads}: the faster (by median) of a one-thread memcpy and the memcpy split over
+     * {@code threads} Java threads, so the pool's hand-off cost (tens of us) never makes small shapes look fast.
+     */
+    private static double[] ceiling(int samples, ExecutorService pool, int threads, long dst, long src, long bytes) {
+        double[] one = time(samples, () -> copy(pool, 1, dst, src, bytes));
+        if (threads == 1) return one;
+        double[] many = time(samples, () -> copy(pool, threads, dst, src, bytes));
+        return many[0] < one[0] ? many : one;
+    }
+
+    /** memcpy of {@code bytes} from src to dst, split in {@code threads} equal 64-byte-aligned chunks. */
+    private static void copy(ExecutorService pool, int threads, long dst, long src, long bytes) {
+        if (threads == 1) {
+            Pointer.memcpy(Memory.view(dst, bytes), Memory.view(src, bytes), bytes);
+            return;
+        }
+        long chunk = ((bytes + threads - 1) / threads + 63) & ~63L;
+        List<Callable<Void>> tasks = new ArrayList<>();
+        for (int i = 0; i < threads; i++) {
+            long off = i * chunk, len = Math.min(chunk, bytes - off);
+            if (len <= 0) break;
+            tasks.add(() -> {
+                Pointer.memcpy(Memory.view(dst + off, len), Memory.view(src + off, len), len);
+                return null;
+            });
+        }
+        try {
+            for (Future<Void> f : pool.invokeAll(tasks)) f.get();
+        } catch (Exception e) {
+            throw new IllegalStateException("copy ceiling failed", e);
+        }
+    }
+
+    /** {median, p10, p90} in ns per call; tiny calls are batched so a sample lasts at least 200 us. */
+    static double[] time(int samples, Runnable r) {
+        long t0 = System.nanoTime();
+        int warm = 0;
+        while (warm < 3 || (System.nanoTime() - t0 < 50_000_000L && warm < 2000)) {
+            r.run();
+            warm++;
+        }
+        long a = System.nanoTime();
+        r.run();
+        long one = Math.max(1, System.nanoTime() - a);
+        int batch = (int) Math.max(1, Math.min(100_000, 200_000 / one));
+        double[] t = new double[samples];
+        for (int s = 0; s < samples; s++) {
+            long b = System.nanoTime();
+            for (int i = 0; i < batch; i++) r.run();
+            t[s] = (System.nanoTime() - b) / (double) batch;
+        }
+        Arrays.sort(t);
+        return new double[] {pct(t, 0.5), pct(t, 0.1), pct(t, 0.9)};
+    }
+
+    private static double pct(double[] sorted, double q) {
+        double pos = q * (sorted.length - 1);
+        int lo = (int) Math.floor(pos), hi = Math.min(sorted.length - 1, lo + 1);
+        return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
+    }
+
+    /** Off-centre rows (mean in [-2, 8], std in [0.5, 4]) like the CLI's check, kept here so the sweep stands alone. */
+    private static float[] offCentre(Random rnd, int rows, int cols) {
+        float[] a = new float[rows * cols];
+        for (int r = 0; r < rows; r++) {
+            double m = 3 + 10 * (rnd.nextDouble() - 0.5), s = 0.5 + 3.5 * rnd.nextDouble();
+            for (int j = 0; j < cols; j++) a[r * cols + j] = (float) (m + s * rnd.nextGaussian());
+        }
+        return a;
+    }
+
+    private static String need(String[] args, int i, String opt) {
+        if (i >= args.length) throw new IllegalArgumentException(opt + " needs a value");
+        return args[i];
+    }
+
+    private static void usage(PrintStream out) {
+        out.println("usage: bench [--elements N] [--cols a,b,...] [--threads a,b] [--samples N] [--no-latency] [--quick]");
+        out.println("  --elements N   element count of the cols sweep (default 4194304; rows = N / cols)");
+        out.println("  --cols a,b     widths (default 64,128,256,512,768,1000,1024,2048,4096,4097,8192,12288,16384,65536)");
+        out.println("  --threads a,b  native threads for ours and Java threads for the copy ceiling (default 1 and all cores)");
+        out.println("  --samples N    timed samples per row (default 21); --no-latency drops 1x768 and 32x768");
+        out.println("  --quick        1048576 elements, cols 128,768,1000,4096,4097,65536, 7 samples");
+    }
+
+    /** Standalone entry while the CLI's Main is not wired: same options as {@code bench}. */
+    public static void main(String[] args) {
+        System.exit(run(args, System.out));
+    }
+}
