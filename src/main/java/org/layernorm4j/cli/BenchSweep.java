@@ -114,8 +114,8 @@ public final class BenchSweep {
         Random rnd = new Random(1);
         long copyBytes = (long) Math.ceil(bwdBytes / 2);
         long src = Memory.allocateHost(copyBytes), dst = Memory.allocateHost(copyBytes);
-        try (Tensor x = Tensor.of(offCentre(rnd, rows, cols), rows, cols);
-                Tensor dy = Tensor.of(offCentre(rnd, rows, cols), rows, cols);
+        try (Tensor x = Tensor.of(Main.offCentre(rnd, rows, cols), rows, cols);
+                Tensor dy = Tensor.of(Main.offCentre(rnd, rows, cols), rows, cols);
                 Tensor gamma = Tensor.empty(DType.FLOAT32, Device.cpu(), cols).fill(1.5);
                 Tensor beta = Tensor.empty(DType.FLOAT32, Device.cpu(), cols).fill(0.25);
                 Tensor y = Tensor.empty(DType.FLOAT32, Device.cpu(), rows, cols);
@@ -213,16 +213,6 @@ public final class BenchSweep {
         return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
     }
 
-    /** Off-centre rows (mean in [-2, 8], std in [0.5, 4]) like the CLI's check, kept here so the sweep stands alone. */
-    private static float[] offCentre(Random rnd, int rows, int cols) {
-        float[] a = new float[rows * cols];
-        for (int r = 0; r < rows; r++) {
-            double m = 3 + 10 * (rnd.nextDouble() - 0.5), s = 0.5 + 3.5 * rnd.nextDouble();
-            for (int j = 0; j < cols; j++) a[r * cols + j] = (float) (m + s * rnd.nextGaussian());
-        }
-        return a;
-    }
-
     private static String need(String[] args, int i, String opt) {
         if (i >= args.length) throw new IllegalArgumentException(opt + " needs a value");
         return args[i];
@@ -235,10 +225,5 @@ public final class BenchSweep {
         out.println("  --threads a,b  native threads for ours and Java threads for the copy ceiling (default 1 and all cores)");
         out.println("  --samples N    timed samples per row (default 21); --no-latency drops 1x768 and 32x768");
         out.println("  --quick        1048576 elements, cols 128,768,1000,4096,4097,65536, 7 samples");
-    }
-
-    /** Standalone entry while the CLI's Main is not wired: same options as {@code bench}. */
-    public static void main(String[] args) {
-        System.exit(run(args, System.out));
     }
 }

@@ -19,24 +19,33 @@ import org.layernorm4j.internal.Reference;
  *   <li>{@code info}: version, OS/arch, CPU model, ISA path chosen and available, thread count, CUDA status.
  *   <li>{@code check}: forward and backward on random off-centre data for every backend, ISA path and dtype,
  *       against a float64 reference with rounding-derived bounds; prints max errors; exit status 1 on a failure.
- *   <li>{@code bench}: median time and GB/s of forward and backward through the Java API for a few shapes.
+ *   <li>{@code bench [options]}: the native harness's model sweep through the Java API ({@link BenchSweep}): median,
+ *       p10, p90, GB/s and the ratio to a copy ceiling measured in the same run; {@code bench --help} lists options.
  * </ul>
- * No argument runs info, check and a short bench. System properties {@code layernorm4j.cpu.isa} and
+ * No argument runs info, check and {@code bench --quick}. System properties {@code layernorm4j.cpu.isa} and
  * {@code layernorm4j.cpu.threads} apply as in {@link LayerNorm}.
  */
 public final class Main {
     private Main() {}
 
     public static void main(String[] args) {
-        List<String> cmds = args.length == 0 ? List.of("info", "check", "bench") : Arrays.asList(args);
+        List<String> cmds = args.length == 0 ? List.of("info", "check", "bench", "--quick") : Arrays.asList(args);
         boolean ok = true;
-        for (String c : cmds) {
+        for (int i = 0; i < cmds.size(); i++) {
+            String c = cmds.get(i);
             switch (c) {
                 case "info": info(); break;
                 case "check": ok &= check(); break;
-                case "bench": bench(args.length == 0); break;
+                case "bench": {
+                    // Everything after `bench` is its options (--cols 768,4096 --quick ...): see BenchSweep's usage.
+                    List<String> opts = cmds.subList(i + 1, cmds.size());
+                    int rc = BenchSweep.run(opts.toArray(new String[0]), System.out);
+                    System.exit(rc != 0 ? rc : ok ? 0 : 1);
+                    break;
+                }
                 case "-h": case "--help": case "help":
-                    System.out.println("usage: java -jar layernorm4j-cli.jar [info] [check] [bench]");
+                    System.out.println("usage: java -jar layernorm4j-cli.jar [info] [check] [bench [bench options]] (bench last)");
+                    BenchSweep.run(new String[] {"--help"}, System.out);
                     break;
                 default:
                     System.err.println("unknown command '" + c + "': expected info, check or bench");
@@ -151,60 +160,4 @@ public final class Main {
                     Reference.maxAbsError(dgv, bw.dgamma), Reference.maxAbsError(dbv, bw.dbeta), worst);
         }
     }
-
-    // ---- bench ----------------------------------------------------------------------------------------------
-
-    static void bench(boolean quick) {
-        System.out.println("== bench (fp32, CPU, isa " + CpuBackend.activeIsaName() + ", threads "
-                + LayerNorm.defaultCpuThreads() + "; median of timed calls after warm-up)");
-        System.out.println("GB/s rule: forward = bytes of x read + y written + gamma/beta read + mean/rstd written;");
-        System.out.println("           backward = dy, x read + dx written + mean/rstd/gamma read + dgamma/dbeta written");
-        long[][] shapes = quick ? new long[][] {{1, 768}, {5461, 768}, {1024, 4096}}
-                : new long[][] {{1, 768}, {5461, 768}, {1024, 4096}, {256, 16384}};
-        for (long[] s : shapes) {
-            int rows = (int) s[0], cols = (int) s[1];
-            LayerNorm ln = LayerNorm.builder(cols).build();
-            Random rnd = new Random(1);
-            try (Tensor x = Tensor.of(offCentre(rnd, rows, cols), rows, cols);
-                    Tensor dy = Tensor.of(offCentre(rnd, rows, cols), rows, cols);
-                    Tensor gamma = Tensor.empty(DType.FLOAT32, Device.cpu(), cols).fill(1.5);
-                    Tensor beta = Tensor.empty(DType.FLOAT32, Device.cpu(), cols).fill(0.25);
-                    Tensor y = Tensor.empty(DType.FLOAT32, Device.cpu(), rows, cols);
-                    Tensor mean = Tensor.empty(DType.FLOAT32, Device.cpu(), rows);
-                    Tensor rstd = Tensor.empty(DType.FLOAT32, Device.cpu(), rows);
-                    Tensor dx = Tensor.empty(DType.FLOAT32, Device.cpu(), rows, cols);
-                    Tensor dgamma = Tensor.empty(DType.FLOAT32, Device.cpu(), cols);
-                    Tensor dbeta = Tensor.empty(DType.FLOAT32, Device.cpu(), cols)) {
-                long n = (long) rows * cols;
-                double fwdBytes = 4.0 * (2 * n + 2 * cols + 2 * rows);
-                double bwdBytes = 4.0 * (3 * n + 2 * rows + 3 * cols);
-                int reps = (int) Math.max(5, Math.min(quick ? 2000 : 20000, 2e7 / n));
-                double tf = medianNanos(reps, () -> ln.forward(x, gamma, beta, y, mean, rstd));
-                double tb = medianNanos(reps, () -> ln.backward(dy, x, mean, rstd, gamma, dx, dgamma, dbeta));
-                System.out.printf(Locale.ROOT, "%6d x %-6d forward %10.3f us %7.2f GB/s   backward %10.3f us %7.2f GB/s%n",
-                        rows, cols, tf / 1e3, fwdBytes / tf, tb / 1e3, bwdBytes / tb);
-            }
-        }
-    }
-
-    /** Median of per-call times; calls are timed in batches so that tiny calls are measured above timer noise. */
-    static double medianNanos(int reps, Runnable r) {
-        for (int i = 0; i < Math.min(reps, 200); i++) r.run();
-        int batch = 1;
-        long t0 = System.nanoTime();
-        r.run();
-        long one = System.nanoTime() - t0;
-        if (one < 20_000) batch = (int) Math.max(1, 20_000 / Math.max(one, 1));
-        int samples = Math.max(5, reps / batch);
-        samples = Math.min(samples, 101);
-        double[] t = new double[samples];
-        for (int s = 0; s < samples; s++) {
-            long a = System.nanoTime();
-            for (int i = 0; i < batch; i++) r.run();
-            t[s] = (System.nanoTime() - a) / (double) batch;
-        }
-        Arrays.sort(t);
-        return t[samples / 2];
-    }
-
 }
