@@ -110,6 +110,7 @@ struct Options {
   double rotate_mib = 0;               // 0: automatic (README "Rotating buffers")
   bool quick = false, validate_only = false, warm = false, self_test = false;
   bool no_cpu = false, no_cuda = false, no_onednn = false;
+  bool fused = false;                  // --fused: the fused-vs-unfused section instead of the sweep
   std::string csv, json, svg;
   uint64_t seed = 42;
 };
@@ -135,6 +136,9 @@ bool onednn_available(std::string* why);
 struct Arena;
 void onednn_run(const Problem& p, int threads, Arena& arena, const TimingPlan& plan, bool validate_only,
                 Result& fwd, Result& bwd);
+
+// --fused (fused.cpp): fused residual add and memory-saving backward against the unfused sequences, CPU fp32.
+void run_fused(const Options& o, std::vector<Result>& out);
 
 // CUDA (cuda_bench.cpp; a stub says why it is skipped when CMake had no CUDA).
 void cuda_run_all(const Options& o, std::vector<Result>& out);

@@ -35,6 +35,8 @@ const char* kUsage =
     "  --quick             smoke run: 1048576 elements, cols 128,768,1000,4096,4097,65536, 7 samples\n"
     "  --validate-only     validate every implementation, time nothing (exit 1 if any is WRONG)\n"
     "  --self-test         check the validator itself on known-good and known-bad outputs, then exit\n"
+    "  --fused             instead of the sweep: fused residual add and memory-saving backward against the\n"
+    "                      unfused sequences (CPU, float32; cols default 768,4096,16384)\n"
     "  --no-cpu | --no-cuda | --no-onednn   leave a backend out\n"
     "  --csv P | --json P | --svg P        write results there\n"
     "  --seed N            input data seed (default 42)\n";
@@ -114,6 +116,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--quick") o.quick = true;
     else if (a == "--validate-only") o.validate_only = true;
     else if (a == "--self-test") o.self_test = true;
+    else if (a == "--fused") o.fused = true;
     else if (a == "--no-cpu") o.no_cpu = true;
     else if (a == "--no-cuda") o.no_cuda = true;
     else if (a == "--no-onednn") o.no_onednn = true;
@@ -132,7 +135,7 @@ Options parse(int argc, char** argv) {
     o.reps = std::min(o.reps, 7);
     o.budget_s = std::min(o.budget_s, 0.08);
   }
-  if (o.cols.empty() && !o.cols_set) o.cols = {64, 128, 256, 512, 768, 1000, 1024, 2048, 4096, 4097, 8192, 12288, 16384, 65536};
+  if (o.cols.empty() && !o.cols_set && !o.fused) o.cols = {64, 128, 256, 512, 768, 1000, 1024, 2048, 4096, 4097, 8192, 12288, 16384, 65536};
   if (!o.extra_set) o.extra = {{1, 768, false}, {32, 768, false}};
   return o;
 }
@@ -392,9 +395,13 @@ int main(int argc, char** argv) {
               o.validate_only ? "validate only" : (o.quick ? "quick" : "full"));
   std::fflush(stdout);
   std::vector<Result> rs;
-  if (!o.no_cpu) run_cpu(o, rs);
-  if (!o.no_cuda) cuda_run_all(o, rs);
-  else std::printf("cuda: left out (--no-cuda)\n");
+  if (o.fused) {
+    run_fused(o, rs);
+  } else {
+    if (!o.no_cpu) run_cpu(o, rs);
+    if (!o.no_cuda) cuda_run_all(o, rs);
+    else std::printf("cuda: left out (--no-cuda)\n");
+  }
   relate(rs);
   print_table(rs);
   bool ok = true;

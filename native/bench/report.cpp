@@ -32,7 +32,11 @@ std::string status_str(const Result& r) {
   }
 }
 
-const char* rule(const std::string& dir) {
+const char* rule(const std::string& backend, const std::string& dir) {
+  if (backend == "cpu-fused")
+    return dir == "forward" ? "bytes = the fused call's: read x,residual + write y,s (+ stats, params); ceiling = copy of the same bytes"
+                            : "bytes = the fused call's: read x,dy,dres + write dx (+ stats, params); from-x/from-y: without dres; "
+                              "ceiling = read-two-write-one";
   return dir == "forward" ? "bytes = read x + write y + mean,rstd + gamma,beta; ceiling = copy of the same bytes"
                           : "bytes = read x,dy + write dx + mean,rstd + gamma + dgamma,dbeta; ceiling = read-two-write-one";
 }
@@ -89,8 +93,8 @@ void print_table(const std::vector<Result>& rs) {
         break;
       }
     std::printf("\n== %s %s, %s, %s\n   %s\n", first->backend.c_str(), first->dir.c_str(), dtype_label(first->dtype),
-                first->backend == "cpu" ? ("threads=" + std::to_string(first->threads)).c_str() : "device 0",
-                rule(first->dir));
+                first->backend.rfind("cpu", 0) == 0 ? ("threads=" + std::to_string(first->threads)).c_str() : "device 0",
+                rule(first->backend, first->dir));
     std::printf("%-12s %-12s %10s %10s %10s %8s %6s %9s  %s\n", "shape", "impl", "median_us", "p10_us", "p90_us",
                 "GB/s", "%ceil", "vs_oneDNN", "status");
     std::string last_shape;
