@@ -23,7 +23,7 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * JMH benchmarks of the Java API end to end (CPU tensors allocated once, the into-outputs forward/backward, fp32)
  * next to the pure-Java JDK Vector API bar ({@link VectorLayerNorm}, one thread, heap float[]), at the shapes of
- * issue 4: cols 256 .. 65536 at 4,194,304 elements, plus 1 x 768 and 32 x 768. "ours" runs at {@code threads}
+ * issue 4's sweep: cols 64 .. 65536 (and the odd 1000, 4097) at 4,194,304 elements, plus 1 x 768 and 32 x 768. "ours" runs at {@code threads}
  * native threads (1 compares like with like against the single-threaded Vector version).
  *
  * <p>Run (from the repository root; {@code mvn verify} never runs these, only the JUnit check of the Vector bar):
@@ -44,7 +44,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 500, timeUnit = TimeUnit.MILLISECONDS)
 public class LayerNormBench {
     /** rows x cols. */
-    @Param({"1x768", "32x768", "16384x256", "5461x768", "4096x1024", "1024x4096", "256x16384", "64x65536"})
+    @Param({"1x768", "32x768", "65536x64", "32768x128", "16384x256", "8192x512", "5461x768", "4194x1000", "4096x1024",
+        "2048x2048", "1024x4096", "1023x4097", "512x8192", "341x12288", "256x16384", "64x65536"})
     public String shape;
 
     /** Native CPU threads for ours. */
