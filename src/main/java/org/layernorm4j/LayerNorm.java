@@ -283,8 +283,8 @@ public final class LayerNorm {
         if (rstd != null) checkStats("rstd", rstd, x);
         if (rows == 0) return;
         Backend be = dev.backend();
-        int s = be.forward(cpuThreads, xd.ordinal(), pd.ordinal(), rows, cols, eps, x.rawAddress(),
-                gamma == null ? 0L : gamma.rawAddress(), beta == null ? 0L : beta.rawAddress(), y.rawAddress(),
+        int s = be.forward(cpuThreads, 0, 0, xd.ordinal(), pd.ordinal(), rows, cols, eps, x.rawAddress(), 0L,
+                gamma == null ? 0L : gamma.rawAddress(), beta == null ? 0L : beta.rawAddress(), y.rawAddress(), 0L,
                 mean == null ? 0L : mean.rawAddress(), rstd == null ? 0L : rstd.rawAddress());
         if (s != 0) throw new LayerNormException(s, be.lastError());
     }
@@ -324,8 +324,9 @@ public final class LayerNorm {
             return;
         }
         Backend be = dev.backend();
-        int s = be.backward(cpuThreads, xd.ordinal(), pd.ordinal(), rows, cols, dy.rawAddress(), x.rawAddress(),
-                mean.rawAddress(), rstd.rawAddress(), gamma == null ? 0L : gamma.rawAddress(), dx.rawAddress(),
+        int s = be.backward(cpuThreads, 0, 0, xd.ordinal(), pd.ordinal(), rows, cols, dy.rawAddress(), 0L,
+                x.rawAddress(), mean.rawAddress(), rstd.rawAddress(), gamma == null ? 0L : gamma.rawAddress(), 0L,
+                dx.rawAddress(),
                 dgamma == null ? 0L : dgamma.rawAddress(), dbeta == null ? 0L : dbeta.rawAddress());
         if (s != 0) throw new LayerNormException(s, be.lastError());
     }

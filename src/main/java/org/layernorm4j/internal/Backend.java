@@ -24,11 +24,16 @@ public interface Backend {
     /** Copies {@code bytes} between two buffers of this device. */
     void copyWithin(long src, long dst, long bytes);
 
-    int forward(int threads, int xDtype, int paramDtype, long rows, long cols, double eps, long x, long gamma,
-            long beta, long y, long mean, long rstd);
+    /**
+     * ln4j_*_forward of the C header, argument for argument (norm: LN4J_NORM_*, flags: LN4J_FLAG_*; absent
+     * optional tensors are 0). {@code threads} is the CPU thread count (ignored by other devices).
+     */
+    int forward(int threads, int norm, int flags, int xDtype, int paramDtype, long rows, long cols, double eps,
+            long x, long residual, long gamma, long beta, long y, long residualOut, long mean, long rstd);
 
-    int backward(int threads, int xDtype, int paramDtype, long rows, long cols, long dy, long x, long mean,
-            long rstd, long gamma, long dx, long dgamma, long dbeta);
+    /** ln4j_*_backward of the C header, argument for argument (workspace, where a device needs one, is its own). */
+    int backward(int threads, int norm, int flags, int xDtype, int paramDtype, long rows, long cols, long dy,
+            long dresidualOut, long x, long mean, long rstd, long gamma, long beta, long dx, long dgamma, long dbeta);
 
     /** Message of the last failed kernel call on this thread. */
     String lastError();

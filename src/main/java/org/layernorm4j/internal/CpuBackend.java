@@ -147,19 +147,20 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public int forward(int threads, int xDtype, int paramDtype, long rows, long cols, double eps, long x,
-            long gamma, long beta, long y, long mean, long rstd) {
+    public int forward(int threads, int norm, int flags, int xDtype, int paramDtype, long rows, long cols,
+            double eps, long x, long residual, long gamma, long beta, long y, long residualOut, long mean, long rstd) {
         if (!threadsPropertyRead) readThreadsProperty();
-        return NativeCpu.ln4j_cpu_forward(isa(), threads, 0, 0, xDtype, paramDtype, rows, cols, eps, x, 0L, gamma,
-                beta, y, 0L, mean, rstd);
+        return NativeCpu.ln4j_cpu_forward(isa(), threads, norm, flags, xDtype, paramDtype, rows, cols, eps, x,
+                residual, gamma, beta, y, residualOut, mean, rstd);
     }
 
     @Override
-    public int backward(int threads, int xDtype, int paramDtype, long rows, long cols, long dy, long x, long mean,
-            long rstd, long gamma, long dx, long dgamma, long dbeta) {
+    public int backward(int threads, int norm, int flags, int xDtype, int paramDtype, long rows, long cols,
+            long dy, long dresidualOut, long x, long mean, long rstd, long gamma, long beta, long dx, long dgamma,
+            long dbeta) {
         if (!threadsPropertyRead) readThreadsProperty();
-        return NativeCpu.ln4j_cpu_backward(isa(), threads, 0, 0, xDtype, paramDtype, rows, cols, dy, 0L, x, mean,
-                rstd, gamma, 0L, dx, dgamma, dbeta);
+        return NativeCpu.ln4j_cpu_backward(isa(), threads, norm, flags, xDtype, paramDtype, rows, cols, dy,
+                dresidualOut, x, mean, rstd, gamma, beta, dx, dgamma, dbeta);
     }
 
     @Override

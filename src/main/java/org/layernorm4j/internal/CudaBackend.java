@@ -57,16 +57,17 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public int forward(int threads, int xDtype, int paramDtype, long rows, long cols, double eps, long x,
-            long gamma, long beta, long y, long mean, long rstd) {
+    public int forward(int threads, int norm, int flags, int xDtype, int paramDtype, long rows, long cols,
+            double eps, long x, long residual, long gamma, long beta, long y, long residualOut, long mean, long rstd) {
         requireUsable(ordinal);
-        return NativeCuda.ln4j_cuda_forward(ordinal, 0L, 0, 0, xDtype, paramDtype, rows, cols, eps, x, 0L, gamma,
-                beta, y, 0L, mean, rstd);
+        return NativeCuda.ln4j_cuda_forward(ordinal, 0L, norm, flags, xDtype, paramDtype, rows, cols, eps, x,
+                residual, gamma, beta, y, residualOut, mean, rstd);
     }
 
     @Override
-    public int backward(int threads, int xDtype, int paramDtype, long rows, long cols, long dy, long x, long mean,
-            long rstd, long gamma, long dx, long dgamma, long dbeta) {
+    public int backward(int threads, int norm, int flags, int xDtype, int paramDtype, long rows, long cols,
+            long dy, long dresidualOut, long x, long mean, long rstd, long gamma, long beta, long dx, long dgamma,
+            long dbeta) {
         // needs a device workspace: wired in with the memory (issue 3)
         throw notWired();
     }
