@@ -1,0 +1,207 @@
+// LayerNorm backward on CUDA, for each row (g = gamma, 1 when absent; mean and rstd from the forward):
+//     xhat   = (x - mean) * rstd
+//     c1     = sum(g*dy) / cols,   c2 = sum(g*dy*xhat) / cols
+//     dx     = rstd * (g*dy - c1 - xhat*c2)
+//     dgamma = sum over rows of dy*xhat,   dbeta = sum over rows of dy
+// Accumulation in float (double for FLOAT64).
+//
+// Determinism without float atomics: rows are cut into fixed blocks (part_layout: from rows and cols only,
+// never from the GPU). backward_rows (one CUDA block per part) walks its rows in order, writes dx, and writes
+// the part's dgamma/dbeta partials [parts, cols] into the caller's workspace; backward_finalize sums the
+// partials of each column over the parts in order 0, 1, 2, ... So the bits do not depend on the run or GPU.
+//
+// backward_rows comes in two forms: K > 0 keeps the thread's K elements of the row (strided by blockDim) and
+// its partials in registers (cols <= K * blockDim); K == 0 streams any cols, reading x and dy twice and
+// accumulating its partials in the workspace (each workspace element is owned by one thread).
+#include <algorithm>
+
+#include "cuda_internal.h"
+#include "cuda_util.cuh"
+
+namespace ln4j {
+namespace cuda {
+namespace {
+
+constexpr int kRegBlock = 256;      // threads per block, registers form
+constexpr int kStreamBlock = 512;   // threads per block, streaming form
+constexpr int64_t kMaxParts = 512;  // most row blocks
+constexpr int64_t kMaxPartialsPerArray = int64_t(1) << 23;  // parts * cols bound (64 MiB of doubles per array)
+constexpr int64_t kMaxGrid = 1 << 20;
+
+template <class T, class P, class A>
+struct BwdParams {
+  const T* dy;
+  const T* x;
+  const A* mean;
+  const A* rstd;
+  const P* gamma;
+  T* dx;
+  A* part_dgamma;  // [parts, cols] or NULL when neither dgamma nor dbeta is wanted
+  A* part_dbeta;
+  int64_t rows;
+  int64_t cols;
+  int64_t rows_per_part;
+};
+
+template <class T, class P, class A, int K>
+__global__ void __launch_bounds__(K > 0 ? kRegBlock : kStreamBlock) backward_rows(BwdParams<T, P, A> p) {
+  const int64_t part = blockIdx.x;
+  const int64_t row0 = part * p.rows_per_part;
+  const int64_t row1 = min(p.rows, row0 + p.rows_per_part);
+  const bool partials = p.part_dgamma != nullptr;
+  const A inv_cols = A(1) / A(p.cols);
+  if constexpr (K > 0) {
+    A dgamma[K], dbeta[K], g[K];
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+      const int64_t j = int64_t(k) * blockDim.x + threadIdx.x;
+      dgamma[k] = A(0);
+      dbeta[k] = A(0);
+      g[k] = j < p.cols ? gamma_at<P, A>(p.gamma, j) : A(0);
+    }
+    for (int64_t row = row0; row < row1; ++row) {
+      const T* xr = p.x + row * p.cols;
+      const T* dyr = p.dy + row * p.cols;
+      const A mean = p.mean[row], rstd = p.rstd[row];
+      A xhat[K], dyv[K];
+      A s1 = A(0), s2 = A(0);
+#pragma unroll
+      for (int k = 0; k < K; ++k) {
+        const int64_t j = int64_t(k) * blockDim.x + threadIdx.x;
+        const bool in = j < p.cols;
+        xhat[k] = in ? (A(Conv<T>::load(xr[j])) - mean) * rstd : A(0);
+        dyv[k] = in ? A(Conv<T>::load(dyr[j])) : A(0);
+        const A gdy = g[k] * dyv[k];
+        s1 += gdy;
+        s2 += gdy * xhat[k];
+      }
+      block_sum2(s1, s2);
+      const A c1 = s1 * inv_cols, c2 = s2 * inv_cols;
+      T* dxr = p.dx + row * p.cols;
+#pragma unroll
+      for (int k = 0; k < K; ++k) {
+        const int64_t j = int64_t(k) * blockDim.x + threadIdx.x;
+        if (j < p.cols) dxr[j] = Conv<T>::store(rstd * (g[k] * dyv[k] - c1 - xhat[k] * c2));
+        dgamma[k] += dyv[k] * xhat[k];
+        dbeta[k] += dyv[k];
+      }
+    }
+    if (partials) {
+#pragma unroll
+      for (int k = 0; k < K; ++k) {
+        const int64_t j = int64_t(k) * blockDim.x + threadIdx.x;
+        if (j < p.cols) {
+          p.part_dgamma[part * p.cols + j] = dgamma[k];
+          p.part_dbeta[part * p.cols + j] = dbeta[k];
+        }
+      }
+    }
+  } else {
+    for (int64_t row = row0; row < row1; ++row) {
+      const T* xr = p.x + row * p.cols;
+      const T* dyr = p.dy + row * p.cols;
+      const A mean = p.mean[row], rstd = p.rstd[row];
+      A s1 = A(0), s2 = A(0);
+      for (int64_t j = threadIdx.x; j < p.cols; j += blockDim.x) {
+        const A xhat = (A(Conv<T>::load(xr[j])) - mean) * rstd;
+        const A gdy = gamma_at<P, A>(p.gamma, j) * A(Conv<T>::load(dyr[j]));
+        s1 += gdy;
+        s2 += gdy * xhat;
+      }
+      block_sum2(s1, s2);
+      const A c1 = s1 * inv_cols, c2 = s2 * inv_cols;
+      T* dxr = p.dx + row * p.cols;
+      for (int64_t j = threadIdx.x; j < p.cols; j += blockDim.x) {
+        const A xhat = (A(Conv<T>::load(xr[j])) - mean) * rstd;
+        const A dy = A(Conv<T>::load(dyr[j]));
+        dxr[j] = Conv<T>::store(rstd * (gamma_at<P, A>(p.gamma, j) * dy - c1 - xhat * c2));
+        if (partials) {
+          A* dg = p.part_dgamma + part * p.cols + j;
+          A* db = p.part_dbeta + part * p.cols + j;
+          const bool first = row == row0;
+          *dg = (first ? A(0) : *dg) + dy * xhat;
+          *db = (first ? A(0) : *db) + dy;
+        }
+      }
+    }
+  }
+}
+
+// dgamma[j] / dbeta[j] = sum over parts, in order, of the partials of column j.
+template <class P, class A>
+__global__ void backward_finalize(const A* part_dgamma, const A* part_dbeta, P* dgamma, P* dbeta, int64_t parts,
+                                  int64_t cols) {
+  for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < cols; j += int64_t(gridDim.x) * blockDim.x) {
+    A sg = A(0), sb = A(0);
+    for (int64_t q = 0; q < parts; ++q) {
+      sg += part_dgamma[q * cols + j];
+      sb += part_dbeta[q * cols + j];
+    }
+    if (dgamma) dgamma[j] = Conv<P>::store(sg);
+    if (dbeta) dbeta[j] = Conv<P>::store(sb);
+  }
+}
+
+template <class T, class P, class A, int K>
+int launch_rows(const BwdParams<T, P, A>& p, int64_t parts, cudaStream_t s, const char* fn) {
+  backward_rows<T, P, A, K><<<unsigned(parts), K > 0 ? kRegBlock : kStreamBlock, 0, s>>>(p);
+  return cuda_status(cudaGetLastError(), fn, "launch of backward_rows");
+}
+
+template <class T, class P, class A>
+int backward_typed(const BackwardArgs& a, void* workspace, cudaStream_t s, const char* fn) {
+  const PartLayout L = part_layout(a.p.rows, a.p.cols);
+  const bool partials = a.dgamma || a.dbeta;
+  A* part_dgamma = partials ? static_cast<A*>(workspace) : nullptr;
+  A* part_dbeta = partials ? part_dgamma + L.parts * a.p.cols : nullptr;
+  BwdParams<T, P, A> p{static_cast<const T*>(a.dy), static_cast<const T*>(a.x),    static_cast<const A*>(a.mean),
+                       static_cast<const A*>(a.rstd), static_cast<const P*>(a.gamma), static_cast<T*>(a.dx),
+                       part_dgamma,                  part_dbeta,                    a.p.rows,
+                       a.p.cols,                     L.rows_per_part};
+  int st;
+  const int64_t c = a.p.cols;
+  if (c <= 1 * kRegBlock) st = launch_rows<T, P, A, 1>(p, L.parts, s, fn);
+  else if (c <= 2 * kRegBlock) st = launch_rows<T, P, A, 2>(p, L.parts, s, fn);
+  else if (c <= 4 * kRegBlock) st = launch_rows<T, P, A, 4>(p, L.parts, s, fn);
+  else if (c <= 8 * kRegBlock) st = launch_rows<T, P, A, 8>(p, L.parts, s, fn);
+  else if (c <= 16 * kRegBlock) st = launch_rows<T, P, A, 16>(p, L.parts, s, fn);
+  else st = launch_rows<T, P, A, 0>(p, L.parts, s, fn);
+  if (st != LN4J_OK || !partials) return st;
+  const int threads = 256;
+  const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>((c + threads - 1) / threads, kMaxGrid));
+  backward_finalize<P, A><<<unsigned(blocks), threads, 0, s>>>(part_dgamma, part_dbeta, static_cast<P*>(a.dgamma),
+                                                               static_cast<P*>(a.dbeta), L.parts, c);
+  return cuda_status(cudaGetLastError(), fn, "launch of backward_finalize");
+}
+
+}  // namespace
+
+PartLayout part_layout(int64_t rows, int64_t cols) {
+  int64_t target = std::min(kMaxParts, std::max<int64_t>(1, kMaxPartialsPerArray / cols));
+  target = std::min(target, rows);
+  const int64_t rows_per_part = (rows + target - 1) / target;
+  return PartLayout{rows_per_part, (rows + rows_per_part - 1) / rows_per_part};
+}
+
+int64_t workspace_bytes(int64_t rows, int64_t cols) {
+  const PartLayout L = part_layout(rows, cols);
+  return 2 * L.parts * cols * int64_t(sizeof(double));
+}
+
+int backward(const BackwardArgs& a, void* workspace, int64_t ws_bytes, cudaStream_t s, const char* fn) {
+  const bool f32p = a.p.param_dtype == LN4J_FLOAT32;
+  switch (a.p.x_dtype) {
+    case LN4J_FLOAT32: return backward_typed<float, float, float>(a, workspace, s, fn);
+    case LN4J_FLOAT64: return backward_typed<double, double, double>(a, workspace, s, fn);
+    case LN4J_BFLOAT16:
+      return f32p ? backward_typed<__nv_bfloat16, float, float>(a, workspace, s, fn)
+                  : backward_typed<__nv_bfloat16, __nv_bfloat16, float>(a, workspace, s, fn);
+    case LN4J_FLOAT16:
+      return f32p ? backward_typed<__half, float, float>(a, workspace, s, fn)
+                  : backward_typed<__half, __half, float>(a, workspace, s, fn);
+    default: return fail(LN4J_ERR_INTERNAL, "%s: unexpected x_dtype %d", fn, a.p.x_dtype);
+  }
+}
+
+}  // namespace cuda
+}  // namespace ln4j
