@@ -247,8 +247,10 @@ int forward_typed(const ForwardArgs& a, cudaStream_t s, const char* fn) {
                            "cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)"))
     return st;
   const int64_t blocks = grid_for(p.rows);
-  if (smem <= optin) {
-    if (smem > 48 * 1024) {
+  // The block's static shared memory (block_sum: at most 32 doubles) counts against the same limit.
+  constexpr int64_t kStaticReserve = 1024;
+  if (smem + kStaticReserve <= optin) {
+    if (smem + kStaticReserve > 48 * 1024) {
       if (int st = cuda_status(cudaFuncSetAttribute(forward_smem<T, P, A>,
                                                     cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)),
                                fn, "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)"))

@@ -303,6 +303,99 @@ void check_arguments() {
         s, ln4j_cuda_last_error());
 }
 
+// More than 2^31 elements (64-bit indexing): every row is a copy of one random row (filled by doubling device
+// copies), outputs poisoned; the first and last rows of y, mean, rstd and dx are checked against the reference
+// of that row (an index that wraps at 2^31 leaves the last rows NaN or wrong), and dgamma/dbeta against rows
+// times the row's terms.
+void big_case(std::mt19937_64& rng) {
+  const int32_t xd = LN4J_BFLOAT16, pd = LN4J_FLOAT32;
+  const int64_t cols = 1024, rows = (int64_t(1) << 21) + 5, n = rows * cols;
+  const double eps = 1e-5, uT = unit(xd), uA = unit(LN4J_FLOAT32);
+  const size_t rb = size_t(cols) * 2, xb = size_t(n) * 2;
+  const int64_t wsb = ln4j_cuda_backward_workspace_bytes(rows, cols);
+  Dev x(xb), dy(xb), y(xb), dx(xb), mean(size_t(rows) * 4), rstd(size_t(rows) * 4), gam(size_t(cols) * 4),
+      bet(size_t(cols) * 4), dg(size_t(cols) * 4), db(size_t(cols) * 4), ws{size_t(wsb)};
+  if (!x.ptr || !dy.ptr || !y.ptr || !dx.ptr || !ws.ptr) {
+    std::printf("skip big case: not enough device memory\n");
+    return;
+  }
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  Host xr(xd, cols), dyr(xd, cols), g(pd, cols), b(pd, cols);
+  for (int64_t j = 0; j < cols; ++j) {
+    xr.set(j, 3.0 + 0.5 * u(rng));
+    dyr.set(j, u(rng));
+    g.set(j, 1.0 + 0.5 * u(rng));
+    b.set(j, 0.5 * u(rng));
+  }
+  gam.upload(g);
+  bet.upload(b);
+  for (Dev* d : {&x, &dy}) {
+    cudaMemcpy(d->ptr, (d == &x ? xr : dyr).bytes.data(), rb, cudaMemcpyHostToDevice);
+    for (int64_t have = 1; have < rows; have *= 2) {
+      const int64_t k = std::min(have, rows - have);
+      cudaMemcpy(static_cast<unsigned char*>(d->ptr) + size_t(have) * rb, d->ptr, size_t(k) * rb,
+                 cudaMemcpyDeviceToDevice);
+    }
+  }
+  y.poison(); dx.poison(); mean.poison(); rstd.poison(); dg.poison(); db.poison();
+  int s = ln4j_cuda_forward(0, nullptr, LN4J_NORM_LAYER, 0, xd, pd, rows, cols, eps, x.ptr, nullptr, gam.ptr, bet.ptr,
+                            y.ptr, nullptr, mean.ptr, rstd.ptr);
+  CHECK(s == LN4J_OK, "big forward: %d %s", s, ln4j_cuda_last_error());
+  s = ln4j_cuda_backward(0, nullptr, LN4J_NORM_LAYER, 0, xd, pd, rows, cols, dy.ptr, nullptr, x.ptr, mean.ptr,
+                         rstd.ptr, gam.ptr, nullptr, dx.ptr, dg.ptr, db.ptr, ws.ptr, wsb);
+  CHECK(s == LN4J_OK, "big backward: %d %s", s, ln4j_cuda_last_error());
+  cudaError_t e = cudaDeviceSynchronize();
+  CHECK(e == cudaSuccess, "big case: %s", cudaGetErrorName(e));
+  if (e != cudaSuccess) return;
+  double m = 0, v = 0, c1 = 0, c2 = 0;
+  for (int64_t j = 0; j < cols; ++j) m += xr.get(j);
+  m /= double(cols);
+  for (int64_t j = 0; j < cols; ++j) v += (xr.get(j) - m) * (xr.get(j) - m);
+  v /= double(cols);
+  const double rs = 1.0 / std::sqrt(v + eps), es = (16.0 + 2.0 * std::sqrt(double(cols))) * uA * (1.0 + m / std::sqrt(v));
+  for (int64_t j = 0; j < cols; ++j) {
+    const double xh = (xr.get(j) - m) * rs;
+    c1 += g.get(j) * dyr.get(j);
+    c2 += g.get(j) * dyr.get(j) * xh;
+  }
+  c1 /= double(cols);
+  c2 /= double(cols);
+  Host dgh = dg.download(pd), dbh = db.download(pd);
+  int bad = 0;
+  for (int64_t r : {int64_t(0), rows / 2, rows - 1}) {
+    Host yr(xd, cols), dxr(xd, cols);
+    cudaMemcpy(yr.bytes.data(), static_cast<unsigned char*>(y.ptr) + size_t(r) * rb, rb, cudaMemcpyDeviceToHost);
+    cudaMemcpy(dxr.bytes.data(), static_cast<unsigned char*>(dx.ptr) + size_t(r) * rb, rb, cudaMemcpyDeviceToHost);
+    float mr = NAN, rr = NAN;
+    cudaMemcpy(&mr, static_cast<float*>(mean.ptr) + r, 4, cudaMemcpyDeviceToHost);
+    cudaMemcpy(&rr, static_cast<float*>(rstd.ptr) + r, 4, cudaMemcpyDeviceToHost);
+    CHECK(close(mr, m, es * std::sqrt(v) + uA * m) && close(rr, rs, es * rs), "big: mean/rstd of row %lld: %g %g",
+          (long long)r, mr, rr);
+    for (int64_t j = 0; j < cols; ++j) {
+      const double xh = (xr.get(j) - m) * rs, gdy = g.get(j) * dyr.get(j);
+      const double yref = xh * g.get(j) + b.get(j), dxref = rs * (gdy - c1 - xh * c2);
+      const double ty = uT * std::fabs(yref) + es * std::fabs(g.get(j)) * (1 + std::fabs(xh)) + 4 * uA;
+      const double tdx = uT * std::fabs(dxref) +
+                         4 * es * rs * (std::fabs(gdy) + std::fabs(c1) + (1 + std::fabs(xh)) * std::fabs(c2) + 1e-3);
+      if ((!close(yr.get(j), yref, ty) || !close(dxr.get(j), dxref, tdx)) && bad++ < 3)
+        CHECK(false, "big: row %lld col %lld: y %g (ref %g), dx %g (ref %g)", (long long)r, (long long)j,
+              yr.get(j), yref, dxr.get(j), dxref);
+    }
+  }
+  for (int64_t j = 0; j < cols; ++j) {
+    const double xh = (xr.get(j) - m) * rs;
+    const double rg = double(rows) * dyr.get(j) * xh, rbeta = double(rows) * dyr.get(j);
+    // float sums over at most rows_per_part rows, then over the parts: relative error about 4k * uA here.
+    const double rel = (8192.0 + es / uA) * uA;
+    if ((!close(dgh.get(j), rg, rel * double(rows) * std::fabs(dyr.get(j)) * (1 + std::fabs(xh))) ||
+         !close(dbh.get(j), rbeta, rel * double(rows) * std::fabs(dyr.get(j)))) &&
+        bad++ < 6)
+      CHECK(false, "big: dgamma[%lld] %g (ref %g), dbeta %g (ref %g)", (long long)j, dgh.get(j), rg, dbh.get(j), rbeta);
+  }
+  std::printf("%s x=bf16 p=f32 rows=%lld cols=%lld (%lld elements)\n", bad ? "bad " : "ok  ", (long long)rows,
+              (long long)cols, (long long)n);
+}
+
 }  // namespace
 
 int main() {
@@ -337,6 +430,9 @@ int main() {
     run_case(Case{pr[0], pr[1], 9, 1000, true, size_t(dsize(pr[0]))}, rng);
     run_case(Case{pr[0], pr[1], 3, 20000, true, size_t(dsize(pr[0]))}, rng);
   }
+  run_case(Case{LN4J_FLOAT32, LN4J_FLOAT32, 1, 4097, true, 0}, rng);
+  run_case(Case{LN4J_BFLOAT16, LN4J_FLOAT32, 1, 1000000, true, 0}, rng);
+  big_case(rng);
   std::printf("%s (%d failures)\n", failures ? "FAILED" : "all CUDA checks passed", failures);
   return failures ? 1 : 0;
 }
