@@ -149,12 +149,31 @@ __global__ void __launch_bounds__(kRowBlock) forward_smem(FwdParams<T, P, A> p) 
     const T* xr = p.x + row * p.cols;
     T* yr = p.y + row * p.cols;
     const bool vec = aligned16(xr) && aligned16(yr);
+    constexpr int V = Pack<T>::V;
+    using PackT = typename Pack<T>::type;
     A sum = A(0);
-    for_each_owned<T>(p.cols, vec, [&](int64_t j, int64_t slot) {
-      const A v = A(Conv<T>::load(xr[j]));
-      own[slot * blockDim.x + threadIdx.x] = v;
-      sum += v;
-    });
+    if (vec) {  // the same ownership as for_each_owned, with one 16-byte load per pack
+      int64_t slot = 0;
+      for (int64_t q = threadIdx.x; q < p.cols / V; q += blockDim.x) {
+        const PackT pk = reinterpret_cast<const PackT*>(xr)[q];
+        for (int v = 0; v < V; ++v) {
+          const A xv = A(Conv<T>::load(pk.v[v]));
+          own[slot++ * blockDim.x + threadIdx.x] = xv;
+          sum += xv;
+        }
+      }
+      for (int64_t j = p.cols / V * V + threadIdx.x; j < p.cols; j += blockDim.x) {
+        const A xv = A(Conv<T>::load(xr[j]));
+        own[slot++ * blockDim.x + threadIdx.x] = xv;
+        sum += xv;
+      }
+    } else {
+      for_each_owned<T>(p.cols, false, [&](int64_t j, int64_t slot) {
+        const A xv = A(Conv<T>::load(xr[j]));
+        own[slot * blockDim.x + threadIdx.x] = xv;
+        sum += xv;
+      });
+    }
     const A mean = block_sum(sum) / A(p.cols);
     A sq = A(0);
     for_each_owned<T>(p.cols, vec, [&](int64_t j, int64_t slot) {
@@ -163,10 +182,27 @@ __global__ void __launch_bounds__(kRowBlock) forward_smem(FwdParams<T, P, A> p) 
     });
     const A var = block_sum(sq) / A(p.cols);
     const A rstd = A(1) / sqrt(var + p.eps);
-    for_each_owned<T>(p.cols, vec, [&](int64_t j, int64_t slot) {
-      const A xhat = (own[slot * blockDim.x + threadIdx.x] - mean) * rstd;
-      yr[j] = Conv<T>::store(xhat * gamma_at<P, A>(p.gamma, j) + beta_at<P, A>(p.beta, j));
-    });
+    if (vec) {  // one 16-byte store per pack
+      int64_t slot = 0;
+      for (int64_t q = threadIdx.x; q < p.cols / V; q += blockDim.x) {
+        PackT pk;
+        for (int v = 0; v < V; ++v) {
+          const int64_t j = q * V + v;
+          const A xhat = (own[slot++ * blockDim.x + threadIdx.x] - mean) * rstd;
+          pk.v[v] = Conv<T>::store(xhat * gamma_at<P, A>(p.gamma, j) + beta_at<P, A>(p.beta, j));
+        }
+        reinterpret_cast<PackT*>(yr)[q] = pk;
+      }
+      for (int64_t j = p.cols / V * V + threadIdx.x; j < p.cols; j += blockDim.x) {
+        const A xhat = (own[slot++ * blockDim.x + threadIdx.x] - mean) * rstd;
+        yr[j] = Conv<T>::store(xhat * gamma_at<P, A>(p.gamma, j) + beta_at<P, A>(p.beta, j));
+      }
+    } else {
+      for_each_owned<T>(p.cols, false, [&](int64_t j, int64_t slot) {
+        const A xhat = (own[slot * blockDim.x + threadIdx.x] - mean) * rstd;
+        yr[j] = Conv<T>::store(xhat * gamma_at<P, A>(p.gamma, j) + beta_at<P, A>(p.beta, j));
+      });
+    }
     if (threadIdx.x == 0) {
       if (p.mean) p.mean[row] = mean;
       if (p.rstd) p.rstd[row] = rstd;
