@@ -1,8 +1,13 @@
-// LayerNorm backward on CUDA, for each row (g = gamma, 1 when absent; mean and rstd from the forward):
-//     xhat   = (x - mean) * rstd
-//     c1     = sum(g*dy) / cols,   c2 = sum(g*dy*xhat) / cols
-//     dx     = rstd * (g*dy - c1 - xhat*c2)
+// LayerNorm / RMSNorm backward on CUDA, for each row (g = g_eff: gamma, 1 + gamma with
+// LN4J_FLAG_ZERO_CENTERED_GAMMA, 1 when gamma is absent; mean and rstd from the forward):
+//     xhat   = (x - mean) * rstd            (RMSNorm: mean = 0)
+//     c1     = sum(g*dy) / cols,   c2 = sum(g*dy*xhat) / cols      (RMSNorm: c1 = 0)
+//     dx     = rstd * (g*dy - c1 - xhat*c2) (+ dresidual_out when the forward was fused with a residual)
 //     dgamma = sum over rows of dy*xhat,   dbeta = sum over rows of dy
+// LN4J_FLAG_BACKWARD_FROM_OUTPUT: the x slot holds y; xhat = (y - beta) / g (RMSNorm: y / g), mean is not read.
+// Zero-gamma rule (the whole project's): where g_eff[j] == 0, xhat[j] is taken as 0 (the column adds nothing to
+// c1 and c2 either way, since g*dy = 0); dgamma[j] is not recoverable there, so a call that wants dgamma fails
+// with LN4J_ERR_INVALID_ARGUMENT naming the first such column, before any kernel writes.
 // Accumulation in float (double for FLOAT64).
 //
 // Determinism without float atomics: rows are cut into fixed blocks (part_layout: from rows and cols only,
@@ -31,17 +36,30 @@ constexpr int64_t kMaxGrid = 1 << 20;
 template <class T, class P, class A>
 struct BwdParams {
   const T* dy;
-  const T* x;
-  const A* mean;
+  const T* dres;  // dresidual_out, added to dx (NULL when absent)
+  const T* x;     // x (or s), or y with from_y
+  const A* mean;  // read only for LayerNorm from x
   const A* rstd;
   const P* gamma;
+  const P* beta;  // read only with from_y
   T* dx;
   A* part_dgamma;  // [parts, cols] or NULL when neither dgamma nor dbeta is wanted
   A* part_dbeta;
   int64_t rows;
   int64_t cols;
   int64_t rows_per_part;
+  bool rms;     // RMSNorm: mean = 0, c1 = 0
+  bool zc;      // zero-centred gamma
+  bool from_y;  // LN4J_FLAG_BACKWARD_FROM_OUTPUT: x holds y
 };
+
+// xhat of one element from the value v in the x slot. From y: xhat = (y - beta) / g_eff, and 0 where
+// g_eff = 0 (the project's zero-gamma rule: such a column contributes nothing to c1 and c2).
+template <class A>
+__device__ __forceinline__ A xhat_of(A v, A g, A b, A mean, A rstd, bool from_y) {
+  if (from_y) return g != A(0) ? (v - b) / g : A(0);
+  return (v - mean) * rstd;
+}
 
 template <class T, class P, class A, int K>
 __global__ void __launch_bounds__(K > 0 ? kRegBlock : kStreamBlock) backward_rows(BwdParams<T, P, A> p) {
@@ -50,38 +68,42 @@ __global__ void __launch_bounds__(K > 0 ? kRegBlock : kStreamBlock) backward_row
   const int64_t row1 = min(p.rows, row0 + p.rows_per_part);
   const bool partials = p.part_dgamma != nullptr;
   const A inv_cols = A(1) / A(p.cols);
+  const bool centred = !p.rms;
   if constexpr (K > 0) {
-    A dgamma[K], dbeta[K], g[K];
+    A dgamma[K], dbeta[K], g[K], b[K];
 #pragma unroll
     for (int k = 0; k < K; ++k) {
       const int64_t j = int64_t(k) * blockDim.x + threadIdx.x;
       dgamma[k] = A(0);
       dbeta[k] = A(0);
-      g[k] = j < p.cols ? gamma_at<P, A>(p.gamma, j) : A(0);
+      g[k] = j < p.cols ? gamma_at<P, A>(p.gamma, j, p.zc) : A(0);
+      b[k] = j < p.cols && p.from_y ? beta_at<P, A>(p.beta, j) : A(0);
     }
     for (int64_t row = row0; row < row1; ++row) {
-      const T* xr = p.x + row * p.cols;
-      const T* dyr = p.dy + row * p.cols;
-      const A mean = p.mean[row], rstd = p.rstd[row];
+      const int64_t o = row * p.cols;
+      const A mean = centred && !p.from_y ? p.mean[row] : A(0), rstd = p.rstd[row];
       A xhat[K], dyv[K];
       A s1 = A(0), s2 = A(0);
 #pragma unroll
       for (int k = 0; k < K; ++k) {
         const int64_t j = int64_t(k) * blockDim.x + threadIdx.x;
         const bool in = j < p.cols;
-        xhat[k] = in ? (A(Conv<T>::load(xr[j])) - mean) * rstd : A(0);
-        dyv[k] = in ? A(Conv<T>::load(dyr[j])) : A(0);
+        xhat[k] = in ? xhat_of(A(Conv<T>::load(p.x[o + j])), g[k], b[k], mean, rstd, p.from_y) : A(0);
+        dyv[k] = in ? A(Conv<T>::load(p.dy[o + j])) : A(0);
         const A gdy = g[k] * dyv[k];
         s1 += gdy;
         s2 += gdy * xhat[k];
       }
       block_sum2(s1, s2);
-      const A c1 = s1 * inv_cols, c2 = s2 * inv_cols;
-      T* dxr = p.dx + row * p.cols;
+      const A c1 = centred ? s1 * inv_cols : A(0), c2 = s2 * inv_cols;
 #pragma unroll
       for (int k = 0; k < K; ++k) {
         const int64_t j = int64_t(k) * blockDim.x + threadIdx.x;
-        if (j < p.cols) dxr[j] = Conv<T>::store(rstd * (g[k] * dyv[k] - c1 - xhat[k] * c2));
+        if (j < p.cols) {
+          A d = rstd * (g[k] * dyv[k] - c1 - xhat[k] * c2);
+          if (p.dres) d += A(Conv<T>::load(p.dres[o + j]));
+          p.dx[o + j] = Conv<T>::store(d);
+        }
         dgamma[k] += dyv[k] * xhat[k];
         dbeta[k] += dyv[k];
       }
@@ -98,23 +120,27 @@ __global__ void __launch_bounds__(K > 0 ? kRegBlock : kStreamBlock) backward_row
     }
   } else {
     for (int64_t row = row0; row < row1; ++row) {
-      const T* xr = p.x + row * p.cols;
-      const T* dyr = p.dy + row * p.cols;
-      const A mean = p.mean[row], rstd = p.rstd[row];
+      const int64_t o = row * p.cols;
+      const A mean = centred && !p.from_y ? p.mean[row] : A(0), rstd = p.rstd[row];
       A s1 = A(0), s2 = A(0);
       for (int64_t j = threadIdx.x; j < p.cols; j += blockDim.x) {
-        const A xhat = (A(Conv<T>::load(xr[j])) - mean) * rstd;
-        const A gdy = gamma_at<P, A>(p.gamma, j) * A(Conv<T>::load(dyr[j]));
+        const A g = gamma_at<P, A>(p.gamma, j, p.zc);
+        const A b = p.from_y ? beta_at<P, A>(p.beta, j) : A(0);
+        const A xhat = xhat_of(A(Conv<T>::load(p.x[o + j])), g, b, mean, rstd, p.from_y);
+        const A gdy = g * A(Conv<T>::load(p.dy[o + j]));
         s1 += gdy;
         s2 += gdy * xhat;
       }
       block_sum2(s1, s2);
-      const A c1 = s1 * inv_cols, c2 = s2 * inv_cols;
-      T* dxr = p.dx + row * p.cols;
+      const A c1 = centred ? s1 * inv_cols : A(0), c2 = s2 * inv_cols;
       for (int64_t j = threadIdx.x; j < p.cols; j += blockDim.x) {
-        const A xhat = (A(Conv<T>::load(xr[j])) - mean) * rstd;
-        const A dy = A(Conv<T>::load(dyr[j]));
-        dxr[j] = Conv<T>::store(rstd * (gamma_at<P, A>(p.gamma, j) * dy - c1 - xhat * c2));
+        const A g = gamma_at<P, A>(p.gamma, j, p.zc);
+        const A b = p.from_y ? beta_at<P, A>(p.beta, j) : A(0);
+        const A xhat = xhat_of(A(Conv<T>::load(p.x[o + j])), g, b, mean, rstd, p.from_y);
+        const A dy = A(Conv<T>::load(p.dy[o + j]));
+        A d = rstd * (g * dy - c1 - xhat * c2);
+        if (p.dres) d += A(Conv<T>::load(p.dres[o + j]));
+        p.dx[o + j] = Conv<T>::store(d);
         if (partials) {
           A* dg = p.part_dgamma + part * p.cols + j;
           A* db = p.part_dbeta + part * p.cols + j;
@@ -125,6 +151,14 @@ __global__ void __launch_bounds__(K > 0 ? kRegBlock : kStreamBlock) backward_row
       }
     }
   }
+}
+
+// The zero-gamma check of the backward from y: the smallest column j with g_eff[j] == 0 into *first (which
+// starts at UINT64_MAX). Integer atomicMin: the answer does not depend on the order.
+template <class P, class A>
+__global__ void first_zero_gamma(const P* gamma, int64_t cols, bool zc, unsigned long long* first) {
+  for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < cols; j += int64_t(gridDim.x) * blockDim.x)
+    if (gamma_at<P, A>(gamma, j, zc) == A(0)) atomicMin(first, (unsigned long long)j);
 }
 
 // dgamma[j] / dbeta[j] = sum over parts, in order, of the partials of column j.
@@ -154,10 +188,46 @@ int backward_typed(const BackwardArgs& a, void* workspace, cudaStream_t s, const
   const bool partials = a.dgamma || a.dbeta;
   A* part_dgamma = partials ? static_cast<A*>(workspace) : nullptr;
   A* part_dbeta = partials ? part_dgamma + L.parts * a.p.cols : nullptr;
-  BwdParams<T, P, A> p{static_cast<const T*>(a.dy), static_cast<const T*>(a.x),    static_cast<const A*>(a.mean),
-                       static_cast<const A*>(a.rstd), static_cast<const P*>(a.gamma), static_cast<T*>(a.dx),
-                       part_dgamma,                  part_dbeta,                    a.p.rows,
-                       a.p.cols,                     L.rows_per_part};
+  BwdParams<T, P, A> p;
+  p.dy = static_cast<const T*>(a.dy);
+  p.dres = static_cast<const T*>(a.dresidual_out);
+  p.x = static_cast<const T*>(a.x);
+  p.mean = static_cast<const A*>(a.mean);
+  p.rstd = static_cast<const A*>(a.rstd);
+  p.gamma = static_cast<const P*>(a.gamma);
+  p.beta = static_cast<const P*>(a.beta);
+  p.dx = static_cast<T*>(a.dx);
+  p.part_dgamma = part_dgamma;
+  p.part_dbeta = part_dbeta;
+  p.rows = a.p.rows;
+  p.cols = a.p.cols;
+  p.rows_per_part = L.rows_per_part;
+  p.rms = a.p.norm == LN4J_NORM_RMS;
+  p.zc = (a.p.flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) != 0;
+  p.from_y = (a.p.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT) != 0;
+  if (p.from_y && a.dgamma) {
+    // Zero-gamma rule: dgamma[j] = sum(dy * xhat) cannot be recovered from y where g_eff[j] == 0, so such a
+    // call fails before anything is written. The check runs on the device (a tiny kernel over gamma, integer
+    // atomicMin into 8 bytes at the end of the workspace) and reads back one integer: this one mode
+    // synchronizes with `stream` before the kernels are launched.
+    unsigned long long* first = reinterpret_cast<unsigned long long*>(static_cast<unsigned char*>(workspace) +
+                                                                      partials_bytes(a.p.rows, a.p.cols));
+    if (int st = cuda_status(cudaMemsetAsync(first, 0xff, sizeof *first, s), fn, "cudaMemsetAsync")) return st;
+    const int threads = 256;
+    const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>((a.p.cols + threads - 1) / threads, 1024));
+    first_zero_gamma<P, A><<<unsigned(blocks), threads, 0, s>>>(p.gamma, p.cols, p.zc, first);
+    if (int st = cuda_status(cudaGetLastError(), fn, "launch of first_zero_gamma")) return st;
+    unsigned long long host = 0;
+    if (int st = cuda_status(cudaMemcpyAsync(&host, first, sizeof host, cudaMemcpyDeviceToHost, s), fn,
+                             "cudaMemcpyAsync"))
+      return st;
+    if (int st = cuda_status(cudaStreamSynchronize(s), fn, "cudaStreamSynchronize")) return st;
+    if (host != ~0ull)
+      return fail(LN4J_ERR_INVALID_ARGUMENT,
+                  "%s: dgamma cannot be computed from y (LN4J_FLAG_BACKWARD_FROM_OUTPUT) where the applied gamma "
+                  "is 0: column %llu%s; pass dgamma = NULL or use the backward from x",
+                  fn, host, p.zc ? " (1 + gamma = 0)" : " (gamma = 0)");
+  }
   int st;
   const int64_t c = a.p.cols;
   if (c <= 1 * kRegBlock) st = launch_rows<T, P, A, 1>(p, L.parts, s, fn);
@@ -183,10 +253,12 @@ PartLayout part_layout(int64_t rows, int64_t cols) {
   return PartLayout{rows_per_part, (rows + rows_per_part - 1) / rows_per_part};
 }
 
-int64_t workspace_bytes(int64_t rows, int64_t cols) {
+int64_t partials_bytes(int64_t rows, int64_t cols) {
   const PartLayout L = part_layout(rows, cols);
   return 2 * L.parts * cols * int64_t(sizeof(double));
 }
+
+int64_t workspace_bytes(int64_t rows, int64_t cols) { return partials_bytes(rows, cols) + 16; }
 
 int backward(const BackwardArgs& a, void* workspace, int64_t ws_bytes, cudaStream_t s, const char* fn) {
   const bool f32p = a.p.param_dtype == LN4J_FLOAT32;

@@ -1,7 +1,8 @@
 // The ln4j_cuda_* C API of liblayernorm4j_cuda: device probing, argument checks (shared with the CPU library:
 // common/args.cpp), device selection, then the kernels of forward.cu / backward.cu. Every call is
 // asynchronous on its stream (NULL = the legacy default stream) and never synchronizes.
-// Served: LayerNorm (norm = LN4J_NORM_LAYER), no residual, no flags; the rest answers LN4J_ERR_UNSUPPORTED.
+// Served: LayerNorm and RMSNorm, every dtype (FLOAT64 accumulates in double), zero-centred gamma, the fused
+// residual and the backward from y (see forward.cu and backward.cu for the formulas and the zero-gamma rule).
 #include <cstdio>
 
 #include "cuda_internal.h"
@@ -29,16 +30,6 @@ int select_device(int32_t device, const char* fn) {
   if (device < 0 || device >= n)
     return fail(LN4J_ERR_INVALID_ARGUMENT, "%s: device must be in 0..%d, got %d", fn, n - 1, device);
   return cuda::cuda_status(cudaSetDevice(device), fn, "cudaSetDevice");
-}
-
-int check_served(const NormProblem& p, bool residual, const char* fn) {
-  if (p.norm != LN4J_NORM_LAYER)
-    return fail(LN4J_ERR_UNSUPPORTED, "%s: norm=%d (RMSNorm) is not implemented on CUDA yet", fn, p.norm);
-  if (p.flags != 0)
-    return fail(LN4J_ERR_UNSUPPORTED, "%s: flags=0x%x are not implemented on CUDA yet", fn, p.flags);
-  if (residual)
-    return fail(LN4J_ERR_UNSUPPORTED, "%s: the fused residual is not implemented on CUDA yet", fn);
-  return LN4J_OK;
 }
 
 }  // namespace
@@ -79,7 +70,6 @@ LN4J_API int ln4j_cuda_forward(int32_t device, void* stream, int32_t norm, int32
   ForwardArgs a{{norm, flags, x_dtype, param_dtype, rows, cols, eps}, x, residual, gamma, beta, y, residual_out,
                 mean, rstd};
   if (int s = check_forward(a, fn)) return s;
-  if (int s = check_served(a.p, residual != nullptr, fn)) return s;
   if (int s = select_device(device, fn)) return s;
   return cuda::forward(a, static_cast<cudaStream_t>(stream), fn);
 }
@@ -94,7 +84,6 @@ LN4J_API int ln4j_cuda_backward(int32_t device, void* stream, int32_t norm, int3
   BackwardArgs a{{norm, flags, x_dtype, param_dtype, rows, cols, 0.0}, dy, dresidual_out, x, mean, rstd, gamma,
                  beta, dx, dgamma, dbeta};
   if (int s = check_backward(a, fn)) return s;
-  if (int s = check_served(a.p, dresidual_out != nullptr, fn)) return s;
   if (dgamma || dbeta) {
     const int64_t need = cuda::workspace_bytes(rows, cols);
     if (!workspace)

@@ -21,7 +21,9 @@ struct PartLayout {
   int64_t parts;
 };
 PartLayout part_layout(int64_t rows, int64_t cols);
-// Bytes of workspace for the partials: two arrays [parts, cols] of 8-byte elements (sized for FLOAT64).
+// Bytes of the partials: two arrays [parts, cols] of 8-byte elements (sized for FLOAT64).
+int64_t partials_bytes(int64_t rows, int64_t cols);
+// Bytes of workspace: the partials, then 16 bytes for the zero-gamma check of the backward from y.
 int64_t workspace_bytes(int64_t rows, int64_t cols);
 
 // LN4J_OK for cudaSuccess, else LN4J_ERR_CUDA with "<fn>: <what>: <cudaErrorName> (<description>)".

@@ -57,10 +57,13 @@ struct Pack {
 
 __device__ __forceinline__ bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
-// gamma (1 when absent) and beta (0 when absent) at column j, in the accumulation type.
+// The gamma actually applied at column j, g_eff: 1 when gamma is absent (affine off), gamma[j], or 1 + gamma[j]
+// with LN4J_FLAG_ZERO_CENTERED_GAMMA (zc). beta (0 when absent). Both in the accumulation type.
 template <class P, class A>
-__device__ __forceinline__ A gamma_at(const P* gamma, int64_t j) {
-  return gamma ? A(Conv<P>::load(gamma[j])) : A(1);
+__device__ __forceinline__ A gamma_at(const P* gamma, int64_t j, bool zc) {
+  if (!gamma) return A(1);
+  const A g = A(Conv<P>::load(gamma[j]));
+  return zc ? A(1) + g : g;
 }
 template <class P, class A>
 __device__ __forceinline__ A beta_at(const P* beta, int64_t j) {

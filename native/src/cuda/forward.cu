@@ -1,10 +1,14 @@
-// LayerNorm forward on CUDA, for each row of `cols` elements:
-//     mean = sum(x) / cols
-//     var  = sum((x - mean)^2) / cols          (never E[x^2] - E[x]^2)
+// LayerNorm / RMSNorm forward on CUDA, for each row of `cols` elements of s (s = x, or x + residual when fused):
+//     mean = sum(s) / cols                      (LayerNorm; RMSNorm: mean = 0)
+//     var  = sum((s - mean)^2) / cols           (never E[x^2] - E[x]^2; RMSNorm: the mean square)
 //     rstd = 1 / sqrt(var + eps)
-//     xhat = (x - mean) * rstd
-//     y    = xhat * gamma + beta               (gamma = 1, beta = 0 when absent)
-// Accumulation in float (double for FLOAT64); mean and rstd are stored in that type.
+//     xhat = (s - mean) * rstd
+//     y    = xhat * g_eff + beta                (g_eff = gamma, 1 + gamma with LN4J_FLAG_ZERO_CENTERED_GAMMA,
+//                                                1 when gamma is absent; beta = 0 when absent)
+// Fused residual: s = x + residual is formed in the accumulation type, written rounded to residual_out when that
+// is not NULL, and the statistics use the unrounded s (as the CPU kernels do).
+// Accumulation in float (double for FLOAT64); mean and rstd are stored in that type. RMS / zero-centred gamma /
+// residual are runtime switches (uniform over the grid), not template parameters, to keep the kernel count low.
 //
 // Regimes, chosen by cols (forward() at the end):
 //   group : cols <= 1024. A group of G lanes (G = 1..32, several rows per warp when narrow) holds the row in
@@ -31,15 +35,65 @@ constexpr int64_t kMaxGrid = 1 << 20;
 template <class T, class P, class A>
 struct FwdParams {
   const T* x;
+  const T* residual;  // NULL unless fused
   const P* gamma;
   const P* beta;
   T* y;
-  A* mean;
+  T* residual_out;  // NULL unless wanted
+  A* mean;          // NULL for RMSNorm or when not wanted
   A* rstd;
   int64_t rows;
   int64_t cols;
   A eps;
+  bool rms;  // RMSNorm: no centring
+  bool zc;   // zero-centred gamma
 };
+
+// One element of s at j of the current row: x[j] (+ residual[j]), in the accumulation type; writes the rounded
+// s to residual_out when wanted.
+template <class T, class P, class A>
+__device__ __forceinline__ A load_s(const FwdParams<T, P, A>& p, const T* xr, const T* rr, T* sr, int64_t j) {
+  A v = A(Conv<T>::load(xr[j]));
+  if (rr) {
+    v += A(Conv<T>::load(rr[j]));
+    if (sr) sr[j] = Conv<T>::store(v);
+  }
+  return v;
+}
+
+// Same for the V elements of pack q (16-byte loads and store; all rows aligned).
+template <class T, class P, class A>
+__device__ __forceinline__ void load_s_pack(const T* xr, const T* rr, T* sr, int64_t q, A* out) {
+  constexpr int V = Pack<T>::V;
+  using PackT = typename Pack<T>::type;
+  const PackT pk = reinterpret_cast<const PackT*>(xr)[q];
+#pragma unroll
+  for (int v = 0; v < V; ++v) out[v] = A(Conv<T>::load(pk.v[v]));
+  if (rr) {
+    const PackT pr = reinterpret_cast<const PackT*>(rr)[q];
+#pragma unroll
+    for (int v = 0; v < V; ++v) out[v] += A(Conv<T>::load(pr.v[v]));
+    if (sr) {
+      PackT ps;
+#pragma unroll
+      for (int v = 0; v < V; ++v) ps.v[v] = Conv<T>::store(out[v]);
+      reinterpret_cast<PackT*>(sr)[q] = ps;
+    }
+  }
+}
+
+// Every row pointer of this row is 16-byte aligned (NULL counts as aligned).
+template <class T, class P, class A>
+__device__ __forceinline__ bool row_aligned(const FwdParams<T, P, A>& p, int64_t row) {
+  const int64_t o = row * p.cols;
+  return aligned16(p.x + o) && aligned16(p.y + o) && (!p.residual || aligned16(p.residual + o)) &&
+         (!p.residual_out || aligned16(p.residual_out + o));
+}
+
+template <class T, class P, class A>
+__device__ __forceinline__ T affine_out(const FwdParams<T, P, A>& p, A xhat, int64_t j) {
+  return Conv<T>::store(xhat * gamma_at<P, A>(p.gamma, j, p.zc) + beta_at<P, A>(p.beta, j));
+}
 
 // ---- group regime: G lanes per row, K packs of V elements per lane, element j = (k*G + lane)*V + v ----
 template <class T, class P, class A, int G, int K>
@@ -57,29 +111,30 @@ __global__ void __launch_bounds__(kGroupBlock) forward_group(FwdParams<T, P, A> 
   for (int64_t base = warp_first; base < p.rows; base += stride) {
     const int64_t row = base + (group - warp_first);
     const bool active = row < p.rows;
-    const T* xr = p.x + (active ? row : 0) * p.cols;
-    T* yr = p.y + (active ? row : 0) * p.cols;
-    const bool vec = V > 1 && aligned16(xr) && aligned16(yr);
+    const int64_t o = (active ? row : 0) * p.cols;
+    const T* xr = p.x + o;
+    const T* rr = p.residual ? p.residual + o : nullptr;
+    T* sr = p.residual_out ? p.residual_out + o : nullptr;
+    T* yr = p.y + o;
+    const bool vec = V > 1 && row_aligned(p, active ? row : 0);
     A buf[K * V];
     A sum = A(0);
 #pragma unroll
     for (int k = 0; k < K; ++k) {
       const int j0 = (k * G + lane) * V;
       if (vec && active && j0 + V <= cols) {
-        PackT pk = *reinterpret_cast<const PackT*>(xr + j0);
-#pragma unroll
-        for (int v = 0; v < V; ++v) buf[k * V + v] = A(Conv<T>::load(pk.v[v]));
+        load_s_pack<T, P, A>(xr, rr, sr, j0 / V, buf + k * V);
       } else {
 #pragma unroll
         for (int v = 0; v < V; ++v) {
           const int j = j0 + v;
-          buf[k * V + v] = (active && j < cols) ? A(Conv<T>::load(xr[j])) : A(0);
+          buf[k * V + v] = (active && j < cols) ? load_s(p, xr, rr, sr, j) : A(0);
         }
       }
 #pragma unroll
       for (int v = 0; v < V; ++v) sum += buf[k * V + v];
     }
-    const A mean = group_sum(sum, G) / A(cols);
+    const A mean = p.rms ? A(0) : group_sum(sum, G) / A(cols);
     A sq = A(0);
 #pragma unroll
     for (int k = 0; k < K; ++k) {
@@ -99,20 +154,13 @@ __global__ void __launch_bounds__(kGroupBlock) forward_group(FwdParams<T, P, A> 
       if (vec && j0 + V <= cols) {
         PackT pk;
 #pragma unroll
-        for (int v = 0; v < V; ++v) {
-          const int j = j0 + v;
-          const A xhat = (buf[k * V + v] - mean) * rstd;
-          pk.v[v] = Conv<T>::store(xhat * gamma_at<P, A>(p.gamma, j) + beta_at<P, A>(p.beta, j));
-        }
+        for (int v = 0; v < V; ++v) pk.v[v] = affine_out(p, (buf[k * V + v] - mean) * rstd, j0 + v);
         *reinterpret_cast<PackT*>(yr + j0) = pk;
       } else {
 #pragma unroll
         for (int v = 0; v < V; ++v) {
           const int j = j0 + v;
-          if (j < cols) {
-            const A xhat = (buf[k * V + v] - mean) * rstd;
-            yr[j] = Conv<T>::store(xhat * gamma_at<P, A>(p.gamma, j) + beta_at<P, A>(p.beta, j));
-          }
+          if (j < cols) yr[j] = affine_out(p, (buf[k * V + v] - mean) * rstd, j);
         }
       }
     }
@@ -123,86 +171,59 @@ __global__ void __launch_bounds__(kGroupBlock) forward_group(FwdParams<T, P, A> 
   }
 }
 
-// Calls f(j, slot) for every element this thread owns in a row of a block-per-row regime: packs
-// p = tid, tid + blockDim, ... when `vec` (then the scalar tail), else elements j = tid, tid + blockDim, ...
-// `slot` numbers the thread's elements 0, 1, 2, ... in the same order in every pass.
-template <class T, class F>
-__device__ __forceinline__ void for_each_owned(int64_t cols, bool vec, F&& f) {
-  constexpr int V = Pack<T>::V;
-  int64_t slot = 0;
-  if (vec) {
-    const int64_t packs = cols / V;
-    for (int64_t q = threadIdx.x; q < packs; q += blockDim.x)
-      for (int v = 0; v < V; ++v) f(q * V + v, slot++);
-    for (int64_t j = packs * V + threadIdx.x; j < cols; j += blockDim.x) f(j, slot++);
-  } else {
-    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) f(j, slot++);
-  }
-}
-
-// ---- smem regime: each thread's elements in shared memory at slot * blockDim + tid (x read once) ----
+// ---- smem regime: each thread's elements in shared memory at slot * blockDim + tid (s read once) ----
+// Ownership: with 16-byte packs (vec), packs q = tid, tid + blockDim, ... then the scalar tail
+// j = packs*V + tid, ...; otherwise elements j = tid, tid + blockDim, ... `slot` numbers the thread's elements
+// 0, 1, 2, ... in the same order in every pass.
 template <class T, class P, class A>
 __global__ void __launch_bounds__(kRowBlock) forward_smem(FwdParams<T, P, A> p) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   A* own = reinterpret_cast<A*>(smem_raw);
+  constexpr int V = Pack<T>::V;
+  using PackT = typename Pack<T>::type;
+  const int64_t tid = threadIdx.x, nt = blockDim.x;
   for (int64_t row = blockIdx.x; row < p.rows; row += gridDim.x) {
-    const T* xr = p.x + row * p.cols;
-    T* yr = p.y + row * p.cols;
-    const bool vec = aligned16(xr) && aligned16(yr);
-    constexpr int V = Pack<T>::V;
-    using PackT = typename Pack<T>::type;
+    const int64_t o = row * p.cols;
+    const T* xr = p.x + o;
+    const T* rr = p.residual ? p.residual + o : nullptr;
+    T* sr = p.residual_out ? p.residual_out + o : nullptr;
+    T* yr = p.y + o;
+    const bool vec = row_aligned(p, row);
+    const int64_t packs = vec ? p.cols / V : 0;  // elements [0, packs*V) as packs, the rest one by one
     A sum = A(0);
-    if (vec) {  // the same ownership as for_each_owned, with one 16-byte load per pack
-      int64_t slot = 0;
-      for (int64_t q = threadIdx.x; q < p.cols / V; q += blockDim.x) {
-        const PackT pk = reinterpret_cast<const PackT*>(xr)[q];
-        for (int v = 0; v < V; ++v) {
-          const A xv = A(Conv<T>::load(pk.v[v]));
-          own[slot++ * blockDim.x + threadIdx.x] = xv;
-          sum += xv;
-        }
+    int64_t slot = 0;
+    for (int64_t q = tid; q < packs; q += nt) {
+      A v8[V];
+      load_s_pack<T, P, A>(xr, rr, sr, q, v8);
+#pragma unroll
+      for (int v = 0; v < V; ++v) {
+        own[slot++ * nt + tid] = v8[v];
+        sum += v8[v];
       }
-      for (int64_t j = p.cols / V * V + threadIdx.x; j < p.cols; j += blockDim.x) {
-        const A xv = A(Conv<T>::load(xr[j]));
-        own[slot++ * blockDim.x + threadIdx.x] = xv;
-        sum += xv;
-      }
-    } else {
-      for_each_owned<T>(p.cols, false, [&](int64_t j, int64_t slot) {
-        const A xv = A(Conv<T>::load(xr[j]));
-        own[slot * blockDim.x + threadIdx.x] = xv;
-        sum += xv;
-      });
     }
-    const A mean = block_sum(sum) / A(p.cols);
+    for (int64_t j = packs * V + tid; j < p.cols; j += nt) {
+      const A sv = load_s(p, xr, rr, sr, j);
+      own[slot++ * nt + tid] = sv;
+      sum += sv;
+    }
+    const int64_t nslots = slot;
+    const A mean = p.rms ? A(0) : block_sum(sum) / A(p.cols);
     A sq = A(0);
-    for_each_owned<T>(p.cols, vec, [&](int64_t j, int64_t slot) {
-      const A d = own[slot * blockDim.x + threadIdx.x] - mean;
+    for (int64_t k = 0; k < nslots; ++k) {
+      const A d = own[k * nt + tid] - mean;
       sq += d * d;
-    });
+    }
     const A var = block_sum(sq) / A(p.cols);
     const A rstd = A(1) / sqrt(var + p.eps);
-    if (vec) {  // one 16-byte store per pack
-      int64_t slot = 0;
-      for (int64_t q = threadIdx.x; q < p.cols / V; q += blockDim.x) {
-        PackT pk;
-        for (int v = 0; v < V; ++v) {
-          const int64_t j = q * V + v;
-          const A xhat = (own[slot++ * blockDim.x + threadIdx.x] - mean) * rstd;
-          pk.v[v] = Conv<T>::store(xhat * gamma_at<P, A>(p.gamma, j) + beta_at<P, A>(p.beta, j));
-        }
-        reinterpret_cast<PackT*>(yr)[q] = pk;
-      }
-      for (int64_t j = p.cols / V * V + threadIdx.x; j < p.cols; j += blockDim.x) {
-        const A xhat = (own[slot++ * blockDim.x + threadIdx.x] - mean) * rstd;
-        yr[j] = Conv<T>::store(xhat * gamma_at<P, A>(p.gamma, j) + beta_at<P, A>(p.beta, j));
-      }
-    } else {
-      for_each_owned<T>(p.cols, false, [&](int64_t j, int64_t slot) {
-        const A xhat = (own[slot * blockDim.x + threadIdx.x] - mean) * rstd;
-        yr[j] = Conv<T>::store(xhat * gamma_at<P, A>(p.gamma, j) + beta_at<P, A>(p.beta, j));
-      });
+    slot = 0;
+    for (int64_t q = tid; q < packs; q += nt) {
+      PackT pk;
+#pragma unroll
+      for (int v = 0; v < V; ++v) pk.v[v] = affine_out(p, (own[slot++ * nt + tid] - mean) * rstd, q * V + v);
+      reinterpret_cast<PackT*>(yr)[q] = pk;
     }
+    for (int64_t j = packs * V + tid; j < p.cols; j += nt)
+      yr[j] = affine_out(p, (own[slot++ * nt + tid] - mean) * rstd, j);
     if (threadIdx.x == 0) {
       if (p.mean) p.mean[row] = mean;
       if (p.rstd) p.rstd[row] = rstd;
@@ -210,22 +231,38 @@ __global__ void __launch_bounds__(kRowBlock) forward_smem(FwdParams<T, P, A> p) 
   }
 }
 
-// ---- stream regime: Welford per thread, Chan merge over the block, normalize re-reading x ----
+// ---- stream regime (rows too long for shared memory): statistics in one pass (Welford per thread merged
+// with Chan's formula over the block; RMSNorm: a plain sum of squares), then a second pass re-reads the row
+// (s recomputed bit for bit) to normalize ----
 template <class T, class P, class A>
 __global__ void __launch_bounds__(kRowBlock) forward_stream(FwdParams<T, P, A> p) {
   for (int64_t row = blockIdx.x; row < p.rows; row += gridDim.x) {
-    const T* xr = p.x + row * p.cols;
-    T* yr = p.y + row * p.cols;
-    Welford<A> w{A(0), A(0), A(0)};
-    for (int64_t j = threadIdx.x; j < p.cols; j += blockDim.x) welford_push(w, A(Conv<T>::load(xr[j])));
-    const Welford<A> all = block_welford(w);
-    const A mean = all.mean;
-    A var = all.m2 / all.count;
-    var = var > A(0) ? var : A(0);
+    const int64_t o = row * p.cols;
+    const T* xr = p.x + o;
+    const T* rr = p.residual ? p.residual + o : nullptr;
+    T* sr = p.residual_out ? p.residual_out + o : nullptr;
+    T* yr = p.y + o;
+    A mean, var;
+    if (p.rms) {
+      A sq = A(0);
+      for (int64_t j = threadIdx.x; j < p.cols; j += blockDim.x) {
+        const A sv = load_s(p, xr, rr, sr, j);
+        sq += sv * sv;
+      }
+      mean = A(0);
+      var = block_sum(sq) / A(p.cols);
+    } else {
+      Welford<A> w{A(0), A(0), A(0)};
+      for (int64_t j = threadIdx.x; j < p.cols; j += blockDim.x) welford_push(w, load_s(p, xr, rr, sr, j));
+      const Welford<A> all = block_welford(w);
+      mean = all.mean;
+      var = all.m2 / all.count;
+      var = var > A(0) ? var : A(0);
+    }
     const A rstd = A(1) / sqrt(var + p.eps);
     for (int64_t j = threadIdx.x; j < p.cols; j += blockDim.x) {
-      const A xhat = (A(Conv<T>::load(xr[j])) - mean) * rstd;
-      yr[j] = Conv<T>::store(xhat * gamma_at<P, A>(p.gamma, j) + beta_at<P, A>(p.beta, j));
+      const A sv = load_s<T, P, A>(p, xr, rr, nullptr, j);
+      yr[j] = affine_out(p, (sv - mean) * rstd, j);
     }
     if (threadIdx.x == 0) {
       if (p.mean) p.mean[row] = mean;
@@ -268,9 +305,20 @@ int forward_group_dispatch(const FwdParams<T, P, A>& p, cudaStream_t s, const ch
 
 template <class T, class P, class A>
 int forward_typed(const ForwardArgs& a, cudaStream_t s, const char* fn) {
-  FwdParams<T, P, A> p{static_cast<const T*>(a.x), static_cast<const P*>(a.gamma), static_cast<const P*>(a.beta),
-                       static_cast<T*>(a.y),       static_cast<A*>(a.mean),         static_cast<A*>(a.rstd),
-                       a.p.rows,                   a.p.cols,                        A(a.p.eps)};
+  FwdParams<T, P, A> p;
+  p.x = static_cast<const T*>(a.x);
+  p.residual = static_cast<const T*>(a.residual);
+  p.gamma = static_cast<const P*>(a.gamma);
+  p.beta = static_cast<const P*>(a.beta);
+  p.y = static_cast<T*>(a.y);
+  p.residual_out = a.residual ? static_cast<T*>(a.residual_out) : nullptr;
+  p.mean = a.p.norm == LN4J_NORM_RMS ? nullptr : static_cast<A*>(a.mean);
+  p.rstd = static_cast<A*>(a.rstd);
+  p.rows = a.p.rows;
+  p.cols = a.p.cols;
+  p.eps = A(a.p.eps);
+  p.rms = a.p.norm == LN4J_NORM_RMS;
+  p.zc = (a.p.flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) != 0;
   if (p.cols <= 1024) return forward_group_dispatch(p, s, fn);
 
   // smem regime: the element slots of the busiest thread, times blockDim, times sizeof(A).
