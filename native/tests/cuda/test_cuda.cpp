@@ -586,7 +586,13 @@ int main() {
       { Case c = base; c.zero_gamma = 2; run_case(c, rng); }
     }
   }
-  run_case(Case{LN4J_FLOAT32, LN4J_FLOAT32, 1, 4097}, rng);
+  for (int64_t cols : {int64_t(1), int64_t(33), int64_t(768), int64_t(4097), int64_t(65537)}) {  // rows = 1
+    run_case(Case{LN4J_FLOAT32, LN4J_FLOAT32, 1, cols}, rng);
+    Case c{LN4J_BFLOAT16, LN4J_BFLOAT16, 1, cols};
+    c.rms = true;
+    c.from_y = true;
+    run_case(c, rng);
+  }
   run_case(Case{LN4J_BFLOAT16, LN4J_FLOAT32, 1, 1000000}, rng);
   { Case c{LN4J_BFLOAT16, LN4J_FLOAT32, 1, 1000000}; c.rms = true; c.residual = true; run_case(c, rng); }
   big_case(rng);
