@@ -327,12 +327,25 @@ void run_case(const Case& c, std::mt19937_64& rng) {
     }
     c1 = c.rms ? 0.0 : c1 / double(cols);
     c2 /= double(cols);
+    // c1 and c2 are float sums whose error is relative to the sum of the magnitudes of their terms (not to |c2|,
+    // which cancels): A1 = mean|g*dy|, A2 = mean|g*dy| * (1 + |xhat|); each term carries the xhat error es.
+    double A1 = 0, A2 = 0;
+    for (int64_t j = 0; j < cols; ++j) {
+      const double agdy = std::fabs(geff(j) * dy.get(o + j));
+      A1 += agdy;
+      A2 += agdy * (1.0 + std::fabs(xhat_b(j)));
+    }
+    A1 /= double(cols);
+    A2 /= double(cols);
+    const double e2 = es + stats_k * uA;
     for (int64_t j = 0; j < cols; ++j) {
       const double xh = xhat_b(j), gdy = geff(j) * dy.get(o + j), dr = c.residual ? dres.get(o + j) : 0.0;
       const double ref = rs * (gdy - c1 - xh * c2) + dr;
-      const double scale = rs * (std::fabs(gdy) + std::fabs(c1) + (1.0 + std::fabs(xh)) * std::fabs(c2) +
-                                 std::sqrt(double(cols)) * uA * (1.0 + std::fabs(xh)));
-      const double tol = uT * std::fabs(ref) + 4 * es * scale + 2 * uA * std::fabs(dr);
+      // rstd (relative es) times the bracket, plus the errors of c1, c2 and xhat inside it; twice that as margin.
+      const double inner = std::fabs(gdy) + std::fabs(c1) + std::fabs(xh) * std::fabs(c2);
+      const double tol = uT * std::fabs(ref) +
+                         2 * rs * (es * inner + e2 * (A1 + (1.0 + std::fabs(xh)) * (A2 + std::fabs(c2)))) +
+                         2 * uA * std::fabs(dr);
       if (!close(dx.get(o + j), ref, tol) && bad_dx++ < 3)
         CHECK(false, "%s: dx[%lld,%lld] = %.9g, reference %.9g (tol %.3g)", label, (long long)r, (long long)j,
               dx.get(o + j), ref, tol);
