@@ -178,7 +178,7 @@ __global__ void backward_finalize(const A* part_dgamma, const A* part_dbeta, P* 
 
 template <class T, class P, class A, int K>
 int launch_rows(const BwdParams<T, P, A>& p, int64_t parts, cudaStream_t s, const char* fn) {
-  backward_rows<T, P, A, K><<<unsigned(parts), K > 0 ? kRegBlock : kStreamBlock, 0, s>>>(p);
+  LN4J_LAUNCH(unsigned(parts), K > 0 ? kRegBlock : kStreamBlock, 0, s, backward_rows<T, P, A, K>)(p);
   return cuda_status(cudaGetLastError(), fn, "launch of backward_rows");
 }
 
@@ -215,7 +215,7 @@ int backward_typed(const BackwardArgs& a, void* workspace, cudaStream_t s, const
     if (int st = cuda_status(cudaMemsetAsync(first, 0xff, sizeof *first, s), fn, "cudaMemsetAsync")) return st;
     const int threads = 256;
     const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>((a.p.cols + threads - 1) / threads, 1024));
-    first_zero_gamma<P, A><<<unsigned(blocks), threads, 0, s>>>(p.gamma, p.cols, p.zc, first);
+    LN4J_LAUNCH(unsigned(blocks), threads, 0, s, first_zero_gamma<P, A>)(p.gamma, p.cols, p.zc, first);
     if (int st = cuda_status(cudaGetLastError(), fn, "launch of first_zero_gamma")) return st;
     unsigned long long host = 0;
     if (int st = cuda_status(cudaMemcpyAsync(&host, first, sizeof host, cudaMemcpyDeviceToHost, s), fn,
@@ -239,7 +239,7 @@ int backward_typed(const BackwardArgs& a, void* workspace, cudaStream_t s, const
   if (st != LN4J_OK || !partials) return st;
   const int threads = 256;
   const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>((c + threads - 1) / threads, kMaxGrid));
-  backward_finalize<P, A><<<unsigned(blocks), threads, 0, s>>>(part_dgamma, part_dbeta, static_cast<P*>(a.dgamma),
+  LN4J_LAUNCH(unsigned(blocks), threads, 0, s, backward_finalize<P, A>)(part_dgamma, part_dbeta, static_cast<P*>(a.dgamma),
                                                                static_cast<P*>(a.dbeta), L.parts, c);
   return cuda_status(cudaGetLastError(), fn, "launch of backward_finalize");
 }

@@ -9,6 +9,17 @@
 
 #include "../common/stats.h"
 
+// Kernel launches and dynamic shared memory go through these two macros, so that the kernels also compile with a
+// host compiler for the CPU emulation test (tests/cuda/emu, where LN4J_CUDA_EMULATED is defined). The kernel
+// comes last because a template-id has commas: LN4J_LAUNCH(grid, block, smem, stream, kernel<T, P>)(args).
+#if defined(LN4J_CUDA_EMULATED)
+#define LN4J_LAUNCH(grid, block, smem, stream, ...) ::emu::launcher(grid, block, smem, stream, __VA_ARGS__)
+#define LN4J_DYNAMIC_SMEM(type, name) type* name = reinterpret_cast<type*>(::emu::dyn_smem())
+#else
+#define LN4J_LAUNCH(grid, block, smem, stream, ...) __VA_ARGS__<<<grid, block, smem, stream>>>
+#define LN4J_DYNAMIC_SMEM(type, name) extern __shared__ __align__(16) type name[]
+#endif
+
 namespace ln4j {
 namespace cuda {
 

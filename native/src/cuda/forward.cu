@@ -177,7 +177,7 @@ __global__ void __launch_bounds__(kGroupBlock) forward_group(FwdParams<T, P, A> 
 // 0, 1, 2, ... in the same order in every pass.
 template <class T, class P, class A>
 __global__ void __launch_bounds__(kRowBlock) forward_smem(FwdParams<T, P, A> p) {
-  extern __shared__ __align__(16) unsigned char smem_raw[];
+  LN4J_DYNAMIC_SMEM(unsigned char, smem_raw);
   A* own = reinterpret_cast<A*>(smem_raw);
   constexpr int V = Pack<T>::V;
   using PackT = typename Pack<T>::type;
@@ -277,7 +277,7 @@ template <class T, class P, class A, int G, int K>
 int launch_group(const FwdParams<T, P, A>& p, cudaStream_t s, const char* fn) {
   const int64_t rows_per_block = kGroupBlock / G;
   const int64_t blocks = grid_for((p.rows + rows_per_block - 1) / rows_per_block);
-  forward_group<T, P, A, G, K><<<unsigned(blocks), kGroupBlock, 0, s>>>(p);
+  LN4J_LAUNCH(unsigned(blocks), kGroupBlock, 0, s, forward_group<T, P, A, G, K>)(p);
   return cuda_status(cudaGetLastError(), fn, "launch of forward_group");
 }
 
@@ -340,10 +340,10 @@ int forward_typed(const ForwardArgs& a, cudaStream_t s, const char* fn) {
                                fn, "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)"))
         return st;
     }
-    forward_smem<T, P, A><<<unsigned(blocks), kRowBlock, size_t(smem), s>>>(p);
+    LN4J_LAUNCH(unsigned(blocks), kRowBlock, size_t(smem), s, forward_smem<T, P, A>)(p);
     return cuda_status(cudaGetLastError(), fn, "launch of forward_smem");
   }
-  forward_stream<T, P, A><<<unsigned(blocks), kRowBlock, 0, s>>>(p);
+  LN4J_LAUNCH(unsigned(blocks), kRowBlock, 0, s, forward_stream<T, P, A>)(p);
   return cuda_status(cudaGetLastError(), fn, "launch of forward_stream");
 }
 
