@@ -16,8 +16,8 @@
 //           passes over the registers with xor-butterfly sums.
 //   smem  : cols * sizeof(acc) fits the block's shared memory. One block per row; each thread keeps its
 //           elements in shared memory (x is read once), two passes over it, block sums in fixed order.
-//   stream: any larger cols. One block per row; Welford per thread merged with Chan's formula over the block,
-//           then a second pass re-reads x to normalize.
+//   stream: any larger cols. One block per row; Welford per thread merged with Chan's formula over the block
+//           (RMSNorm: a plain sum of squares), then a second pass re-reads the row to normalize.
 // All indexing of rows and elements is 64-bit; grids stride over rows.
 #include <algorithm>
 
