@@ -17,7 +17,9 @@
 //
 // backward_rows comes in two forms: K > 0 keeps the thread's K elements of the row (strided by blockDim) and
 // its partials in registers (cols <= K * blockDim); K == 0 streams any cols, reading x and dy twice and
-// accumulating its partials in the workspace (each workspace element is owned by one thread).
+// accumulating the part's partials in shared memory when 2 * cols of them fit (smem_partials), else in place in
+// the workspace (each element owned by one thread). The same operations in the same order either way, so the
+// bits do not depend on which one the GPU's shared memory allows.
 #include <algorithm>
 
 #include "cuda_internal.h"
@@ -51,6 +53,7 @@ struct BwdParams {
   bool rms;     // RMSNorm: mean = 0, c1 = 0
   bool zc;      // zero-centred gamma
   bool from_y;  // LN4J_FLAG_BACKWARD_FROM_OUTPUT: x holds y
+  bool smem_partials;  // K == 0 form: accumulate the partials in dynamic shared memory [2, cols]
 };
 
 // xhat of one element from the value v in the x slot. From y: xhat = (y - beta) / g_eff, and 0 where
@@ -119,6 +122,13 @@ __global__ void __launch_bounds__(K > 0 ? kRegBlock : kStreamBlock) backward_row
       }
     }
   } else {
+    LN4J_DYNAMIC_SMEM(unsigned char, smem_raw);
+    A* dgp = nullptr;  // this part's partials: shared memory, or its rows of the workspace
+    A* dbp = nullptr;
+    if (partials) {
+      dgp = p.smem_partials ? reinterpret_cast<A*>(smem_raw) : p.part_dgamma + part * p.cols;
+      dbp = p.smem_partials ? dgp + p.cols : p.part_dbeta + part * p.cols;
+    }
     for (int64_t row = row0; row < row1; ++row) {
       const int64_t o = row * p.cols;
       const A mean = centred && !p.from_y ? p.mean[row] : A(0), rstd = p.rstd[row];
@@ -142,12 +152,16 @@ __global__ void __launch_bounds__(K > 0 ? kRegBlock : kStreamBlock) backward_row
         if (p.dres) d += A(Conv<T>::load(p.dres[o + j]));
         p.dx[o + j] = Conv<T>::store(d);
         if (partials) {
-          A* dg = p.part_dgamma + part * p.cols + j;
-          A* db = p.part_dbeta + part * p.cols + j;
           const bool first = row == row0;
-          *dg = (first ? A(0) : *dg) + dy * xhat;
-          *db = (first ? A(0) : *db) + dy;
+          dgp[j] = (first ? A(0) : dgp[j]) + dy * xhat;
+          dbp[j] = (first ? A(0) : dbp[j]) + dy;
         }
+      }
+    }
+    if (partials && p.smem_partials) {  // each thread copies the columns it owns: no barrier needed
+      for (int64_t j = threadIdx.x; j < p.cols; j += blockDim.x) {
+        p.part_dgamma[part * p.cols + j] = dgp[j];
+        p.part_dbeta[part * p.cols + j] = dbp[j];
       }
     }
   }
@@ -177,8 +191,8 @@ __global__ void backward_finalize(const A* part_dgamma, const A* part_dbeta, P* 
 }
 
 template <class T, class P, class A, int K>
-int launch_rows(const BwdParams<T, P, A>& p, int64_t parts, cudaStream_t s, const char* fn) {
-  LN4J_LAUNCH(unsigned(parts), K > 0 ? kRegBlock : kStreamBlock, 0, s, backward_rows<T, P, A, K>)(p);
+int launch_rows(const BwdParams<T, P, A>& p, int64_t parts, cudaStream_t s, const char* fn, int64_t smem = 0) {
+  LN4J_LAUNCH(unsigned(parts), K > 0 ? kRegBlock : kStreamBlock, size_t(smem), s, backward_rows<T, P, A, K>)(p);
   return cuda_status(cudaGetLastError(), fn, "launch of backward_rows");
 }
 
@@ -205,6 +219,7 @@ int backward_typed(const BackwardArgs& a, void* workspace, cudaStream_t s, const
   p.rms = a.p.norm == LN4J_NORM_RMS;
   p.zc = (a.p.flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) != 0;
   p.from_y = (a.p.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT) != 0;
+  p.smem_partials = false;
   if (p.from_y && a.dgamma) {
     // Zero-gamma rule: dgamma[j] = sum(dy * xhat) cannot be recovered from y where g_eff[j] == 0, so such a
     // call fails before anything is written. The check runs on the device (a tiny kernel over gamma, integer
@@ -235,7 +250,30 @@ int backward_typed(const BackwardArgs& a, void* workspace, cudaStream_t s, const
   else if (c <= 4 * kRegBlock) st = launch_rows<T, P, A, 4>(p, L.parts, s, fn);
   else if (c <= 8 * kRegBlock) st = launch_rows<T, P, A, 8>(p, L.parts, s, fn);
   else if (c <= 16 * kRegBlock) st = launch_rows<T, P, A, 16>(p, L.parts, s, fn);
-  else st = launch_rows<T, P, A, 0>(p, L.parts, s, fn);
+  else {
+    // Partials in shared memory when they fit the device's opt-in limit (less the static reserve of block_sum2).
+    const int64_t smem = 2 * c * int64_t(sizeof(A));
+    constexpr int64_t kStaticReserve = 1024;
+    int64_t dyn = 0;
+    if (partials) {
+      int device = 0, optin = 0;
+      if (int e = cuda_status(cudaGetDevice(&device), fn, "cudaGetDevice")) return e;
+      if (int e = cuda_status(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device), fn,
+                              "cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)"))
+        return e;
+      if (smem + kStaticReserve <= optin) {
+        if (smem + kStaticReserve > 48 * 1024) {
+          if (int e = cuda_status(cudaFuncSetAttribute(backward_rows<T, P, A, 0>,
+                                                       cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)),
+                                  fn, "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)"))
+            return e;
+        }
+        p.smem_partials = true;
+        dyn = smem;
+      }
+    }
+    st = launch_rows<T, P, A, 0>(p, L.parts, s, fn, dyn);
+  }
   if (st != LN4J_OK || !partials) return st;
   const int threads = 256;
   const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>((c + threads - 1) / threads, kMaxGrid));
