@@ -1,0 +1,107 @@
+// The ln4j_cuda_* C API of liblayernorm4j_cuda: device probing, argument checks (shared with the CPU library:
+// common/args.cpp), device selection, then the kernels of forward.cu / backward.cu. Every call is
+// asynchronous on its stream (NULL = the legacy default stream) and never synchronizes, with one exception: the
+// backward from y (LN4J_FLAG_BACKWARD_FROM_OUTPUT) with dgamma wanted reads back one integer (the zero-gamma
+// check, backward.cu) and so waits for the stream before it launches.
+// The workspace (ln4j_cuda_backward_workspace_bytes, 8-byte aligned) is needed when dgamma or dbeta is wanted.
+// Served: LayerNorm and RMSNorm, every dtype (FLOAT64 accumulates in double), zero-centred gamma, the fused
+// residual and the backward from y (see forward.cu and backward.cu for the formulas and the zero-gamma rule).
+#include <cstdio>
+
+#include "cuda_internal.h"
+
+using namespace ln4j;
+
+namespace {
+
+// One-line reason for a failed cudaGetDeviceCount (thread-local buffer for the generic case).
+const char* reason_of(cudaError_t e) {
+  if (e == cudaErrorInsufficientDriver) return "no NVIDIA driver";
+  if (e == cudaErrorNoDevice) return "no CUDA device";
+  static thread_local char buf[128];
+  std::snprintf(buf, sizeof buf, "CUDA error %s", cudaGetErrorName(e));
+  return buf;
+}
+
+int select_device(int32_t device, const char* fn) {
+  int n = 0;
+  cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    return fail(LN4J_ERR_CUDA, "%s: %s (cudaGetDeviceCount: %s)", fn, reason_of(e), cudaGetErrorName(e));
+  }
+  if (device < 0 || device >= n)
+    return fail(LN4J_ERR_INVALID_ARGUMENT, "%s: device must be in 0..%d, got %d", fn, n - 1, device);
+  return cuda::cuda_status(cudaSetDevice(device), fn, "cudaSetDevice");
+}
+
+}  // namespace
+
+extern "C" {
+
+LN4J_API const char* ln4j_cuda_last_error(void) { return last_error(); }
+
+LN4J_API int32_t ln4j_cuda_built(void) { return 1; }
+
+LN4J_API int32_t ln4j_cuda_device_count(const char** reason) {
+  int n = 0;
+  cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();  // not sticky, but leave nothing behind
+    if (reason) *reason = reason_of(e);
+    return 0;
+  }
+  if (n <= 0) {
+    if (reason) *reason = "no CUDA device";
+    return 0;
+  }
+  if (reason) *reason = "";
+  return n;
+}
+
+LN4J_API int64_t ln4j_cuda_backward_workspace_bytes(int64_t rows, int64_t cols) {
+  if (rows < 1 || cols < 1) return 0;
+  return cuda::workspace_bytes(rows, cols);
+}
+
+LN4J_API int ln4j_cuda_forward(int32_t device, void* stream, int32_t norm, int32_t flags, int32_t x_dtype,
+                               int32_t param_dtype, int64_t rows, int64_t cols, double eps, const void* x,
+                               const void* residual, const void* gamma, const void* beta, void* y,
+                               void* residual_out, void* mean, void* rstd) {
+  const char* fn = "ln4j_cuda_forward";
+  clear_error();
+  ForwardArgs a{{norm, flags, x_dtype, param_dtype, rows, cols, eps}, x, residual, gamma, beta, y, residual_out,
+                mean, rstd};
+  if (int s = check_forward(a, fn)) return s;
+  if (int s = select_device(device, fn)) return s;
+  return cuda::forward(a, static_cast<cudaStream_t>(stream), fn);
+}
+
+LN4J_API int ln4j_cuda_backward(int32_t device, void* stream, int32_t norm, int32_t flags, int32_t x_dtype,
+                                int32_t param_dtype, int64_t rows, int64_t cols, const void* dy,
+                                const void* dresidual_out, const void* x, const void* mean, const void* rstd,
+                                const void* gamma, const void* beta, void* dx, void* dgamma, void* dbeta,
+                                void* workspace, int64_t workspace_bytes) {
+  const char* fn = "ln4j_cuda_backward";
+  clear_error();
+  BackwardArgs a{{norm, flags, x_dtype, param_dtype, rows, cols, 0.0}, dy, dresidual_out, x, mean, rstd, gamma,
+                 beta, dx, dgamma, dbeta};
+  if (int s = check_backward(a, fn)) return s;
+  if (dgamma || dbeta) {
+    const int64_t need = cuda::workspace_bytes(rows, cols);
+    if (!workspace)
+      return fail(LN4J_ERR_INVALID_ARGUMENT,
+                  "%s: workspace must not be NULL when dgamma or dbeta is wanted (%lld bytes, see "
+                  "ln4j_cuda_backward_workspace_bytes)",
+                  fn, (long long)need);
+    if (workspace_bytes < need)
+      return fail(LN4J_ERR_INVALID_ARGUMENT, "%s: workspace_bytes must be >= %lld for rows=%lld, cols=%lld, got %lld",
+                  fn, (long long)need, (long long)rows, (long long)cols, (long long)workspace_bytes);
+    if (reinterpret_cast<uintptr_t>(workspace) % 8 != 0)
+      return fail(LN4J_ERR_INVALID_ARGUMENT, "%s: workspace must be 8-byte aligned, got %p", fn, workspace);
+  }
+  if (int s = select_device(device, fn)) return s;
+  return cuda::backward(a, workspace, workspace_bytes, static_cast<cudaStream_t>(stream), fn);
+}
+
+}  // extern "C"

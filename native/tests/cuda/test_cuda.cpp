@@ -1,0 +1,622 @@
+// GPU checks of liblayernorm4j_cuda against a float64 CPU reference written here.
+// For every dtype pair (x, params) and cols in {1, 2, 3, 7, 8, 31, 32, 33, 127, 128, 129, 768, 1000, 1024, 1025,
+// 4097, 65537, 1000000} (plus many rows, no-affine and unaligned-row cases): random off-centre data, outputs
+// poisoned with NaN bytes before every call, forward (y, mean, rstd) and backward (dx, dgamma, dbeta) compared
+// with tolerances derived from the rounding unit of the storage and accumulation types, and every call run twice
+// to check that the results are bitwise identical. Argument checks that need no device run first.
+// Exit 0 = pass, 1 = failure, 77 = skipped (no usable CUDA device; the reason is printed).
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "layernorm4j/layernorm4j.h"
+
+namespace {
+
+int failures = 0;
+
+#if defined(LN4J_CUDA_EMULATED)
+// Built against the CPU emulation (emu/): same checks, fewer rows in the two many-row cases (one emulated thread
+// runs at a time); the > 2^31-element case skips itself (the emulated cudaMalloc refuses more than 1 GiB).
+constexpr int64_t kManyRows = 1003, kManyRows768 = 301;
+#else
+constexpr int64_t kManyRows = 100003, kManyRows768 = 3001;
+#endif
+
+#define CHECK(cond, ...)                           \
+  do {                                             \
+    if (!(cond)) {                                 \
+      ++failures;                                  \
+      std::printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+      std::printf(__VA_ARGS__);                    \
+      std::printf("\n");                           \
+    }                                              \
+  } while (0)
+
+// ---- host encodings of the storage dtypes (round to nearest even), independent of the CUDA headers ----
+uint16_t f32_to_bf16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;
+  x += 0x7fffu + ((x >> 16) & 1u);
+  return uint16_t(x >> 16);
+}
+float bf16_to_f32(uint16_t h) {
+  uint32_t x = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &x, 4);
+  return f;
+}
+uint16_t f32_to_f16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint16_t sign = uint16_t((x >> 16) & 0x8000u);
+  x &= 0x7fffffffu;
+  if (x > 0x7f800000u) return sign | 0x7e00;
+  if (x >= 0x477ff000u) return sign | 0x7c00;  // >= 65520 rounds to infinity
+  if (x < 0x38800000u) {                        // below 2^-14: subnormal, value * 2^24 rounded to an integer
+    float a;
+    std::memcpy(&a, &x, 4);
+    return sign | uint16_t(std::nearbyint(a * 16777216.0f));
+  }
+  uint32_t h = ((((x >> 23) - 127 + 15)) << 10) | ((x & 0x7fffffu) >> 13);
+  const uint32_t rem = x & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;
+  return uint16_t(sign | h);
+}
+float f16_to_f32(uint16_t h) {
+  const uint32_t sign = uint32_t(h & 0x8000u) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  float v;
+  if (e == 0) v = std::ldexp(float(m), -24);
+  else if (e == 31) v = m ? NAN : INFINITY;
+  else v = std::ldexp(float(m | 0x400u), int(e) - 25);
+  uint32_t x;
+  std::memcpy(&x, &v, 4);
+  x |= sign;
+  std::memcpy(&v, &x, 4);
+  return v;
+}
+
+int dsize(int32_t d) { return d == LN4J_FLOAT64 ? 8 : d == LN4J_FLOAT32 ? 4 : 2; }
+const char* dname(int32_t d) {
+  return d == LN4J_FLOAT32 ? "f32" : d == LN4J_FLOAT64 ? "f64" : d == LN4J_BFLOAT16 ? "bf16" : "f16";
+}
+// Unit roundoff (half an ulp at 1) of a storage dtype.
+double unit(int32_t d) {
+  return d == LN4J_FLOAT64 ? std::ldexp(1.0, -53)
+         : d == LN4J_FLOAT32 ? std::ldexp(1.0, -24)
+         : d == LN4J_BFLOAT16 ? std::ldexp(1.0, -8)
+                              : std::ldexp(1.0, -11);
+}
+
+// A host array of a storage dtype.
+struct Host {
+  int32_t dtype;
+  std::vector<unsigned char> bytes;
+  Host(int32_t d, size_t n) : dtype(d), bytes(n * dsize(d)) {}
+  size_t size() const { return bytes.size() / dsize(dtype); }
+  void set(size_t i, double v) {
+    unsigned char* p = bytes.data() + i * dsize(dtype);
+    if (dtype == LN4J_FLOAT64) std::memcpy(p, &v, 8);
+    else if (dtype == LN4J_FLOAT32) { float f = float(v); std::memcpy(p, &f, 4); }
+    else { uint16_t h = dtype == LN4J_BFLOAT16 ? f32_to_bf16(float(v)) : f32_to_f16(float(v)); std::memcpy(p, &h, 2); }
+  }
+  double get(size_t i) const {
+    const unsigned char* p = bytes.data() + i * dsize(dtype);
+    if (dtype == LN4J_FLOAT64) { double v; std::memcpy(&v, p, 8); return v; }
+    if (dtype == LN4J_FLOAT32) { float f; std::memcpy(&f, p, 4); return f; }
+    uint16_t h; std::memcpy(&h, p, 2);
+    return dtype == LN4J_BFLOAT16 ? bf16_to_f32(h) : f16_to_f32(h);
+  }
+};
+
+// A device array; `offset_elems` shifts the pointer to test rows that are not 16-byte aligned.
+struct Dev {
+  void* base = nullptr;
+  void* ptr = nullptr;
+  size_t bytes = 0;
+  Dev(size_t n_bytes, size_t offset_bytes = 0) : bytes(n_bytes) {
+    if (cudaMalloc(&base, n_bytes + offset_bytes + 16) != cudaSuccess) { base = nullptr; ptr = nullptr; return; }
+    ptr = static_cast<unsigned char*>(base) + offset_bytes;
+  }
+  ~Dev() { if (base) cudaFree(base); }
+  Dev(const Dev&) = delete;
+  Dev& operator=(const Dev&) = delete;
+  void poison() { cudaMemset(ptr, 0xff, bytes); }  // NaN in every float dtype
+  void upload(const Host& h) { cudaMemcpy(ptr, h.bytes.data(), h.bytes.size(), cudaMemcpyHostToDevice); }
+  Host download(int32_t d) const {
+    Host h(d, bytes / dsize(d));
+    cudaMemcpy(h.bytes.data(), ptr, bytes, cudaMemcpyDeviceToHost);
+    return h;
+  }
+  std::vector<unsigned char> raw() const {
+    std::vector<unsigned char> v(bytes);
+    cudaMemcpy(v.data(), ptr, bytes, cudaMemcpyDeviceToHost);
+    return v;
+  }
+};
+
+// One checked configuration. Variants of issue 5: RMSNorm, zero-centred gamma, fused residual (forward writes s to
+// residual_out, backward adds dresidual_out), backward from y, and gamma entries whose applied value is 0.
+struct Case {
+  int32_t xd, pd;
+  int64_t rows, cols;
+  bool affine = true;      // gamma given
+  bool bias = true;        // beta given (LayerNorm with affine only)
+  size_t misalign = 0;     // bytes added to every row-major tensor pointer (rows not 16-byte aligned)
+  bool rms = false;        // LN4J_NORM_RMS
+  bool zc = false;         // LN4J_FLAG_ZERO_CENTERED_GAMMA
+  bool residual = false;   // fused residual: forward(x, residual), backward with dresidual_out
+  bool res_out = true;     // with residual: ask for residual_out (s)
+  bool from_y = false;     // LN4J_FLAG_BACKWARD_FROM_OUTPUT
+  int zero_gamma = 0;      // how many columns get an applied gamma of exactly 0
+};
+
+bool close(double got, double ref, double tol) { return std::isfinite(got) && std::fabs(got - ref) <= tol; }
+
+bool all_poisoned(const Dev& d) {
+  const std::vector<unsigned char> v = d.raw();
+  for (unsigned char b : v)
+    if (b != 0xff) return false;
+  return true;
+}
+
+void run_case(const Case& c, std::mt19937_64& rng) {
+  const int64_t rows = c.rows, cols = c.cols, n = rows * cols;
+  const int32_t sd = c.xd == LN4J_FLOAT64 ? LN4J_FLOAT64 : LN4J_FLOAT32;
+  const double uT = unit(c.xd), uP = unit(c.pd), uA = unit(sd);
+  const double eps = 1e-5;
+  const int32_t norm = c.rms ? LN4J_NORM_RMS : LN4J_NORM_LAYER;
+  const bool bias = c.affine && c.bias && !c.rms;
+  const int32_t fflags = c.zc ? LN4J_FLAG_ZERO_CENTERED_GAMMA : 0;
+  const int32_t bflags = fflags | (c.from_y ? LN4J_FLAG_BACKWARD_FROM_OUTPUT : 0);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  char label[200];
+  std::snprintf(label, sizeof label, "x=%s p=%s rows=%lld cols=%lld%s%s%s%s%s%s%s", dname(c.xd), dname(c.pd),
+                (long long)rows, (long long)cols, c.rms ? " rms" : "", c.affine ? (bias ? "" : " no-bias") : " no-affine",
+                c.zc ? " zero-centred" : "", c.residual ? (c.res_out ? " residual" : " residual(no s out)") : "",
+                c.from_y ? " from-y" : "", c.zero_gamma ? " zero-gamma" : "", c.misalign ? " misaligned" : "");
+
+  Host x(c.xd, n), dy(c.xd, n), res(c.xd, c.residual ? n : 0), dres(c.xd, c.residual ? n : 0), gamma(c.pd, cols),
+      beta(c.pd, cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    const double centre = 3.0 + 0.25 * u(rng), spread = 0.5 + 0.25 * u(rng);  // off-centre rows
+    for (int64_t j = 0; j < cols; ++j) x.set(r * cols + j, centre + spread * u(rng));
+  }
+  for (int64_t i = 0; i < n; ++i) dy.set(i, u(rng));
+  if (c.residual)
+    for (int64_t i = 0; i < n; ++i) {
+      res.set(i, 0.5 * u(rng));
+      dres.set(i, u(rng));
+    }
+  for (int64_t j = 0; j < cols; ++j) {
+    gamma.set(j, (c.zc ? 0.0 : 1.0) + 0.5 * u(rng));
+    beta.set(j, 0.5 * u(rng));
+  }
+  int64_t first_zero = -1;
+  for (int k = 0; k < c.zero_gamma && k < cols; ++k) {  // columns cols/3, cols/3 + 1, ...: applied gamma 0
+    const int64_t j = std::min(cols - 1, cols / 3 + k);
+    gamma.set(j, c.zc ? -1.0 : 0.0);
+    if (first_zero < 0 || j < first_zero) first_zero = j;
+  }
+  auto geff = [&](int64_t j) { return c.affine ? (c.zc ? 1.0 + gamma.get(j) : gamma.get(j)) : 1.0; };
+  auto bj = [&](int64_t j) { return bias ? beta.get(j) : 0.0; };
+
+  const size_t xb = size_t(n) * dsize(c.xd), pb = size_t(cols) * dsize(c.pd), sb = size_t(rows) * dsize(sd);
+  Dev dx_in(xb, c.misalign), ddy(xb, c.misalign), dres_in(c.residual ? xb : 0, c.misalign),
+      ddres(c.residual ? xb : 0, c.misalign), ds_out(c.residual ? xb : 0, c.misalign), dgam(pb), dbet(pb),
+      dyo(xb, c.misalign), dmean(sb), drstd(sb), ddx(xb, c.misalign), ddg(pb), ddb(pb);
+  const int64_t ws_bytes = ln4j_cuda_backward_workspace_bytes(rows, cols);
+  Dev ws{size_t(ws_bytes)};
+  if (!dx_in.ptr || !ddy.ptr || !dyo.ptr || !ddx.ptr || !ws.ptr || (c.residual && (!dres_in.ptr || !ds_out.ptr))) {
+    CHECK(false, "%s: cudaMalloc failed", label);
+    return;
+  }
+  dx_in.upload(x);
+  ddy.upload(dy);
+  dgam.upload(gamma);
+  dbet.upload(beta);
+  if (c.residual) {
+    dres_in.upload(res);
+    ddres.upload(dres);
+  }
+  const void* g = c.affine ? dgam.ptr : nullptr;
+  const void* b = bias ? dbet.ptr : nullptr;
+  void* mean_out = c.rms ? nullptr : dmean.ptr;
+  void* s_out = c.residual && c.res_out ? ds_out.ptr : nullptr;
+  // The backward's x slot: y (from y), s (fused residual), or x.
+  const void* xslot = c.from_y ? dyo.ptr : c.residual ? ds_out.ptr : dx_in.ptr;
+  if (c.residual && !c.res_out && !c.from_y) {
+    CHECK(false, "%s: bad test case (the backward needs s)", label);
+    return;
+  }
+  const bool zero_rule = c.from_y && first_zero >= 0;  // dgamma not recoverable: the call must fail
+  void* want_dg = c.affine && !zero_rule ? ddg.ptr : nullptr;
+  void* want_db = bias ? ddb.ptr : nullptr;
+
+  // Two runs of forward + backward on poisoned outputs; the second must repeat the first bit for bit.
+  std::vector<unsigned char> first[7];
+  for (int run = 0; run < 2; ++run) {
+    dyo.poison(); dmean.poison(); drstd.poison(); ddx.poison(); ddg.poison(); ddb.poison(); ws.poison();
+    if (c.residual) ds_out.poison();
+    int s = ln4j_cuda_forward(0, nullptr, norm, fflags, c.xd, c.pd, rows, cols, eps, dx_in.ptr,
+                              c.residual ? dres_in.ptr : nullptr, g, b, dyo.ptr, s_out, mean_out, drstd.ptr);
+    CHECK(s == LN4J_OK, "%s: forward status %d: %s", label, s, ln4j_cuda_last_error());
+    if (zero_rule) {  // asking for dgamma fails, names the first zero column, and writes nothing
+      s = ln4j_cuda_backward(0, nullptr, norm, bflags, c.xd, c.pd, rows, cols, ddy.ptr,
+                             c.residual ? ddres.ptr : nullptr, xslot, nullptr, drstd.ptr, g, b, ddx.ptr, ddg.ptr,
+                             want_db, ws.ptr, ws_bytes);
+      char col[64];
+      std::snprintf(col, sizeof col, "column %lld", (long long)first_zero);
+      CHECK(s == LN4J_ERR_INVALID_ARGUMENT && std::strstr(ln4j_cuda_last_error(), col),
+            "%s: zero-gamma rule: status %d, message '%s' (expected INVALID_ARGUMENT naming %s)", label, s,
+            ln4j_cuda_last_error(), col);
+      cudaDeviceSynchronize();
+      CHECK(all_poisoned(ddx) && all_poisoned(ddg) && all_poisoned(ddb), "%s: zero-gamma failure wrote outputs",
+            label);
+    }
+    s = ln4j_cuda_backward(0, nullptr, norm, bflags, c.xd, c.pd, rows, cols, ddy.ptr, c.residual ? ddres.ptr : nullptr,
+                           xslot, c.from_y ? nullptr : mean_out, drstd.ptr, g, b, ddx.ptr, want_dg, want_db, ws.ptr,
+                           ws_bytes);
+    CHECK(s == LN4J_OK, "%s: backward status %d: %s", label, s, ln4j_cuda_last_error());
+    cudaError_t e = cudaDeviceSynchronize();
+    CHECK(e == cudaSuccess, "%s: cudaDeviceSynchronize: %s", label, cudaGetErrorName(e));
+    if (e != cudaSuccess) return;
+    const Dev* outs[7] = {&dyo, &dmean, &drstd, &ddx, &ddg, &ddb, &ds_out};
+    for (int k = 0; k < 7; ++k) {
+      if (!outs[k]->ptr) continue;
+      if (run == 0) first[k] = outs[k]->raw();
+      else CHECK(first[k] == outs[k]->raw(), "%s: output %d differs between two identical runs", label, k);
+    }
+  }
+
+  const Host y = dyo.download(c.xd), mean = dmean.download(sd), rstd = drstd.download(sd), dx = ddx.download(c.xd);
+  const Host dgamma = ddg.download(c.pd), dbeta = ddb.download(c.pd);
+  const Host s_dl = c.residual ? ds_out.download(c.xd) : Host(c.xd, 0);
+  const Host& xs = c.from_y ? y : c.residual ? s_dl : x;  // what the backward read in its x slot
+  std::vector<double> rdg(cols, 0.0), rdb(cols, 0.0), adg(cols, 0.0), adb(cols, 0.0), edg(cols, 0.0), srow(cols);
+  int bad_y = 0, bad_dx = 0, bad_stats = 0, bad_s = 0;
+  // Float statistics: sums of cols terms in the accumulation type (a probabilistic bound, 2 sqrt(cols)).
+  const double stats_k = 16.0 + 2.0 * std::sqrt(double(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    const size_t o = size_t(r * cols);
+    for (int64_t j = 0; j < cols; ++j) srow[j] = x.get(o + j) + (c.residual ? res.get(o + j) : 0.0);
+    double m = 0;
+    if (!c.rms) {
+      for (int64_t j = 0; j < cols; ++j) m += srow[j];
+      m /= double(cols);
+    }
+    double v = 0;
+    for (int64_t j = 0; j < cols; ++j) v += (srow[j] - m) * (srow[j] - m);
+    v /= double(cols);
+    const double sd_ = std::sqrt(v), rs = 1.0 / std::sqrt(v + eps);
+    // Relative error of the float statistics, scaled (LayerNorm) by how far the mean sits from 0 against the spread.
+    const double es = stats_k * uA * (1.0 + (c.rms ? 0.0 : std::fabs(m) / std::max(sd_, 1e-30)));
+    if (!c.rms && !close(mean.get(r), m, es * sd_ + uA * std::fabs(m)) && bad_stats++ < 3)
+      CHECK(false, "%s: mean[%lld] = %.9g, reference %.9g", label, (long long)r, mean.get(r), m);
+    if (!close(rstd.get(r), rs, es * rs) && bad_stats++ < 3)
+      CHECK(false, "%s: rstd[%lld] = %.9g, reference %.9g", label, (long long)r, rstd.get(r), rs);
+    if (c.residual && c.res_out)
+      for (int64_t j = 0; j < cols; ++j)
+        if (!close(s_dl.get(o + j), srow[j], (uT + 2 * uA) * std::fabs(srow[j])) && bad_s++ < 3)
+          CHECK(false, "%s: residual_out[%lld,%lld] = %.9g, reference %.9g", label, (long long)r, (long long)j,
+                s_dl.get(o + j), srow[j]);
+    double c1 = 0, c2 = 0;
+    for (int64_t j = 0; j < cols; ++j) {
+      const double gj = geff(j), bb = bj(j);
+      const double xh = (srow[j] - m) * rs;
+      const double ref = xh * gj + bb;
+      const double tol = uT * std::fabs(ref) + es * std::fabs(gj) * (1.0 + std::fabs(xh)) + 4 * uA * std::fabs(bb);
+      if (!close(y.get(o + j), ref, tol) && bad_y++ < 3)
+        CHECK(false, "%s: y[%lld,%lld] = %.9g, reference %.9g (tol %.3g)", label, (long long)r, (long long)j,
+              y.get(o + j), ref, tol);
+    }
+    // Backward reference from what the backward read: xhat from its x slot with the reference statistics.
+    auto xhat_b = [&](int64_t j) {
+      if (c.from_y) return geff(j) != 0.0 ? (xs.get(o + j) - bj(j)) / geff(j) : 0.0;
+      return (xs.get(o + j) - m) * rs;
+    };
+    for (int64_t j = 0; j < cols; ++j) {
+      const double gdy = geff(j) * dy.get(o + j), xh = xhat_b(j);
+      c1 += gdy;
+      c2 += gdy * xh;
+      rdg[j] += dy.get(o + j) * xh;
+      rdb[j] += dy.get(o + j);
+      adg[j] += std::fabs(dy.get(o + j)) * (1.0 + std::fabs(xh));
+      adb[j] += std::fabs(dy.get(o + j));
+      edg[j] += es * std::fabs(dy.get(o + j)) * (1.0 + std::fabs(xh));  // error of the float xhat
+    }
+    c1 = c.rms ? 0.0 : c1 / double(cols);
+    c2 /= double(cols);
+    // c1 and c2 are float sums whose error is relative to the sum of the magnitudes of their terms (not to |c2|,
+    // which cancels): A1 = mean|g*dy|, A2 = mean|g*dy| * (1 + |xhat|); each term carries the xhat error es.
+    double A1 = 0, A2 = 0;
+    for (int64_t j = 0; j < cols; ++j) {
+      const double agdy = std::fabs(geff(j) * dy.get(o + j));
+      A1 += agdy;
+      A2 += agdy * (1.0 + std::fabs(xhat_b(j)));
+    }
+    A1 /= double(cols);
+    A2 /= double(cols);
+    const double e2 = es + stats_k * uA;
+    for (int64_t j = 0; j < cols; ++j) {
+      const double xh = xhat_b(j), gdy = geff(j) * dy.get(o + j), dr = c.residual ? dres.get(o + j) : 0.0;
+      const double ref = rs * (gdy - c1 - xh * c2) + dr;
+      // rstd (relative es) times the bracket, plus the errors of c1, c2 and xhat inside it; twice that as margin.
+      const double inner = std::fabs(gdy) + std::fabs(c1) + std::fabs(xh) * std::fabs(c2);
+      const double tol = uT * std::fabs(ref) +
+                         2 * rs * (es * inner + e2 * (A1 + (1.0 + std::fabs(xh)) * (A2 + std::fabs(c2)))) +
+                         2 * uA * std::fabs(dr);
+      if (!close(dx.get(o + j), ref, tol) && bad_dx++ < 3)
+        CHECK(false, "%s: dx[%lld,%lld] = %.9g, reference %.9g (tol %.3g)", label, (long long)r, (long long)j,
+              dx.get(o + j), ref, tol);
+    }
+  }
+  int bad_p = 0;
+  const double sum_k = 8.0 + double(rows);  // float sums over the rows (in a part, then over the parts)
+  for (int64_t j = 0; j < cols; ++j) {
+    const double tg = uP * std::fabs(rdg[j]) + sum_k * uA * adg[j] + 2.0 * edg[j];
+    const double tb = uP * std::fabs(rdb[j]) + sum_k * uA * adb[j];
+    if (want_dg && !close(dgamma.get(j), rdg[j], tg) && bad_p++ < 3)
+      CHECK(false, "%s: dgamma[%lld] = %.9g, reference %.9g (tol %.3g)", label, (long long)j, dgamma.get(j), rdg[j],
+            tg);
+    if (want_db && !close(dbeta.get(j), rdb[j], tb) && bad_p++ < 3)
+      CHECK(false, "%s: dbeta[%lld] = %.9g, reference %.9g (tol %.3g)", label, (long long)j, dbeta.get(j), rdb[j],
+            tb);
+  }
+  if (!want_dg) CHECK(all_poisoned(ddg), "%s: dgamma written although NULL was passed", label);
+  std::printf("%s %s\n", (bad_y || bad_dx || bad_stats || bad_s || bad_p) ? "bad " : "ok  ", label);
+  std::fflush(stdout);
+}
+
+// Checks that answer before any device is touched (they run on every machine): every bad input is refused with
+// LN4J_ERR_INVALID_ARGUMENT and a message naming it.
+void check_arguments() {
+  CHECK(ln4j_cuda_built() == 1, "ln4j_cuda_built() = %d", ln4j_cuda_built());
+  const char* reason = nullptr;
+  const int n = ln4j_cuda_device_count(&reason);
+  CHECK(n > 0 || (reason && *reason && !std::strchr(reason, '\n')), "device_count 0 without a one-line reason");
+  CHECK(ln4j_cuda_backward_workspace_bytes(4, 8) > 0, "workspace bytes");
+  CHECK(ln4j_cuda_backward_workspace_bytes(0, 8) == 0, "workspace bytes for rows = 0");
+  float buf[8] = {0};
+  float* B = buf;
+  const int32_t F = LN4J_FLOAT32, L = LN4J_NORM_LAYER, R = LN4J_NORM_RMS;
+  struct Fwd {
+    const char* what;  // expected in the message
+    int32_t norm, flags, xd, pd;
+    int64_t rows, cols;
+    double eps;
+    const void *x, *res, *g, *b;
+    void *y, *sout, *mean, *rstd;
+  };
+  const Fwd fwd[] = {
+      {"rows must", L, 0, F, F, 0, 8, 1e-5, B, nullptr, nullptr, nullptr, B, nullptr, B, B},
+      {"cols must", L, 0, F, F, 1, 0, 1e-5, B, nullptr, nullptr, nullptr, B, nullptr, B, B},
+      {"eps", L, 0, F, F, 1, 8, 0.0, B, nullptr, nullptr, nullptr, B, nullptr, B, B},
+      {"eps", L, 0, F, F, 1, 8, NAN, B, nullptr, nullptr, nullptr, B, nullptr, B, B},
+      {"x_dtype", L, 0, 7, F, 1, 8, 1e-5, B, nullptr, nullptr, nullptr, B, nullptr, B, B},
+      {"param_dtype", L, 0, LN4J_FLOAT16, LN4J_BFLOAT16, 1, 8, 1e-5, B, nullptr, B, nullptr, B, nullptr, B, B},
+      {"param_dtype", L, 0, F, LN4J_FLOAT64, 1, 8, 1e-5, B, nullptr, B, nullptr, B, nullptr, B, B},
+      {"norm", 5, 0, F, F, 1, 8, 1e-5, B, nullptr, nullptr, nullptr, B, nullptr, B, B},
+      {"flags", L, 64, F, F, 1, 8, 1e-5, B, nullptr, nullptr, nullptr, B, nullptr, B, B},
+      {"BACKWARD_FROM_OUTPUT", L, LN4J_FLAG_BACKWARD_FROM_OUTPUT, F, F, 1, 8, 1e-5, B, nullptr, B, nullptr, B,
+       nullptr, B, B},
+      {"x must", L, 0, F, F, 1, 8, 1e-5, nullptr, nullptr, nullptr, nullptr, B, nullptr, B, B},
+      {"y must", L, 0, F, F, 1, 8, 1e-5, B, nullptr, nullptr, nullptr, nullptr, nullptr, B, B},
+      {"residual_out", L, 0, F, F, 1, 8, 1e-5, B, nullptr, nullptr, nullptr, B, B, B, B},
+      {"beta", R, 0, F, F, 1, 8, 1e-5, B, nullptr, B, B, B, nullptr, nullptr, B},
+      {"mean", R, 0, F, F, 1, 8, 1e-5, B, nullptr, B, nullptr, B, nullptr, B, B},
+      {"gamma", L, 0, F, F, 1, 8, 1e-5, B, nullptr, nullptr, B, B, nullptr, B, B},
+      {"overflows", L, 0, F, F, int64_t(1) << 40, int64_t(1) << 40, 1e-5, B, nullptr, nullptr, nullptr, B, nullptr,
+       B, B},
+  };
+  for (const Fwd& f : fwd) {
+    const int s = ln4j_cuda_forward(0, nullptr, f.norm, f.flags, f.xd, f.pd, f.rows, f.cols, f.eps, f.x, f.res, f.g,
+                                    f.b, f.y, f.sout, f.mean, f.rstd);
+    CHECK(s == LN4J_ERR_INVALID_ARGUMENT && std::strstr(ln4j_cuda_last_error(), f.what),
+          "forward with bad %s: status %d, message '%s'", f.what, s, ln4j_cuda_last_error());
+  }
+  struct Bwd {
+    const char* what;
+    int32_t norm, flags;
+    int64_t rows;
+    const void *dy, *x, *mean, *rstd, *g, *b;
+    void *dx, *dg, *db, *ws;
+    int64_t wsb;
+  };
+  const Bwd bwd[] = {
+      {"rows must", L, 0, 0, B, B, B, B, nullptr, nullptr, B, nullptr, nullptr, nullptr, 0},
+      {"dy must", L, 0, 4, nullptr, B, B, B, nullptr, nullptr, B, nullptr, nullptr, nullptr, 0},
+      {"x must", L, 0, 4, B, nullptr, B, B, nullptr, nullptr, B, nullptr, nullptr, nullptr, 0},
+      {"y must", L, LN4J_FLAG_BACKWARD_FROM_OUTPUT, 4, B, nullptr, nullptr, B, nullptr, nullptr, B, nullptr, nullptr,
+       nullptr, 0},
+      {"mean must", L, 0, 4, B, B, nullptr, B, nullptr, nullptr, B, nullptr, nullptr, nullptr, 0},
+      {"rstd must", L, 0, 4, B, B, B, nullptr, nullptr, nullptr, B, nullptr, nullptr, nullptr, 0},
+      {"dx must", L, 0, 4, B, B, B, B, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 0},
+      {"dgamma", L, 0, 4, B, B, B, B, nullptr, nullptr, B, B, nullptr, B, 4096},
+      {"beta", R, 0, 4, B, B, nullptr, B, B, B, B, nullptr, nullptr, nullptr, 0},
+      {"workspace", L, 0, 4, B, B, B, B, B, nullptr, B, B, B, nullptr, 0},
+      {"workspace_bytes", L, 0, 4, B, B, B, B, B, nullptr, B, B, B, B, 4},
+  };
+  for (const Bwd& f : bwd) {
+    const int s = ln4j_cuda_backward(0, nullptr, f.norm, f.flags, F, F, f.rows, 2, f.dy, nullptr, f.x, f.mean, f.rstd,
+                                     f.g, f.b, f.dx, f.dg, f.db, f.ws, f.wsb);
+    CHECK(s == LN4J_ERR_INVALID_ARGUMENT && std::strstr(ln4j_cuda_last_error(), f.what),
+          "backward with bad %s: status %d, message '%s'", f.what, s, ln4j_cuda_last_error());
+  }
+}
+
+// More than 2^31 elements (64-bit indexing): every row is a copy of one random row (filled by doubling device
+// copies), outputs poisoned; the first and last rows of y, mean, rstd and dx are checked against the reference
+// of that row (an index that wraps at 2^31 leaves the last rows NaN or wrong), and dgamma/dbeta against rows
+// times the row's terms.
+void big_case(std::mt19937_64& rng) {
+  const int32_t xd = LN4J_BFLOAT16, pd = LN4J_FLOAT32;
+  const int64_t cols = 1024, rows = (int64_t(1) << 21) + 5, n = rows * cols;
+  const double eps = 1e-5, uT = unit(xd), uA = unit(LN4J_FLOAT32);
+  const size_t rb = size_t(cols) * 2, xb = size_t(n) * 2;
+  const int64_t wsb = ln4j_cuda_backward_workspace_bytes(rows, cols);
+  Dev x(xb), dy(xb), y(xb), dx(xb), mean(size_t(rows) * 4), rstd(size_t(rows) * 4), gam(size_t(cols) * 4),
+      bet(size_t(cols) * 4), dg(size_t(cols) * 4), db(size_t(cols) * 4), ws{size_t(wsb)};
+  if (!x.ptr || !dy.ptr || !y.ptr || !dx.ptr || !ws.ptr) {
+    std::printf("skip big case: not enough device memory\n");
+    return;
+  }
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  Host xr(xd, cols), dyr(xd, cols), g(pd, cols), b(pd, cols);
+  for (int64_t j = 0; j < cols; ++j) {
+    xr.set(j, 3.0 + 0.5 * u(rng));
+    dyr.set(j, u(rng));
+    g.set(j, 1.0 + 0.5 * u(rng));
+    b.set(j, 0.5 * u(rng));
+  }
+  gam.upload(g);
+  bet.upload(b);
+  for (Dev* d : {&x, &dy}) {
+    cudaMemcpy(d->ptr, (d == &x ? xr : dyr).bytes.data(), rb, cudaMemcpyHostToDevice);
+    for (int64_t have = 1; have < rows; have *= 2) {
+      const int64_t k = std::min(have, rows - have);
+      cudaMemcpy(static_cast<unsigned char*>(d->ptr) + size_t(have) * rb, d->ptr, size_t(k) * rb,
+                 cudaMemcpyDeviceToDevice);
+    }
+  }
+  y.poison(); dx.poison(); mean.poison(); rstd.poison(); dg.poison(); db.poison();
+  int s = ln4j_cuda_forward(0, nullptr, LN4J_NORM_LAYER, 0, xd, pd, rows, cols, eps, x.ptr, nullptr, gam.ptr, bet.ptr,
+                            y.ptr, nullptr, mean.ptr, rstd.ptr);
+  CHECK(s == LN4J_OK, "big forward: %d %s", s, ln4j_cuda_last_error());
+  s = ln4j_cuda_backward(0, nullptr, LN4J_NORM_LAYER, 0, xd, pd, rows, cols, dy.ptr, nullptr, x.ptr, mean.ptr,
+                         rstd.ptr, gam.ptr, nullptr, dx.ptr, dg.ptr, db.ptr, ws.ptr, wsb);
+  CHECK(s == LN4J_OK, "big backward: %d %s", s, ln4j_cuda_last_error());
+  cudaError_t e = cudaDeviceSynchronize();
+  CHECK(e == cudaSuccess, "big case: %s", cudaGetErrorName(e));
+  if (e != cudaSuccess) return;
+  double m = 0, v = 0, c1 = 0, c2 = 0;
+  for (int64_t j = 0; j < cols; ++j) m += xr.get(j);
+  m /= double(cols);
+  for (int64_t j = 0; j < cols; ++j) v += (xr.get(j) - m) * (xr.get(j) - m);
+  v /= double(cols);
+  const double rs = 1.0 / std::sqrt(v + eps), es = (16.0 + 2.0 * std::sqrt(double(cols))) * uA * (1.0 + m / std::sqrt(v));
+  for (int64_t j = 0; j < cols; ++j) {
+    const double xh = (xr.get(j) - m) * rs;
+    c1 += g.get(j) * dyr.get(j);
+    c2 += g.get(j) * dyr.get(j) * xh;
+  }
+  c1 /= double(cols);
+  c2 /= double(cols);
+  Host dgh = dg.download(pd), dbh = db.download(pd);
+  int bad = 0;
+  for (int64_t r : {int64_t(0), rows / 2, rows - 1}) {
+    Host yr(xd, cols), dxr(xd, cols);
+    cudaMemcpy(yr.bytes.data(), static_cast<unsigned char*>(y.ptr) + size_t(r) * rb, rb, cudaMemcpyDeviceToHost);
+    cudaMemcpy(dxr.bytes.data(), static_cast<unsigned char*>(dx.ptr) + size_t(r) * rb, rb, cudaMemcpyDeviceToHost);
+    float mr = NAN, rr = NAN;
+    cudaMemcpy(&mr, static_cast<float*>(mean.ptr) + r, 4, cudaMemcpyDeviceToHost);
+    cudaMemcpy(&rr, static_cast<float*>(rstd.ptr) + r, 4, cudaMemcpyDeviceToHost);
+    CHECK(close(mr, m, es * std::sqrt(v) + uA * m) && close(rr, rs, es * rs), "big: mean/rstd of row %lld: %g %g",
+          (long long)r, mr, rr);
+    for (int64_t j = 0; j < cols; ++j) {
+      const double xh = (xr.get(j) - m) * rs, gdy = g.get(j) * dyr.get(j);
+      const double yref = xh * g.get(j) + b.get(j), dxref = rs * (gdy - c1 - xh * c2);
+      const double ty = uT * std::fabs(yref) + es * std::fabs(g.get(j)) * (1 + std::fabs(xh)) + 4 * uA;
+      const double tdx = uT * std::fabs(dxref) +
+                         4 * es * rs * (std::fabs(gdy) + std::fabs(c1) + (1 + std::fabs(xh)) * std::fabs(c2) + 1e-3);
+      if ((!close(yr.get(j), yref, ty) || !close(dxr.get(j), dxref, tdx)) && bad++ < 3)
+        CHECK(false, "big: row %lld col %lld: y %g (ref %g), dx %g (ref %g)", (long long)r, (long long)j,
+              yr.get(j), yref, dxr.get(j), dxref);
+    }
+  }
+  for (int64_t j = 0; j < cols; ++j) {
+    const double xh = (xr.get(j) - m) * rs;
+    const double rg = double(rows) * dyr.get(j) * xh, rbeta = double(rows) * dyr.get(j);
+    // float sums over at most rows_per_part rows, then over the parts: relative error about 4k * uA here.
+    const double rel = (8192.0 + es / uA) * uA;
+    if ((!close(dgh.get(j), rg, rel * double(rows) * std::fabs(dyr.get(j)) * (1 + std::fabs(xh))) ||
+         !close(dbh.get(j), rbeta, rel * double(rows) * std::fabs(dyr.get(j)))) &&
+        bad++ < 6)
+      CHECK(false, "big: dgamma[%lld] %g (ref %g), dbeta %g (ref %g)", (long long)j, dgh.get(j), rg, dbh.get(j), rbeta);
+  }
+  std::printf("%s x=bf16 p=f32 rows=%lld cols=%lld (%lld elements)\n", bad ? "bad " : "ok  ", (long long)rows,
+              (long long)cols, (long long)n);
+}
+
+}  // namespace
+
+int main() {
+  check_arguments();
+  const char* reason = nullptr;
+  if (ln4j_cuda_device_count(&reason) == 0) {
+    if (failures) return 1;
+    std::printf("skipped: %s\n", reason ? reason : "no CUDA device");
+    return 77;
+  }
+  {  // device selection is checked too
+    float buf[8] = {0};
+    int s = ln4j_cuda_forward(1 << 20, nullptr, LN4J_NORM_LAYER, 0, LN4J_FLOAT32, LN4J_FLOAT32, 1, 8, 1e-5, buf,
+                              nullptr, nullptr, nullptr, buf, nullptr, nullptr, nullptr);
+    CHECK(s == LN4J_ERR_INVALID_ARGUMENT, "device out of range: %d %s", s, ln4j_cuda_last_error());
+  }
+  std::mt19937_64 rng(20261125);
+  const int32_t pairs[6][2] = {{LN4J_FLOAT32, LN4J_FLOAT32},   {LN4J_FLOAT64, LN4J_FLOAT64},
+                               {LN4J_BFLOAT16, LN4J_BFLOAT16}, {LN4J_BFLOAT16, LN4J_FLOAT32},
+                               {LN4J_FLOAT16, LN4J_FLOAT16},   {LN4J_FLOAT16, LN4J_FLOAT32}};
+  // Every regime and its edges: group (1..1024: 1 to 32 lanes, 1 to 16 packs per lane), smem, stream; the
+  // backward's register forms (<= 256, 512, 1024, 2048, 4096) and its streaming form.
+  const int64_t widths[] = {1,   2,   3,   7,   8,    15,   16,   17,   31,   32,   33,   63,    64,     65,     127,
+                            128, 129, 255, 256, 257,  768,  1000, 1023, 1024, 1025, 4096, 4097, 65537, 1000000};
+  // Issue 5 variants on widths that reach every regime.
+  const int64_t vwidths[] = {1, 7, 33, 129, 768, 1025, 4097, 65537};
+  for (const auto& pr : pairs) {
+    const int32_t xd = pr[0], pd = pr[1];
+    for (int64_t cols : widths) {
+      const int64_t rows = std::max<int64_t>(2, std::min<int64_t>(67, (int64_t(1) << 20) / cols));
+      run_case(Case{xd, pd, rows, cols}, rng);
+    }
+    // Many rows (grid striding, several rows per partial block), no affine, no bias, rows not 16-byte aligned.
+    run_case(Case{xd, pd, kManyRows, 7}, rng);
+    run_case(Case{xd, pd, kManyRows768, 768}, rng);
+    { Case c{xd, pd, 5, 1025}; c.affine = false; run_case(c, rng); }
+    { Case c{xd, pd, 3, 65537}; c.affine = false; run_case(c, rng); }
+    { Case c{xd, pd, 4, 300}; c.bias = false; run_case(c, rng); }
+    { Case c{xd, pd, 9, 1000}; c.misalign = size_t(dsize(xd)); run_case(c, rng); }
+    { Case c{xd, pd, 3, 20000}; c.misalign = size_t(dsize(xd)); run_case(c, rng); }
+    { Case c{xd, pd, 5, 129}; c.misalign = size_t(dsize(xd)); c.residual = true; run_case(c, rng); }
+    for (int64_t cols : vwidths) {
+      const int64_t rows = std::max<int64_t>(2, std::min<int64_t>(37, (int64_t(1) << 19) / cols));
+      Case base{xd, pd, rows, cols};
+      { Case c = base; c.rms = true; run_case(c, rng); }
+      { Case c = base; c.rms = true; c.affine = false; run_case(c, rng); }
+      { Case c = base; c.zc = true; run_case(c, rng); }
+      { Case c = base; c.rms = true; c.zc = true; run_case(c, rng); }
+      { Case c = base; c.residual = true; run_case(c, rng); }
+      { Case c = base; c.rms = true; c.residual = true; c.zc = true; run_case(c, rng); }
+      { Case c = base; c.residual = true; c.res_out = false; c.from_y = true; run_case(c, rng); }
+      { Case c = base; c.from_y = true; run_case(c, rng); }
+      { Case c = base; c.from_y = true; c.affine = false; run_case(c, rng); }
+      { Case c = base; c.rms = true; c.from_y = true; c.zc = true; run_case(c, rng); }
+      // The zero-gamma rule: from y with dgamma wanted fails naming the column, then dx/dbeta without dgamma;
+      // from x, dgamma is computed as usual.
+      { Case c = base; c.from_y = true; c.zero_gamma = 2; run_case(c, rng); }
+      { Case c = base; c.rms = true; c.zc = true; c.from_y = true; c.zero_gamma = 1; run_case(c, rng); }
+      { Case c = base; c.zero_gamma = 2; run_case(c, rng); }
+    }
+  }
+  for (int64_t cols : {int64_t(1), int64_t(33), int64_t(768), int64_t(4097), int64_t(65537)}) {  // rows = 1
+    run_case(Case{LN4J_FLOAT32, LN4J_FLOAT32, 1, cols}, rng);
+    Case c{LN4J_BFLOAT16, LN4J_BFLOAT16, 1, cols};
+    c.rms = true;
+    c.from_y = true;
+    run_case(c, rng);
+  }
+  run_case(Case{LN4J_BFLOAT16, LN4J_FLOAT32, 1, 1000000}, rng);
+  { Case c{LN4J_BFLOAT16, LN4J_FLOAT32, 1, 1000000}; c.rms = true; c.residual = true; run_case(c, rng); }
+  big_case(rng);
+  std::printf("%s (%d failures)\n", failures ? "FAILED" : "all CUDA checks passed", failures);
+  return failures ? 1 : 0;
+}
