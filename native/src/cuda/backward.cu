@@ -5,9 +5,10 @@
 //     dx     = rstd * (g*dy - c1 - xhat*c2) (+ dresidual_out when the forward was fused with a residual)
 //     dgamma = sum over rows of dy*xhat,   dbeta = sum over rows of dy
 // LN4J_FLAG_BACKWARD_FROM_OUTPUT: the x slot holds y; xhat = (y - beta) / g (RMSNorm: y / g), mean is not read.
-// Zero-gamma rule (the whole project's): where g_eff[j] == 0, xhat[j] is taken as 0 (the column adds nothing to
-// c1 and c2 either way, since g*dy = 0); dgamma[j] is not recoverable there, so a call that wants dgamma fails
-// with LN4J_ERR_INVALID_ARGUMENT naming the first such column, before any kernel writes.
+// Zero-gamma rule (the whole project's): where g_eff[j] == 0, y[j] = beta[j] whatever x was, so xhat[j] cannot be
+// rebuilt from y; dx[j] = rstd * (-c1 - xhat[j] * c2) and dgamma[j] both need it. A backward from y with such a
+// column therefore fails with LN4J_ERR_INVALID_ARGUMENT naming the first one, before any kernel writes (the
+// backward from x is exact for any gamma). Without gamma, g_eff = 1 and nothing is checked.
 // Accumulation in float (double for FLOAT64).
 //
 // Determinism without float atomics: rows are cut into fixed blocks (part_layout: from rows and cols only,
@@ -56,8 +57,8 @@ struct BwdParams {
   bool smem_partials;  // K == 0 form: accumulate the partials in dynamic shared memory [2, cols]
 };
 
-// xhat of one element from the value v in the x slot. From y: xhat = (y - beta) / g_eff, and 0 where
-// g_eff = 0 (the project's zero-gamma rule: such a column contributes nothing to c1 and c2).
+// xhat of one element from the value v in the x slot. From y: xhat = (y - beta) / g_eff (a zero g_eff was refused
+// before launch by the zero-gamma rule; the guard only keeps a division by zero out of the kernel).
 template <class A>
 __device__ __forceinline__ A xhat_of(A v, A g, A b, A mean, A rstd, bool from_y) {
   if (from_y) return g != A(0) ? (v - b) / g : A(0);
@@ -220,9 +221,9 @@ int backward_typed(const BackwardArgs& a, void* workspace, cudaStream_t s, const
   p.zc = (a.p.flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) != 0;
   p.from_y = (a.p.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT) != 0;
   p.smem_partials = false;
-  if (p.from_y && a.dgamma) {
-    // Zero-gamma rule: dgamma[j] = sum(dy * xhat) cannot be recovered from y where g_eff[j] == 0, so such a
-    // call fails before anything is written. The check runs on the device (a tiny kernel over gamma, integer
+  if (p.from_y && p.gamma) {
+    // Zero-gamma rule: xhat[j] cannot be rebuilt from y where g_eff[j] == 0, so such a call fails before
+    // anything is written. The check runs on the device (a tiny kernel over gamma, integer
     // atomicMin into 8 bytes at the end of the workspace) and reads back one integer: this one mode
     // synchronizes with `stream` before the kernels are launched.
     unsigned long long* first = reinterpret_cast<unsigned long long*>(static_cast<unsigned char*>(workspace) +
@@ -239,8 +240,8 @@ int backward_typed(const BackwardArgs& a, void* workspace, cudaStream_t s, const
     if (int st = cuda_status(cudaStreamSynchronize(s), fn, "cudaStreamSynchronize")) return st;
     if (host != ~0ull)
       return fail(LN4J_ERR_INVALID_ARGUMENT,
-                  "%s: dgamma cannot be computed from y (LN4J_FLAG_BACKWARD_FROM_OUTPUT) where the applied gamma "
-                  "is 0: column %llu%s; pass dgamma = NULL or use the backward from x",
+                  "%s: the backward from y (LN4J_FLAG_BACKWARD_FROM_OUTPUT) cannot rebuild xhat where the applied "
+                  "gamma is 0: column %llu%s; use the backward from x",
                   fn, host, p.zc ? " (1 + gamma = 0)" : " (gamma = 0)");
   }
   int st;

@@ -1,7 +1,7 @@
 // The ln4j_cuda_* C API of liblayernorm4j_cuda: device probing, argument checks (shared with the CPU library:
 // common/args.cpp), device selection, then the kernels of forward.cu / backward.cu. Every call is
 // asynchronous on its stream (NULL = the legacy default stream) and never synchronizes, with one exception: the
-// backward from y (LN4J_FLAG_BACKWARD_FROM_OUTPUT) with dgamma wanted reads back one integer (the zero-gamma
+// backward from y (LN4J_FLAG_BACKWARD_FROM_OUTPUT) with gamma reads back one integer (the zero-gamma
 // check, backward.cu) and so waits for the stream before it launches.
 // The workspace (ln4j_cuda_backward_workspace_bytes, 8-byte aligned) is needed when dgamma or dbeta is wanted.
 // Served: LayerNorm and RMSNorm, every dtype (FLOAT64 accumulates in double), zero-centred gamma, the fused
