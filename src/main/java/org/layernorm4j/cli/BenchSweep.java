@@ -10,6 +10,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.IntSupplier;
 import org.bytedeco.javacpp.Pointer;
 import org.layernorm4j.DType;
 import org.layernorm4j.Device;
@@ -24,7 +25,8 @@ import org.layernorm4j.internal.Memory;
  * the ratio to a copy ceiling measured in the same run.
  *
  * <p>Shapes: cols 64 .. 65536 (and the odd 1000, 4097) at a fixed element count (rows = elements / cols), then the
- * latency shapes 1 x 768 and 32 x 768. Byte rule (4-byte elements): forward = x read + y written + mean/rstd
+ * latency shapes 1 x 768 and 32 x 768. Like native/bench, calls rotate over buffer sets (~960 MiB in all by default) so that
+ * the last-level cache does not flatter the numbers. Byte rule (4-byte elements): forward = x read + y written + mean/rstd
  * written + gamma/beta read once = 4 (2 n + 2 rows + 2 cols); backward = x, dy read + dx written + mean/rstd read +
  * gamma read + dgamma/dbeta written once = 4 (3 n + 2 rows + 3 cols). Ceiling: {@code Pointer.memcpy} between two
  * off-heap buffers moving the same bytes (half read, half written): at T threads the faster (median) of one thread and
@@ -46,6 +48,7 @@ public final class BenchSweep {
         int[] threads = maxThreads > 1 ? new int[] {1, maxThreads} : new int[] {1};
         int samples = 21;
         boolean latency = true;
+        long rotateMib = 960;
         try {
             for (int i = 0; i < args.length; i++) {
                 String a = args[i];
@@ -55,6 +58,8 @@ public final class BenchSweep {
                     case "--threads": threads = Arrays.stream(need(args, ++i, a).split(",")).mapToInt(Integer::parseInt).toArray(); break;
                     case "--samples": samples = Integer.parseInt(need(args, ++i, a)); break;
                     case "--no-latency": latency = false; break;
+                    case "--rotate-mib": rotateMib = Long.parseLong(need(args, ++i, a)); break;
+                    case "--warm": rotateMib = 0; break;
                     case "--quick":
                         elements = 1_048_576L;
                         cols = new long[] {128, 768, 1000, 4096, 4097, 65536};
@@ -88,7 +93,8 @@ public final class BenchSweep {
             shapes.add(new long[] {32, 768});
         }
         out.println("== bench: the model sweep through the Java API (fp32, CPU, isa " + CpuBackend.activeIsaName()
-                + ", " + samples + " samples after warm-up, each sample >= 200 us of calls)");
+                + ", " + samples + " samples after warm-up, each sample >= 200 us of calls; "
+                + (rotateMib > 0 ? "rotating over ~" + rotateMib + " MiB of buffer sets)" : "--warm: one buffer set)"));
         out.println("GB/s rule: forward = 4 (2 n + 2 rows + 2 cols) bytes; backward = 4 (3 n + 2 rows + 3 cols)");
         out.println("ceiling: Pointer.memcpy (off-heap to off-heap) moving the same bytes (half read, half written);"
                 + " at T threads the faster of 1 and T Java threads");
@@ -100,49 +106,84 @@ public final class BenchSweep {
             return t;
         });
         try {
-            for (long[] s : shapes) runShape(out, (int) s[0], (int) s[1], threads, samples, pool);
+            for (long[] s : shapes) runShape(out, (int) s[0], (int) s[1], threads, samples, pool, rotateMib << 20);
         } finally {
             pool.shutdownNow();
         }
         return 0;
     }
 
-    private static void runShape(PrintStream out, int rows, int cols, int[] threads, int samples, ExecutorService pool) {
+    private static void runShape(PrintStream out, int rows, int cols, int[] threads, int samples, ExecutorService pool,
+            long rotateBytes) {
         long n = (long) rows * cols;
         double fwdBytes = 4.0 * (2 * n + 2L * rows + 2L * cols);
         double bwdBytes = 4.0 * (3 * n + 2L * rows + 3L * cols);
         Random rnd = new Random(1);
         long copyBytes = (long) Math.ceil(bwdBytes / 2);
-        long src = Memory.allocateHost(copyBytes), dst = Memory.allocateHost(copyBytes);
-        try (Tensor x = Tensor.of(Main.offCentre(rnd, rows, cols), rows, cols);
-                Tensor dy = Tensor.of(Main.offCentre(rnd, rows, cols), rows, cols);
-                Tensor gamma = Tensor.empty(DType.FLOAT32, Device.cpu(), cols).fill(1.5);
-                Tensor beta = Tensor.empty(DType.FLOAT32, Device.cpu(), cols).fill(0.25);
-                Tensor y = Tensor.empty(DType.FLOAT32, Device.cpu(), rows, cols);
-                Tensor mean = Tensor.empty(DType.FLOAT32, Device.cpu(), rows);
-                Tensor rstd = Tensor.empty(DType.FLOAT32, Device.cpu(), rows);
-                Tensor dx = Tensor.empty(DType.FLOAT32, Device.cpu(), rows, cols);
-                Tensor dgamma = Tensor.empty(DType.FLOAT32, Device.cpu(), cols);
-                Tensor dbeta = Tensor.empty(DType.FLOAT32, Device.cpu(), cols)) {
-            Pointer.memset(Memory.view(src, copyBytes), 1, copyBytes);
-            Pointer.memset(Memory.view(dst, copyBytes), 0, copyBytes);
+        // Rotating buffer sets (as in native/bench): each timed call works on the next set, so calls read data
+        // that the previous calls did not just bring into cache. A set: x, dy, y, dx, mean, rstd, copy src/dst.
+        long setBytes = 4 * (4 * n + 2L * rows) + 2 * copyBytes;
+        int sets = (int) Math.max(1, Math.min(4096, rotateBytes / setBytes));
+        float[] hx = Main.offCentre(rnd, rows, cols), hdy = Main.offCentre(rnd, rows, cols);
+        List<AutoCloseable> owned = new ArrayList<>();
+        Tensor[] x = new Tensor[sets], dy = new Tensor[sets], y = new Tensor[sets], dx = new Tensor[sets];
+        Tensor[] mean = new Tensor[sets], rstd = new Tensor[sets];
+        long[] src = new long[sets], dst = new long[sets];
+        try {
+            Tensor gamma = keep(owned, Tensor.empty(DType.FLOAT32, Device.cpu(), cols).fill(1.5));
+            Tensor beta = keep(owned, Tensor.empty(DType.FLOAT32, Device.cpu(), cols).fill(0.25));
+            Tensor dgamma = keep(owned, Tensor.empty(DType.FLOAT32, Device.cpu(), cols));
+            Tensor dbeta = keep(owned, Tensor.empty(DType.FLOAT32, Device.cpu(), cols));
+            for (int k = 0; k < sets; k++) {
+                x[k] = keep(owned, Tensor.of(hx, rows, cols));
+                dy[k] = keep(owned, Tensor.of(hdy, rows, cols));
+                y[k] = keep(owned, Tensor.empty(DType.FLOAT32, Device.cpu(), rows, cols).fill(0));
+                dx[k] = keep(owned, Tensor.empty(DType.FLOAT32, Device.cpu(), rows, cols).fill(0));
+                mean[k] = keep(owned, Tensor.empty(DType.FLOAT32, Device.cpu(), rows));
+                rstd[k] = keep(owned, Tensor.empty(DType.FLOAT32, Device.cpu(), rows));
+                long sa = Memory.allocateHost(copyBytes), da = Memory.allocateHost(copyBytes);
+                src[k] = sa;
+                dst[k] = da;
+                owned.add(() -> Memory.freeHost(sa));
+                owned.add(() -> Memory.freeHost(da));
+                Pointer.memset(Memory.view(sa, copyBytes), 1, copyBytes);
+                Pointer.memset(Memory.view(da, copyBytes), 0, copyBytes);
+            }
             String shape = rows + "x" + cols;
+            int[] next = {0};
+            IntSupplier set = () -> next[0] = (next[0] + 1) % sets;
             for (int t : threads) {
                 LayerNorm ln = LayerNorm.builder(cols).cpuThreads(t).build();
                 long fc = (long) Math.ceil(fwdBytes / 2);
-                double[] cf = ceiling(samples, pool, t, dst, src, fc);
-                double[] f = time(samples, () -> ln.forward(x, gamma, beta, y, mean, rstd));
-                double[] cb = ceiling(samples, pool, t, dst, src, copyBytes);
-                double[] b = time(samples, () -> ln.backward(dy, x, mean, rstd, gamma, dx, dgamma, dbeta));
+                double[] cf = ceiling(samples, pool, t, set, dst, src, fc);
+                double[] f = time(samples, () -> {
+                    int k = set.getAsInt();
+                    ln.forward(x[k], gamma, beta, y[k], mean[k], rstd[k]);
+                });
+                double[] cb = ceiling(samples, pool, t, set, dst, src, copyBytes);
+                double[] b = time(samples, () -> {
+                    int k = set.getAsInt();
+                    ln.backward(dy[k], x[k], mean[k], rstd[k], gamma, dx[k], dgamma, dbeta);
+                });
                 row(out, shape, "forward", "ceiling", t, cf, fwdBytes, cf[0]);
                 row(out, shape, "forward", "ours", t, f, fwdBytes, cf[0]);
                 row(out, shape, "backward", "ceiling", t, cb, bwdBytes, cb[0]);
                 row(out, shape, "backward", "ours", t, b, bwdBytes, cb[0]);
             }
         } finally {
-            Memory.freeHost(src);
-            Memory.freeHost(dst);
+            for (AutoCloseable c : owned) {
+                try {
+                    c.close();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            }
         }
+    }
+
+    private static <T extends AutoCloseable> T keep(List<AutoCloseable> owned, T t) {
+        owned.add(t);
+        return t;
     }
 
     private static void row(PrintStream out, String shape, String dir, String impl, int threads, double[] t,
@@ -155,10 +196,17 @@ public final class BenchSweep {
      * The copy ceiling at {@code threads}: the faster (by median) of a one-thread memcpy and the memcpy split over
      * {@code threads} Java threads, so the pool's hand-off cost (tens of us) never makes small shapes look fast.
      */
-    private static double[] ceiling(int samples, ExecutorService pool, int threads, long dst, long src, long bytes) {
-        double[] one = time(samples, () -> copy(pool, 1, dst, src, bytes));
+    private static double[] ceiling(int samples, ExecutorService pool, int threads, IntSupplier set, long[] dst,
+            long[] src, long bytes) {
+        double[] one = time(samples, () -> {
+            int k = set.getAsInt();
+            copy(pool, 1, dst[k], src[k], bytes);
+        });
         if (threads == 1) return one;
-        double[] many = time(samples, () -> copy(pool, threads, dst, src, bytes));
+        double[] many = time(samples, () -> {
+            int k = set.getAsInt();
+            copy(pool, threads, dst[k], src[k], bytes);
+        });
         return many[0] < one[0] ? many : one;
     }
 
@@ -219,11 +267,12 @@ public final class BenchSweep {
     }
 
     private static void usage(PrintStream out) {
-        out.println("usage: bench [--elements N] [--cols a,b,...] [--threads a,b] [--samples N] [--no-latency] [--quick]");
+        out.println("usage: bench [--elements N] [--cols a,b,...] [--threads a,b] [--samples N] [--no-latency] [--rotate-mib N | --warm] [--quick]");
         out.println("  --elements N   element count of the cols sweep (default 4194304; rows = N / cols)");
         out.println("  --cols a,b     widths (default 64,128,256,512,768,1000,1024,2048,4096,4097,8192,12288,16384,65536)");
         out.println("  --threads a,b  native threads for ours and Java threads for the copy ceiling (default 1 and all cores)");
         out.println("  --samples N    timed samples per row (default 21); --no-latency drops 1x768 and 32x768");
+        out.println("  --rotate-mib N rotating buffer sets of about N MiB in all (default 960, as native/bench); --warm: one set");
         out.println("  --quick        1048576 elements, cols 128,768,1000,4096,4097,65536, 7 samples");
     }
 }
