@@ -209,12 +209,17 @@ int run_forward(const Case& c, Data& d, double eps) {
                           c.rms() ? nullptr : d.mean.p, d.rstd.p);
 }
 
+// The backward's x slot: s when the forward had a residual, y for the backward from y (which also gets beta and
+// no mean), else x.
 int run_backward(const Case& c, Data& d, bool want_dg, bool want_db) {
   d.dx.poison();
   d.dg.poison();
   d.db.poison();
+  const bool fy = (c.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT) != 0;
+  const void* xslot = fy ? d.y.p : c.res && c.res_out ? d.rout.p : d.x.p;
   return ln4j_cpu_backward(c.isa, c.threads, c.norm, c.flags, c.xdt, c.pdt, c.rows, c.cols, d.dy.p,
-                           c.res ? d.dres.p : nullptr, c.res && c.res_out ? d.rout.p : d.x.p, c.rms() ? nullptr : d.mean.p, d.rstd.p, c.gamma ? d.g.p : nullptr, nullptr, d.dx.p,
+                           c.res ? d.dres.p : nullptr, xslot, c.rms() || fy ? nullptr : d.mean.p, d.rstd.p,
+                           c.gamma ? d.g.p : nullptr, fy && c.beta ? d.b.p : nullptr, d.dx.p,
                            want_dg ? d.dg.p : nullptr, want_db ? d.db.p : nullptr);
 }
 
@@ -299,16 +304,33 @@ void check_backward(const Case& c, const Data& d, bool want_dg, bool want_db, co
   const Buf& xb = c.res && c.res_out ? d.rout : d.x;  // the backward's x is s when the forward had a residual
   std::vector<long double> dg(C, 0.0), db(C, 0.0);
   std::vector<double> adg(C, 0.0), adb(C, 0.0);
+  // Backward from y (the reference still uses the true x): xhat rebuilt as (y - beta) * (1/g') carries (a) the
+  // forward's own xhat error (|xhat|*(g/2 + 6u) + u*|mean|*rstd + g, see the top), (b) the rounding of y
+  // (uo*|y|, or half the fp16 subnormal step) and (c) the subtraction, reciprocal and product (3u*(|y| + |beta|)), (b) and (c) divided by |g'|,
+  // and (d) with a residual: the forward normalized the unrounded s while the reference reads s as stored
+  // (uo*|s|*rstd). delta_j bounds it per element; it enters c2, dx (through xhat*c2, plus the second-order
+  // delta*dc2) and dgamma linearly.
+  const bool fy = (c.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT) != 0;
+  std::vector<double> delta(C, 0.0), edg(C, 0.0);
   std::vector<char> row_nan(c.rows, 0);
   for (int64_t r : nan_rows) row_nan[r] = 1;
   int reported = 0;
   for (int64_t r = 0; r < c.rows; ++r) {
     long double mean = c.rms() ? 0.0 : d.mean.get(r), rstd = d.rstd.get(r);  // the saved statistics
     long double s1 = 0, s2 = 0;
-    double a1 = 0, a2 = 0;
+    double a1 = 0, a2 = 0, a2d = 0;
     for (int64_t j = 0; j < C; ++j) {
       long double ga = c.gamma ? c.geff(d.g.get(j)) : 1.0, dy = d.dy.get(r * C + j);
       long double xhat = (xb.get(r * C + j) - mean) * rstd;
+      if (fy) {
+        double yv = std::fabs(d.y.get(r * C + j)), bv = c.beta ? std::fabs(d.b.get(j)) : 0.0;
+        delta[j] = std::fabs(double(xhat)) * (g / 2 + 6 * u) + u * std::fabs(double(mean * rstd)) + g +
+                   (uo * yv + (c.xdt == LN4J_FLOAT16 ? std::ldexp(1.0, -25) : 0.0) + 3 * u * (yv + bv)) /
+                       std::fabs(double(ga)) +
+                   (c.res ? uo * std::fabs(xb.get(r * C + j)) * double(rstd) : 0.0);
+        a2d += double(std::fabs(ga * dy)) * delta[j];
+        edg[j] += double(std::fabs(dy)) * delta[j];
+      }
       s1 += ga * dy;
       s2 += ga * dy * xhat;
       a1 += double(std::fabs(ga * dy));
@@ -326,7 +348,7 @@ void check_backward(const Case& c, const Data& d, bool want_dg, bool want_db, co
     }
     long double c1l = c.rms() ? 0.0L : s1 / C, c2l = s2 / C;
     double c1 = double(c1l), c2 = double(c2l);
-    double dc1 = c.rms() ? 0.0 : g * a1 / double(C), dc2 = (g + 4 * u) * a2 / double(C);
+    double dc1 = c.rms() ? 0.0 : g * a1 / double(C), dc2 = (g + 4 * u) * a2 / double(C) + a2d / double(C);
     for (int64_t j = 0; j < C; ++j) {
       long double gal = c.gamma ? c.geff(d.g.get(j)) : 1.0, dyl = d.dy.get(r * C + j);
       long double xhatl = (xb.get(r * C + j) - mean) * rstd;
@@ -336,7 +358,8 @@ void check_backward(const Case& c, const Data& d, bool want_dg, bool want_db, co
       double tol = double(rstd) * (dc1 + std::fabs(xhat) * dc2 +
                            3 * u * (std::fabs(ga * dy) + std::fabs(c1) + std::fabs(xhat * c2))) +
                    uo * std::fabs(ref) + u * (std::fabs(ref) + std::fabs(dr)) +
-                   (c.xdt == LN4J_FLOAT16 ? std::ldexp(1.0, -25) : 0.0);
+                   (c.xdt == LN4J_FLOAT16 ? std::ldexp(1.0, -25) : 0.0) +
+                   (fy ? double(rstd) * (std::fabs(c2) + dc2) * delta[j] : 0.0);
       double got = d.dx.get(r * C + j), err = std::fabs(got - ref);
       if (!(err <= tol) && reported < 3) {
         ++reported;
@@ -357,7 +380,7 @@ void check_backward(const Case& c, const Data& d, bool want_dg, bool want_db, co
       if (dgamma_all_nan || col_nan[j]) {
         CHECK(std::isnan(got), "%s: dgamma[%lld] = %g should be NaN", what.c_str(), (long long)j, got);
       } else {
-        double tol = double(c.rows + 4) * u * adg[j] + up * double(std::fabs(dg[j])) + sub;
+        double tol = double(c.rows + 4) * u * adg[j] + up * double(std::fabs(dg[j])) + sub + edg[j];
         double err = double(std::fabs(got - dg[j]));
         if (!(err <= tol)) ++reported;
         CHECK(err <= tol, "%s: dgamma[%lld] = %.9g ref %.9g (err %.3g > tol %.3g)", what.c_str(), (long long)j, got,
@@ -465,6 +488,70 @@ void test_variants() {
           std::snprintf(what, sizeof what, "norm=%d flags=%d res=%d backward", c.norm, c.flags, int(c.res));
           check_backward(c, d, c.gamma, wdb, {}, {}, label(c, what));
         }
+}
+
+// The memory-saving backward (LN4J_FLAG_BACKWARD_FROM_OUTPUT: the x slot holds the forward's y) against the
+// reference built from the true x, with the tolerance widened only by the rounding that rebuilding xhat from y
+// adds (check_backward's delta); then the zero-gamma rule and bitwise determinism over thread counts.
+void test_from_y() {
+  const int64_t widths[] = {1, 7, 16, 17, 33, 768, 1000, 4097};
+  std::mt19937_64 rng(4242);
+  int k = 0;
+  for (int isa : isas())
+    for (auto& dt : kDtypes)
+      for (int64_t cols : widths)
+        for (int v = 0; v < 6; ++v) {
+          ++k;
+          // v: 0 gamma+beta, 1 gamma only, 2 no affine, 3 RMS gamma, 4 RMS 1+gamma, 5 1+gamma, beta, residual
+          Case c{isa, dt[0], dt[1], k % 5 == 0 ? 1 : 37, cols, v != 2, v == 0 || v == 5, (k & 1) != 0, 3};
+          c.norm = (v == 3 || v == 4) ? LN4J_NORM_RMS : LN4J_NORM_LAYER;
+          c.flags = (v == 4 || v == 5) ? LN4J_FLAG_ZERO_CENTERED_GAMMA : 0;
+          c.res = c.res_out = v == 5;
+          Data d = make(c);
+          fill(d, c, rng, 1.5, 2.0);
+          int s = run_forward(c, d, 1e-5);
+          CHECK(s == LN4J_OK, "%s: forward status %d (%s)", label(c, "from-y").c_str(), s, ln4j_last_error());
+          c.flags |= LN4J_FLAG_BACKWARD_FROM_OUTPUT;
+          bool wdb = c.beta;
+          s = run_backward(c, d, c.gamma, wdb);
+          CHECK(s == LN4J_OK, "%s: backward status %d (%s)", label(c, "from-y").c_str(), s, ln4j_last_error());
+          char what[64];
+          std::snprintf(what, sizeof what, "from-y v=%d backward", v);
+          check_backward(c, d, c.gamma, wdb, {}, {}, label(c, what));
+          if (v == 0 && cols == 1000) {  // same bits for 1, 2, 3 and 8 threads
+            Buf dx1 = d.dx, dg1 = d.dg;
+            for (int t : {1, 2, 8}) {
+              c.threads = t;
+              run_backward(c, d, c.gamma, wdb);
+              CHECK(d.dx.same_bits(dx1) && d.dg.same_bits(dg1), "%s: bits differ with %d threads",
+                    label(c, "from-y").c_str(), t);
+            }
+          }
+        }
+  // Zero-gamma rule: an applied gamma of exactly 0 (gamma = 0, or gamma = -1 when zero-centred) makes xhat
+  // unrecoverable from y: the call fails naming the first such column, with or without dgamma, writing nothing.
+  for (int isa : isas())
+    for (auto& dt : kDtypes)
+      for (int zc = 0; zc < 2; ++zc) {
+        Case c{isa, dt[0], dt[1], 9, 40, true, true, false, 2};
+        c.flags = zc ? LN4J_FLAG_ZERO_CENTERED_GAMMA : 0;
+        Data d = make(c);
+        fill(d, c, rng, 1.5, 2.0);
+        CHECK(run_forward(c, d, 1e-5) == LN4J_OK, "zero-gamma forward");
+        d.g.set(23, zc ? -1.0 : 0.0);
+        d.g.set(31, zc ? -1.0 : 0.0);
+        c.flags |= LN4J_FLAG_BACKWARD_FROM_OUTPUT;
+        for (int want_dg = 0; want_dg < 2; ++want_dg) {
+          int s = run_backward(c, d, want_dg != 0, true);
+          bool untouched = true;
+          for (int64_t i = 0; i < c.rows * c.cols; ++i) untouched &= std::isnan(d.dx.get(i));
+          for (int64_t j = 0; j < c.cols; ++j) untouched &= std::isnan(d.dg.get(j)) && std::isnan(d.db.get(j));
+          CHECK(s == LN4J_ERR_INVALID_ARGUMENT && std::strstr(ln4j_last_error(), "column 23") && untouched,
+                "%s zc=%d dgamma=%d: zero-gamma rule: status %d, message '%s', outputs untouched %d",
+                label(c, "from-y").c_str(), zc, want_dg, s, ln4j_last_error(), int(untouched));
+          ++g_checks;
+        }
+      }
 }
 
 void test_hard_numerics() {
@@ -615,7 +702,7 @@ void expect_error(int status, int want, const char* needle, const char* what) {
 }
 
 void test_bad_arguments() {
-  const int I = LN4J_ERR_INVALID_ARGUMENT, U = LN4J_ERR_UNSUPPORTED;
+  const int I = LN4J_ERR_INVALID_ARGUMENT;
   std::vector<float> x(64, 1.0f), y(64, NAN), g(8, 1.0f), m(8), r(8);
   const int A = LN4J_ISA_AUTO, L = LN4J_NORM_LAYER, F = LN4J_FLOAT32;
   expect_error(ln4j_cpu_forward(A, 0, L, 0, F, F, 8, 8, 1e-5, nullptr, nullptr, nullptr, nullptr, y.data(), nullptr,
@@ -640,7 +727,6 @@ void test_bad_arguments() {
                                 y.data(), nullptr, nullptr, nullptr), I, "overflows", "rows*cols overflow");
   expect_error(ln4j_cpu_forward(A, 0, L, 0, F, F, 8, 8, 1e-5, x.data(), nullptr, nullptr, g.data(), y.data(), nullptr,
                                 nullptr, nullptr), I, "beta", "beta without gamma");
-  // Not implemented yet on the CPU: a clear UNSUPPORTED, and nothing written.
   expect_error(ln4j_cpu_forward(A, 0, LN4J_NORM_RMS, 0, F, F, 8, 8, 1e-5, x.data(), nullptr, g.data(), g.data(),
                                 y.data(), nullptr, nullptr, r.data()), I, "beta", "RMSNorm with beta");
   expect_error(ln4j_cpu_forward(A, 0, L, 0, F, F, 8, 8, 1e-5, x.data(), nullptr, nullptr, nullptr, y.data(), y.data(),
@@ -650,9 +736,9 @@ void test_bad_arguments() {
   CHECK(untouched, "a failed forward wrote y");
   expect_error(ln4j_cpu_backward(A, 0, L, 0, F, F, 8, 8, x.data(), nullptr, x.data(), nullptr, r.data(), nullptr,
                                  nullptr, y.data(), nullptr, nullptr), I, "mean", "backward mean NULL");
-  expect_error(ln4j_cpu_backward(A, 0, L, LN4J_FLAG_BACKWARD_FROM_OUTPUT, F, F, 8, 8, x.data(), nullptr, x.data(),
-                                 nullptr, r.data(), g.data(), nullptr, y.data(), nullptr, nullptr),
-               U, "BACKWARD_FROM_OUTPUT", "backward from output");
+  expect_error(ln4j_cpu_forward(A, 0, L, LN4J_FLAG_BACKWARD_FROM_OUTPUT, F, F, 8, 8, 1e-5, x.data(), nullptr,
+                                nullptr, nullptr, y.data(), nullptr, nullptr, nullptr),
+               I, "backward flag", "forward with the from-y flag");
 
   expect_error(ln4j_cpu_backward(A, 0, L, 0, F, F, 8, 8, nullptr, nullptr, x.data(), m.data(), r.data(), nullptr,
                                  nullptr, y.data(), nullptr, nullptr), I, "dy", "backward dy NULL");
@@ -766,6 +852,7 @@ int main() {
   test_bad_arguments();
   test_widths();
   test_variants();
+  test_from_y();
   test_hard_numerics();
   test_determinism();
   test_concurrent_callers();

@@ -110,8 +110,11 @@ LN4J_API int ln4j_cpu_forward(int32_t isa, int32_t threads, int32_t norm, int32_
 /*
  * Backward. x is the forward's input (or s = x + residual for the fused forward); with
  * LN4J_FLAG_BACKWARD_FROM_OUTPUT it is the forward's output y instead (gamma, beta and rstd then
- * reconstruct xhat; mean is not read). dresidual_out (optional): gradient flowing into s from later
- * blocks, added to dx. dx = d(x) = d(residual).
+ * reconstruct xhat = (y - beta) / g'; mean is not read and may be NULL). Zero-gamma rule: where the applied
+ * gamma g' (gamma, or 1 + gamma when zero-centred) is exactly 0, y = beta whatever x was, so xhat -- which dx
+ * and dgamma both need -- cannot be rebuilt: such a call fails with LN4J_ERR_INVALID_ARGUMENT naming the first
+ * such column and writes nothing (the backward from x is exact for any gamma). dresidual_out (optional):
+ * gradient flowing into s from later blocks, added to dx. dx = d(x) = d(residual).
  */
 LN4J_API int ln4j_cpu_backward(int32_t isa, int32_t threads, int32_t norm, int32_t flags, int32_t x_dtype,
                                int32_t param_dtype, int64_t rows, int64_t cols, const void* dy,
@@ -124,7 +127,9 @@ LN4J_API const char* ln4j_cuda_last_error(void);
 LN4J_API int32_t ln4j_cuda_built(void);
 /* Number of usable devices (0 on any failure); *reason gets a one-line reason when 0 (may be NULL). */
 LN4J_API int32_t ln4j_cuda_device_count(const char** reason);
-/* Workspace (device memory) that ln4j_cuda_backward needs for the dgamma/dbeta partials. */
+/* Workspace (device memory) that ln4j_cuda_backward needs for the dgamma/dbeta partials (and, with
+ * LN4J_FLAG_BACKWARD_FROM_OUTPUT, the zero-gamma check, whose one-integer read-back makes that call wait for
+ * its stream). */
 LN4J_API int64_t ln4j_cuda_backward_workspace_bytes(int64_t rows, int64_t cols);
 /* Same meaning as the CPU functions; asynchronous on `stream` (NULL = the legacy default stream). */
 LN4J_API int ln4j_cuda_forward(int32_t device, void* stream, int32_t norm, int32_t flags, int32_t x_dtype,

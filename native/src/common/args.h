@@ -41,6 +41,10 @@ struct BackwardArgs {
   void* dx;
   void* dgamma;  // optional
   void* dbeta;   // optional
+  // Set by the CPU backend for LN4J_FLAG_BACKWARD_FROM_OUTPUT: per-column beta (0 when absent) and 1 / g_eff, in
+  // the accumulation type, so that xhat = (y - shift) * scale (one more rounding than a division).
+  const void* xhat_shift = nullptr;
+  const void* xhat_scale = nullptr;
 };
 
 // Validate; on failure record a message (prefixed with `fn`) and return the status, else LN4J_OK.

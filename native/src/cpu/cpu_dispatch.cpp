@@ -17,6 +17,7 @@
 #include "../api/status.h"
 #include "cpu_backend.h"
 #include "cpu_kernels.h"
+#include "dtype.h"
 #include "thread_pool.h"
 
 namespace ln4j::cpu {
@@ -124,10 +125,43 @@ int helpers_for(int32_t threads, int64_t nblocks, int64_t bytes) {
   return int(std::max<int64_t>(0, std::min<int64_t>(std::min<int64_t>(t, 256), nblocks) - 1));
 }
 
-int unsupported(const NormProblem& p, const char* fn) {
-  if (p.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT)
-    return fail(LN4J_ERR_UNSUPPORTED, "%s: flags=LN4J_FLAG_BACKWARD_FROM_OUTPUT is not implemented on the CPU yet",
-                fn);
+// Parameter element j as the accumulation type.
+template <class A>
+A param_at(int32_t dtype, const void* p, int64_t j) {
+  switch (dtype) {
+    case LN4J_FLOAT64: return A(static_cast<const double*>(p)[j]);
+    case LN4J_BFLOAT16: return A(bf16_to_f32(static_cast<const uint16_t*>(p)[j]));
+    case LN4J_FLOAT16: return A(f16_to_f32(static_cast<const uint16_t*>(p)[j]));
+    default: return A(static_cast<const float*>(p)[j]);
+  }
+}
+
+// The backward from y: xhat = (y - beta) * (1 / g') per column. Fills shift = beta (0 without) and scale = 1 / g'
+// (1 without gamma) in the accumulation type A. Zero-gamma rule: where g' = 0, y = beta whatever x was, so xhat
+// (which dx and dgamma both need) cannot be rebuilt; the call is refused, naming the first such column, before
+// anything is written. The backward from x is exact for any gamma.
+template <class A>
+int from_y_columns(const BackwardArgs& a, std::vector<unsigned char>& buf, const char* fn) {
+  const int64_t n = a.p.cols;
+  buf.resize(size_t(2 * n) * sizeof(A));  // std::bad_alloc -> LN4J_ERR_OUT_OF_MEMORY in the API layer
+  A* shift = reinterpret_cast<A*>(buf.data());
+  A* scale = shift + n;
+  const bool zc = (a.p.flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) != 0;
+  for (int64_t j = 0; j < n; ++j) {
+    shift[j] = a.beta ? param_at<A>(a.p.param_dtype, a.beta, j) : A(0);
+    if (!a.gamma) {
+      scale[j] = A(1);
+      continue;
+    }
+    A g = param_at<A>(a.p.param_dtype, a.gamma, j);
+    if (zc) g = A(1) + g;
+    if (g == A(0))
+      return fail(LN4J_ERR_INVALID_ARGUMENT,
+                  "%s: the backward from y (LN4J_FLAG_BACKWARD_FROM_OUTPUT) cannot rebuild xhat where the applied "
+                  "gamma is 0: column %lld%s; use the backward from x",
+                  fn, (long long)j, zc ? " (1 + gamma = 0)" : " (gamma = 0)");
+    scale[j] = A(1) / g;
+  }
   return LN4J_OK;
 }
 
@@ -183,7 +217,6 @@ struct FinalizeJob {
 }  // namespace
 
 int forward(int32_t isa, int32_t threads, const ForwardArgs& a) {
-  if (int s = unsupported(a.p, "ln4j_cpu_forward")) return s;
   const CpuKernels& k = kernels_for(isa);
   const int64_t esize = dtype_size(a.p.x_dtype), bytes = a.p.rows * a.p.cols * esize;
   if (bytes < kInlineBytes) {  // latency path: no hand-off, no allocation
@@ -199,8 +232,16 @@ int forward(int32_t isa, int32_t threads, const ForwardArgs& a) {
   return LN4J_OK;
 }
 
-int backward(int32_t isa, int32_t threads, const BackwardArgs& a) {
-  if (int s = unsupported(a.p, "ln4j_cpu_backward")) return s;
+int backward(int32_t isa, int32_t threads, const BackwardArgs& args) {
+  BackwardArgs a = args;
+  thread_local std::vector<unsigned char> columns;  // from-y column vectors; grows, never per call
+  if (a.p.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT) {
+    const char* fn = "ln4j_cpu_backward";
+    int s = a.p.x_dtype == LN4J_FLOAT64 ? from_y_columns<double>(a, columns, fn) : from_y_columns<float>(a, columns, fn);
+    if (s) return s;
+    a.xhat_shift = columns.data();
+    a.xhat_scale = columns.data() + size_t(a.p.cols) * (a.p.x_dtype == LN4J_FLOAT64 ? 8 : 4);
+  }
   const CpuKernels& k = kernels_for(isa);
   const int64_t esize = dtype_size(a.p.x_dtype), bytes = a.p.rows * a.p.cols * esize;
   const int64_t acc = a.p.x_dtype == LN4J_FLOAT64 ? 8 : 4;

@@ -16,6 +16,8 @@
 // LN4J_FLAG_ZERO_CENTERED_GAMMA: g = 1 + gamma wherever gamma is applied (y and g*dy); dgamma is unchanged.
 // Residual (fused add): the forward normalizes s = x + residual and writes s to residual_out when given; the
 // backward (whose x is then s) adds dresidual_out to dx.
+// LN4J_FLAG_BACKWARD_FROM_OUTPUT (FY): the x slot holds y and xhat = (y - beta) * (1 / g') per column, from the
+// dispatcher's column vectors a.xhat_shift / a.xhat_scale (it refuses a g' of 0 before any kernel runs).
 //
 // Kernels reduce; the load/store helpers (V::load / V::store, Affine) convert dtypes and apply gamma/beta.
 // Vocabulary of V: A (accumulation type), R (register), W (lanes), zero/set1/add/sub/mul/fma(a,b,c)=a*b+c,
@@ -241,7 +243,7 @@ void forward_dispatch(const ForwardArgs& a, int64_t r0, int64_t r1) {
 // Pass 1 for NR (1 or 2) consecutive rows in one sweep: c1 = mean(g*dy), c2 = mean(g*dy*xhat) of each row, and
 // the dgamma/dbeta partials updated row after row (partial = fma(dy_r, xhat_r, partial), then the next row):
 // the same operations in the same order as one row at a time, so the same bits, with half the partial traffic.
-template <class V, class X, class P, int G, bool PARTIALS, bool RMS, int NR>
+template <class V, class X, class P, int G, bool PARTIALS, bool RMS, bool FY, int NR>
 void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& scale, typename V::A* pdg,
                     typename V::A* pdb, bool first, typename V::A* c1, typename V::A* c2) {
   using A = typename V::A;
@@ -254,10 +256,20 @@ void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
   for (int i = 0; i < NR; ++i) {
     x[i] = (const X*)a.x + (r + i) * n;
     dy[i] = (const X*)a.dy + (r + i) * n;
-    vm[i] = V::set1(RMS ? A(0) : ((const A*)a.mean)[r + i]);
+    vm[i] = V::set1(RMS || FY ? A(0) : ((const A*)a.mean)[r + i]);
     vr[i] = V::set1(((const A*)a.rstd)[r + i]);
     s1[i][0] = s1[i][1] = s2[i][0] = s2[i][1] = V::zero();
   }
+  const A* xs = (const A*)a.xhat_shift;
+  const A* xk = (const A*)a.xhat_scale;
+  auto xhat_at = [&](int i, int64_t j) -> R {
+    if constexpr (FY) return V::mul(V::sub(V::load(x[i] + j), V::load(xs + j)), V::load(xk + j));
+    else return V::mul(V::sub(V::load(x[i] + j), vm[i]), vr[i]);
+  };
+  auto xhat_tail = [&](int i, int64_t j, int t) -> R {
+    if constexpr (FY) return V::mul(V::sub(V::load_tail(x[i] + j, t), V::load_tail(xs + j, t)), V::load_tail(xk + j, t));
+    else return V::mul(V::sub(V::load_tail(x[i] + j, t), vm[i]), vr[i]);
+  };
   auto step = [&](int64_t j, int k) {
     R pg, pb;
     if constexpr (PARTIALS) {  // the block's first rows start the partials (no separate zeroing pass)
@@ -266,7 +278,7 @@ void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
     }
     for (int i = 0; i < NR; ++i) {
       R dyv = V::load(dy[i] + j);
-      R xhat = V::mul(V::sub(V::load(x[i] + j), vm[i]), vr[i]);
+      R xhat = xhat_at(i, j);
       R gdy = scale.apply(dyv, j);
       s1[i][k] = V::add(s1[i][k], gdy);
       s2[i][k] = V::fma(gdy, xhat, s2[i][k]);
@@ -295,7 +307,7 @@ void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
     }
     for (int i = 0; i < NR; ++i) {
       R dyv = V::load_tail(dy[i] + j, t);  // lanes >= t are 0, so they add nothing below
-      R xhat = V::keep(V::mul(V::sub(V::load_tail(x[i] + j, t), vm[i]), vr[i]), t);
+      R xhat = V::keep(xhat_tail(i, j, t), t);
       R gdy = scale.apply_tail(dyv, j, t);
       s1[i][1] = V::add(s1[i][1], gdy);
       s2[i][1] = V::fma(gdy, xhat, s2[i][1]);
@@ -316,7 +328,7 @@ void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
 }
 
 // Pass 2 for one row: dx = rstd * (g*dy - (c1 + xhat*c2)); x and dy are hot in cache from pass 1.
-template <class V, class X, class P, int G, bool RMS, bool DRES>
+template <class V, class X, class P, int G, bool RMS, bool DRES, bool FY>
 void backward_pass2(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& scale, typename V::A c1,
                     typename V::A c2) {
   using A = typename V::A;
@@ -326,12 +338,16 @@ void backward_pass2(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
   const X* x = (const X*)a.x + r * n;
   const X* dy = (const X*)a.dy + r * n;
   X* dx = (X*)a.dx + r * n;
-  const R vm = V::set1(RMS ? A(0) : ((const A*)a.mean)[r]), vr = V::set1(((const A*)a.rstd)[r]);
+  const R vm = V::set1(RMS || FY ? A(0) : ((const A*)a.mean)[r]), vr = V::set1(((const A*)a.rstd)[r]);
   const R vc1 = V::set1(c1), vc2 = V::set1(c2);
+  const A* xs = (const A*)a.xhat_shift;
+  const A* xk = (const A*)a.xhat_scale;
   const X* dres = DRES ? (const X*)a.dresidual_out + r * n : nullptr;  // added to dx
   int64_t j = 0;
   for (; j + W <= n; j += W) {
-    R xhat = V::mul(V::sub(V::load(x + j), vm), vr);
+    R xhat;
+    if constexpr (FY) xhat = V::mul(V::sub(V::load(x + j), V::load(xs + j)), V::load(xk + j));
+    else xhat = V::mul(V::sub(V::load(x + j), vm), vr);
     R gdy = scale.apply(V::load(dy + j), j);
     R d = V::mul(V::sub(gdy, V::fma(xhat, vc2, vc1)), vr);
     if constexpr (DRES) d = V::add(d, V::load(dres + j));
@@ -339,7 +355,9 @@ void backward_pass2(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
   }
   if (j < n) {
     const int t = int(n - j);
-    R xhat = V::mul(V::sub(V::load_tail(x + j, t), vm), vr);
+    R xhat;
+    if constexpr (FY) xhat = V::mul(V::sub(V::load_tail(x + j, t), V::load_tail(xs + j, t)), V::load_tail(xk + j, t));
+    else xhat = V::mul(V::sub(V::load_tail(x + j, t), vm), vr);
     R gdy = scale.apply_tail(V::load_tail(dy + j, t), j, t);
     R d = V::mul(V::sub(gdy, V::fma(xhat, vc2, vc1)), vr);
     if constexpr (DRES) d = V::add(d, V::load_tail(dres + j, t));
@@ -348,42 +366,48 @@ void backward_pass2(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
 }
 
 // RMS: mean = 0 and c1 = 0, so dx = rstd * (g'*dy - xhat*mean(g'*dy*xhat)) with xhat = x * rstd.
-template <class V, class X, class P, int G, bool PARTIALS, bool RMS, bool DRES>
+template <class V, class X, class P, int G, bool PARTIALS, bool RMS, bool DRES, bool FY>
 void backward_rows(const BackwardArgs& a, int64_t r0, int64_t r1, typename V::A* pdg, typename V::A* pdb) {
   using A = typename V::A;
   const ScaleGrad<V, P, G> scale{(const P*)a.gamma};
   int64_t r = r0;
   A c1[2], c2[2];
   for (; r + 2 <= r1; r += 2) {  // rows in pairs: one partial update per two rows
-    backward_pass1<V, X, P, G, PARTIALS, RMS, 2>(a, r, scale, pdg, pdb, r == r0, c1, c2);
-    backward_pass2<V, X, P, G, RMS, DRES>(a, r, scale, c1[0], c2[0]);
-    backward_pass2<V, X, P, G, RMS, DRES>(a, r + 1, scale, c1[1], c2[1]);
+    backward_pass1<V, X, P, G, PARTIALS, RMS, FY, 2>(a, r, scale, pdg, pdb, r == r0, c1, c2);
+    backward_pass2<V, X, P, G, RMS, DRES, FY>(a, r, scale, c1[0], c2[0]);
+    backward_pass2<V, X, P, G, RMS, DRES, FY>(a, r + 1, scale, c1[1], c2[1]);
   }
   for (; r < r1; ++r) {
-    backward_pass1<V, X, P, G, PARTIALS, RMS, 1>(a, r, scale, pdg, pdb, r == r0, c1, c2);
-    backward_pass2<V, X, P, G, RMS, DRES>(a, r, scale, c1[0], c2[0]);
+    backward_pass1<V, X, P, G, PARTIALS, RMS, FY, 1>(a, r, scale, pdg, pdb, r == r0, c1, c2);
+    backward_pass2<V, X, P, G, RMS, DRES, FY>(a, r, scale, c1[0], c2[0]);
   }
 }
 
-template <class V, class X, class P, bool RMS, bool DRES>
+template <class V, class X, class P, bool RMS, bool DRES, bool FY>
 void backward_dispatch2(const BackwardArgs& a, int64_t r0, int64_t r1, void* pdg, void* pdb) {
   using A = typename V::A;
   const bool g = a.gamma != nullptr, part = pdg != nullptr;
   const bool zc = (a.p.flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) != 0;
-  if (g && zc && part) backward_rows<V, X, P, 2, true, RMS, DRES>(a, r0, r1, (A*)pdg, (A*)pdb);
-  else if (g && zc) backward_rows<V, X, P, 2, false, RMS, DRES>(a, r0, r1, nullptr, nullptr);
-  else if (g && part) backward_rows<V, X, P, 1, true, RMS, DRES>(a, r0, r1, (A*)pdg, (A*)pdb);
-  else if (g) backward_rows<V, X, P, 1, false, RMS, DRES>(a, r0, r1, nullptr, nullptr);
-  else backward_rows<V, X, P, 0, false, RMS, DRES>(a, r0, r1, nullptr, nullptr);
+  if (g && zc && part) backward_rows<V, X, P, 2, true, RMS, DRES, FY>(a, r0, r1, (A*)pdg, (A*)pdb);
+  else if (g && zc) backward_rows<V, X, P, 2, false, RMS, DRES, FY>(a, r0, r1, nullptr, nullptr);
+  else if (g && part) backward_rows<V, X, P, 1, true, RMS, DRES, FY>(a, r0, r1, (A*)pdg, (A*)pdb);
+  else if (g) backward_rows<V, X, P, 1, false, RMS, DRES, FY>(a, r0, r1, nullptr, nullptr);
+  else backward_rows<V, X, P, 0, false, RMS, DRES, FY>(a, r0, r1, nullptr, nullptr);
+}
+
+template <class V, class X, class P, bool FY>
+void backward_dispatch1(const BackwardArgs& a, int64_t r0, int64_t r1, void* pdg, void* pdb) {
+  const bool rms = a.p.norm == LN4J_NORM_RMS, dres = a.dresidual_out != nullptr;
+  if (rms && dres) backward_dispatch2<V, X, P, true, true, FY>(a, r0, r1, pdg, pdb);
+  else if (rms) backward_dispatch2<V, X, P, true, false, FY>(a, r0, r1, pdg, pdb);
+  else if (dres) backward_dispatch2<V, X, P, false, true, FY>(a, r0, r1, pdg, pdb);
+  else backward_dispatch2<V, X, P, false, false, FY>(a, r0, r1, pdg, pdb);
 }
 
 template <class V, class X, class P>
 void backward_dispatch(const BackwardArgs& a, int64_t r0, int64_t r1, void* pdg, void* pdb) {
-  const bool rms = a.p.norm == LN4J_NORM_RMS, dres = a.dresidual_out != nullptr;
-  if (rms && dres) backward_dispatch2<V, X, P, true, true>(a, r0, r1, pdg, pdb);
-  else if (rms) backward_dispatch2<V, X, P, true, false>(a, r0, r1, pdg, pdb);
-  else if (dres) backward_dispatch2<V, X, P, false, true>(a, r0, r1, pdg, pdb);
-  else backward_dispatch2<V, X, P, false, false>(a, r0, r1, pdg, pdb);
+  if (a.p.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT) backward_dispatch1<V, X, P, true>(a, r0, r1, pdg, pdb);
+  else backward_dispatch1<V, X, P, false>(a, r0, r1, pdg, pdb);
 }
 
 // ---- dgamma / dbeta finalize ------------------------------------------------------------------------------
