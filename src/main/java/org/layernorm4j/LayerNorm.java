@@ -40,6 +40,10 @@ public final class LayerNorm {
     private final boolean affine;
     private final boolean bias;
     private final int cpuThreads;
+    private final boolean zeroCentered;
+    private final int norm;  // LN4J_NORM_LAYER (0) or LN4J_NORM_RMS (1, used by RMSNorm)
+
+    static final int FLAG_ZERO_CENTERED_GAMMA = 1, FLAG_BACKWARD_FROM_OUTPUT = 2;  // LN4J_FLAG_*
 
     private LayerNorm(Builder b) {
         this.normalizedShape = b.normalizedShape;
@@ -48,6 +52,8 @@ public final class LayerNorm {
         this.affine = b.elementwiseAffine;
         this.bias = b.elementwiseAffine && b.bias;
         this.cpuThreads = b.cpuThreads;
+        this.zeroCentered = b.zeroCentered;
+        this.norm = b.rms ? 1 : 0;
     }
 
     /**
@@ -66,6 +72,8 @@ public final class LayerNorm {
         private boolean elementwiseAffine = true;
         private boolean bias = true;
         private int cpuThreads = 0;
+        private boolean zeroCentered = false;
+        boolean rms = false;  // set by RMSNorm.Builder
 
         private Builder(long[] normalizedShape) {
             if (normalizedShape == null) throw new NullPointerException("normalizedShape must not be null");
@@ -110,6 +118,15 @@ public final class LayerNorm {
             return this;
         }
 
+        /**
+         * Applies gamma as {@code (1 + gamma)} (zero-centred weights, as in Gemma): gamma initialised to zeros is the
+         * identity scale. dgamma keeps its meaning (the gradient with respect to the stored gamma). Default false.
+         */
+        public Builder zeroCenteredGamma(boolean on) {
+            this.zeroCentered = on;
+            return this;
+        }
+
         public LayerNorm build() {
             return new LayerNorm(this);
         }
@@ -143,6 +160,15 @@ public final class LayerNorm {
         return cpuThreads;
     }
 
+    /** True when gamma is applied as (1 + gamma). */
+    public boolean zeroCenteredGamma() {
+        return zeroCentered;
+    }
+
+    private boolean rms() {
+        return norm == 1;
+    }
+
     /** Sets the CPU pool's default thread count (0 = available processors); overrides layernorm4j.cpu.threads. */
     public static void setDefaultCpuThreads(int threads) {
         CpuBackend.setDefaultThreads(threads);
@@ -155,20 +181,31 @@ public final class LayerNorm {
 
     @Override
     public String toString() {
-        return "LayerNorm(" + Arrays.toString(normalizedShape) + ", eps=" + eps + ", elementwiseAffine=" + affine
-                + ", bias=" + bias + (cpuThreads > 0 ? ", cpuThreads=" + cpuThreads : "") + ")";
+        return (rms() ? "RMSNorm(" : "LayerNorm(") + Arrays.toString(normalizedShape) + ", eps=" + eps
+                + ", elementwiseAffine=" + affine + (rms() ? "" : ", bias=" + bias)
+                + (zeroCentered ? ", zeroCenteredGamma=true" : "") + (cpuThreads > 0 ? ", cpuThreads=" + cpuThreads : "")
+                + ")";
     }
 
     // ---- results ----------------------------------------------------------------------------------------------
 
-    /** Result of {@link #forward(Tensor, Tensor, Tensor)}: y, mean, rstd; close() closes all three. */
+    /**
+     * Result of a forward: y, mean (null for RMSNorm), rstd, and for the fused residual forward
+     * {@link #residualOut()} = x + residual; close() closes them all.
+     */
     public static final class Forward implements AutoCloseable {
-        private final Tensor output, mean, rstd;
+        private final Tensor output, mean, rstd, residualOut;
 
-        Forward(Tensor output, Tensor mean, Tensor rstd) {
+        Forward(Tensor output, Tensor mean, Tensor rstd, Tensor residualOut) {
             this.output = output;
             this.mean = mean;
             this.rstd = rstd;
+            this.residualOut = residualOut;
+        }
+
+        /** s = x + residual of the fused forward (the next block's residual, and the backward's input); else null. */
+        public Tensor residualOut() {
+            return residualOut;
         }
 
         public Tensor output() {
@@ -186,8 +223,9 @@ public final class LayerNorm {
         @Override
         public void close() {
             output.close();
-            mean.close();
+            if (mean != null) mean.close();
             rstd.close();
+            if (residualOut != null) residualOut.close();
         }
     }
 
@@ -228,20 +266,34 @@ public final class LayerNorm {
 
     /** Forward into new tensors y (x's shape), mean and rstd (x's shape without the normalized dims). */
     public Forward forward(Tensor x, Tensor gamma, Tensor beta) {
+        return forwardAllocating(x, null, gamma, beta);
+    }
+
+    /**
+     * Fused residual forward (pre-norm transformer blocks): normalizes {@code s = x + residual} in the same pass and
+     * returns s as {@link Forward#residualOut()} (so the next block's residual is never re-read). residual: x's
+     * shape and dtype. The backward of this forward is {@link #backward(Tensor, Tensor, Tensor, Forward, Tensor)}
+     * with s in place of x.
+     */
+    public Forward forward(Tensor x, Tensor residual, Tensor gamma, Tensor beta) {
+        if (residual == null) throw new NullPointerException("residual must not be null (use forward(x, gamma, beta))");
+        return forwardAllocating(x, residual, gamma, beta);
+    }
+
+    Forward forwardAllocating(Tensor x, Tensor residual, Tensor gamma, Tensor beta) {
         checkX("x", x);
         Device dev = x.device();
         long[] statsShape = statsShape(x);
-        Tensor y = null, mean = null, rstd = null;
+        Tensor y = null, mean = null, rstd = null, sOut = null;
         try {
             y = Tensor.empty(x.dtype(), dev, x.shapeRef());
-            mean = Tensor.empty(x.dtype().statsDType(), dev, statsShape);
+            if (!rms()) mean = Tensor.empty(x.dtype().statsDType(), dev, statsShape);
             rstd = Tensor.empty(x.dtype().statsDType(), dev, statsShape);
-            forward(x, gamma, beta, y, mean, rstd);
-            return new Forward(y, mean, rstd);
+            if (residual != null) sOut = Tensor.empty(x.dtype(), dev, x.shapeRef());
+            forward(x, residual, gamma, beta, y, sOut, mean, rstd);
+            return new Forward(y, mean, rstd, sOut);
         } catch (RuntimeException | Error e) {
-            if (y != null) y.close();
-            if (mean != null) mean.close();
-            if (rstd != null) rstd.close();
+            for (Tensor t : new Tensor[] {y, mean, rstd, sOut}) if (t != null) t.close();
             throw e;
         }
     }
@@ -249,6 +301,34 @@ public final class LayerNorm {
     /** Backward into new tensors dx, dgamma (when affine), dbeta (when bias), from the forward's saved stats. */
     public Gradients backward(Tensor dy, Tensor x, Forward saved, Tensor gamma) {
         if (saved == null) throw new NullPointerException("saved must not be null");
+        return backwardAllocating(dy, null, x, saved.mean(), saved.rstd(), gamma, null, 0);
+    }
+
+    /**
+     * Backward of the fused residual forward: {@code s} is the forward's {@link Forward#residualOut()};
+     * dResidualOut (may be null) is the gradient flowing into s from later blocks and is added to dx. The returned
+     * input() is d(x) = d(residual).
+     */
+    public Gradients backward(Tensor dy, Tensor dResidualOut, Tensor s, Forward saved, Tensor gamma) {
+        if (saved == null) throw new NullPointerException("saved must not be null");
+        return backwardAllocating(dy, dResidualOut, s, saved.mean(), saved.rstd(), gamma, null, 0);
+    }
+
+    /**
+     * Memory-saving backward: rebuilds xhat = (y - beta) / g' from the forward's output y (g' = gamma, or 1 + gamma
+     * when zero-centred), so x need not be kept after the forward (as Apex's memory-efficient layer norm); only
+     * saved.rstd() is read. <b>Zero-gamma rule:</b> where g' is exactly 0, y equals beta whatever x was, so xhat —
+     * which dx and dgamma both need — cannot be rebuilt: the call throws IllegalArgumentException naming gamma and
+     * the first such column, and writes nothing. Use {@link #backward(Tensor, Tensor, Forward, Tensor)} (exact for
+     * any gamma) there.
+     */
+    public Gradients backwardFromOutput(Tensor dy, Tensor y, Forward saved, Tensor gamma, Tensor beta) {
+        if (saved == null) throw new NullPointerException("saved must not be null");
+        return backwardAllocating(dy, null, y, null, saved.rstd(), gamma, beta, FLAG_BACKWARD_FROM_OUTPUT);
+    }
+
+    Gradients backwardAllocating(Tensor dy, Tensor dres, Tensor x, Tensor mean, Tensor rstd, Tensor gamma,
+            Tensor beta, int flags) {
         checkX("x", x);
         Device dev = x.device();
         DType pd = gamma != null ? gamma.dtype() : x.dtype();
@@ -257,7 +337,7 @@ public final class LayerNorm {
             dx = Tensor.empty(x.dtype(), dev, x.shapeRef());
             if (affine) dgamma = Tensor.empty(pd, dev, normalizedShape);
             if (bias) dbeta = Tensor.empty(pd, dev, normalizedShape);
-            backward(dy, x, saved.mean(), saved.rstd(), gamma, dx, dgamma, dbeta);
+            backwardInto(dy, dres, x, mean, rstd, gamma, beta, dx, dgamma, dbeta, flags);
             return new Gradients(dx, dgamma, dbeta);
         } catch (RuntimeException | Error e) {
             if (dx != null) dx.close();
@@ -274,37 +354,87 @@ public final class LayerNorm {
      * dtype. Allocates nothing.
      */
     public void forward(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor mean, Tensor rstd) {
+        forward(x, null, gamma, beta, y, null, mean, rstd);
+    }
+
+    /**
+     * Forward into caller-provided tensors, with an optional fused residual: when residual is not null the call
+     * normalizes s = x + residual and writes s to residualOut (may be null: s not kept). residualOut must be null
+     * without residual. Allocates nothing.
+     */
+    public void forward(Tensor x, Tensor residual, Tensor gamma, Tensor beta, Tensor y, Tensor residualOut, Tensor mean,
+            Tensor rstd) {
         long rows = checkX("x", x);
         DType xd = x.dtype();
         Device dev = x.device();
+        if (residual != null) checkLike("residual", residual, x, xd, dev);
         DType pd = checkParams(x, gamma, beta, "gamma", "beta");
         checkLike("y", y, x, xd, dev);
-        if (mean != null) checkStats("mean", mean, x);
+        if (residualOut != null) {
+            if (residual == null) throw new IllegalArgumentException("residualOut must be null without residual, got " + residualOut);
+            checkLike("residualOut", residualOut, x, xd, dev);
+        }
+        if (mean != null) {
+            if (rms()) throw new IllegalArgumentException("mean must be null for RMSNorm (it has no mean), got " + mean);
+            checkStats("mean", mean, x);
+        }
         if (rstd != null) checkStats("rstd", rstd, x);
         if (rows == 0) return;
         Backend be = dev.backend();
-        int s = be.forward(cpuThreads, 0, 0, xd.ordinal(), pd.ordinal(), rows, cols, eps, x.rawAddress(), 0L,
-                gamma == null ? 0L : gamma.rawAddress(), beta == null ? 0L : beta.rawAddress(), y.rawAddress(), 0L,
-                mean == null ? 0L : mean.rawAddress(), rstd == null ? 0L : rstd.rawAddress());
+        int s = be.forward(cpuThreads, norm, zeroCentered ? FLAG_ZERO_CENTERED_GAMMA : 0, xd.ordinal(), pd.ordinal(),
+                rows, cols, eps, x.rawAddress(), addr(residual), addr(gamma), addr(beta), y.rawAddress(),
+                addr(residualOut), addr(mean), addr(rstd));
         if (s != 0) throw new LayerNormException(s, be.lastError());
+    }
+
+    private static long addr(Tensor t) {
+        return t == null ? 0L : t.rawAddress();
     }
 
     /**
      * Backward into caller-provided tensors. dy, dx: x's shape and dtype; mean, rstd: as the forward wrote them
-     * (required); dgamma, dbeta: normalizedShape and the param dtype, or null when not wanted (must be null
-     * when elementwiseAffine / bias is off). Allocates nothing.
+     * (required; mean null for RMSNorm); dgamma, dbeta: normalizedShape and the param dtype, or null when not wanted
+     * (must be null when elementwiseAffine / bias is off). Allocates nothing.
      */
     public void backward(Tensor dy, Tensor x, Tensor mean, Tensor rstd, Tensor gamma, Tensor dx, Tensor dgamma,
             Tensor dbeta) {
-        long rows = checkX("x", x);
+        backwardInto(dy, null, x, mean, rstd, gamma, null, dx, dgamma, dbeta, 0);
+    }
+
+    /** Backward of the fused residual forward into caller tensors: x slot = s, dResidualOut (may be null) added to dx. */
+    public void backward(Tensor dy, Tensor dResidualOut, Tensor s, Tensor mean, Tensor rstd, Tensor gamma, Tensor dx,
+            Tensor dgamma, Tensor dbeta) {
+        backwardInto(dy, dResidualOut, s, mean, rstd, gamma, null, dx, dgamma, dbeta, 0);
+    }
+
+    /**
+     * Memory-saving backward into caller tensors (see {@link #backwardFromOutput(Tensor, Tensor, Forward, Tensor,
+     * Tensor)}): y is the forward's output, rstd its rstd; beta as given to the forward (null without bias).
+     */
+    public void backwardFromOutput(Tensor dy, Tensor y, Tensor rstd, Tensor gamma, Tensor beta, Tensor dx, Tensor dgamma,
+            Tensor dbeta) {
+        backwardInto(dy, null, y, null, rstd, gamma, beta, dx, dgamma, dbeta, FLAG_BACKWARD_FROM_OUTPUT);
+    }
+
+    void backwardInto(Tensor dy, Tensor dres, Tensor x, Tensor mean, Tensor rstd, Tensor gamma, Tensor beta, Tensor dx,
+            Tensor dgamma, Tensor dbeta, int flags) {
+        final boolean fromY = (flags & FLAG_BACKWARD_FROM_OUTPUT) != 0;
+        final String xName = fromY ? "y" : "x";
+        long rows = checkX(xName, x);
         DType xd = x.dtype();
         Device dev = x.device();
         checkLike("dy", dy, x, xd, dev);
-        if (mean == null) throw new NullPointerException("mean must not be null in backward (the forward's mean)");
+        if (dres != null) checkLike("dResidualOut", dres, x, xd, dev);
+        if (!rms() && !fromY) {
+            if (mean == null) throw new NullPointerException("mean must not be null in backward (the forward's mean)");
+            checkStats("mean", mean, x);
+        } else if (mean != null) {
+            throw new IllegalArgumentException("mean must be null " + (fromY ? "in the backward from y" : "for RMSNorm")
+                    + ", got " + mean);
+        }
         if (rstd == null) throw new NullPointerException("rstd must not be null in backward (the forward's rstd)");
-        checkStats("mean", mean, x);
         checkStats("rstd", rstd, x);
-        DType pd = checkParams(x, gamma, null, "gamma", null);
+        DType pd = checkParams(x, gamma, fromY ? beta : null, "gamma", fromY ? "beta" : null);
         checkLike("dx", dx, x, xd, dev);
         if (dgamma != null) {
             if (!affine) throw new IllegalArgumentException("dgamma must be null when elementwiseAffine is false, got " + dgamma);
@@ -319,15 +449,18 @@ public final class LayerNorm {
         }
         if (rows == 0) {
             if (dgamma != null || dbeta != null) {
-                throw new IllegalArgumentException("x " + x + " has no rows: dgamma/dbeta would be all zeros; pass null");
+                throw new IllegalArgumentException(xName + " " + x + " has no rows: dgamma/dbeta would be all zeros; pass null");
             }
             return;
         }
         Backend be = dev.backend();
-        int s = be.backward(cpuThreads, 0, 0, xd.ordinal(), pd.ordinal(), rows, cols, dy.rawAddress(), 0L,
-                x.rawAddress(), mean.rawAddress(), rstd.rawAddress(), gamma == null ? 0L : gamma.rawAddress(), 0L,
-                dx.rawAddress(),
-                dgamma == null ? 0L : dgamma.rawAddress(), dbeta == null ? 0L : dbeta.rawAddress());
+        int s = be.backward(cpuThreads, norm, flags | (zeroCentered ? FLAG_ZERO_CENTERED_GAMMA : 0), xd.ordinal(),
+                pd.ordinal(), rows, cols, dy.rawAddress(), addr(dres), x.rawAddress(), addr(mean), rstd.rawAddress(),
+                addr(gamma), addr(beta), dx.rawAddress(), addr(dgamma), addr(dbeta));
+        if (s == LayerNormException.INVALID_ARGUMENT && fromY) {
+            // the zero-gamma rule (the only argument the native side checks that Java cannot see cheaply)
+            throw new IllegalArgumentException("gamma: " + be.lastError());
+        }
         if (s != 0) throw new LayerNormException(s, be.lastError());
     }
 
