@@ -33,7 +33,8 @@ import org.openjdk.jmh.annotations.Warmup;
  *      org.openjdk.jmh.Main LayerNormBench -f 1 -wi 2 -i 3 -r 200ms -w 200ms
  * </pre>
  * JMH options narrow it: {@code -p shape=32x768,1024x4096 -p threads=1,2}, a regex on the method name
- * ({@code 'LayerNormBench.(ours|vector)Forward'}), {@code -rf json -rff target/jmh.json}.
+ * ({@code 'LayerNormBench.(ours|vector)Forward'}), {@code -rf json -rff target/jmh.json}; on a GPU machine
+ * {@code -p device=cuda 'LayerNormBench.ours'} times the same calls on CUDA tensors.
  * Scores are average time per call in microseconds.
  */
 @State(Scope.Thread)
@@ -51,6 +52,16 @@ public class LayerNormBench {
     /** Native CPU threads for ours. */
     @Param({"1"})
     public int threads;
+
+    /**
+     * Where ours runs: "cpu", or "cuda" (device 0: tensors moved there once, each call followed by a stream
+     * synchronize so the score is the whole call; needs a CUDA device, else the setup fails with the reason).
+     */
+    @Param({"cpu"})
+    public String device;
+
+    private org.layernorm4j.CudaStream stream;
+    private org.layernorm4j.CudaStream.Scope streamScope;
 
     private int rows, cols;
     private LayerNorm ln;
@@ -78,34 +89,54 @@ public class LayerNormBench {
         hdg = new float[cols];
         hdb = new float[cols];
         ln = LayerNorm.builder(cols).cpuThreads(threads).build();
-        x = Tensor.of(hx, rows, cols);
-        dy = Tensor.of(hdy, rows, cols);
-        gamma = Tensor.of(hg, cols);
-        beta = Tensor.of(hb, cols);
-        y = Tensor.empty(DType.FLOAT32, Device.cpu(), rows, cols);
-        dx = Tensor.empty(DType.FLOAT32, Device.cpu(), rows, cols);
-        mean = Tensor.empty(DType.FLOAT32, Device.cpu(), rows);
-        rstd = Tensor.empty(DType.FLOAT32, Device.cpu(), rows);
-        dgamma = Tensor.empty(DType.FLOAT32, Device.cpu(), cols);
-        dbeta = Tensor.empty(DType.FLOAT32, Device.cpu(), cols);
+        Device dev = device.equals("cuda") ? Device.cuda(0) : Device.cpu();
+        x = on(dev, Tensor.of(hx, rows, cols));
+        dy = on(dev, Tensor.of(hdy, rows, cols));
+        gamma = on(dev, Tensor.of(hg, cols));
+        beta = on(dev, Tensor.of(hb, cols));
+        y = Tensor.empty(DType.FLOAT32, dev, rows, cols);
+        dx = Tensor.empty(DType.FLOAT32, dev, rows, cols);
+        mean = Tensor.empty(DType.FLOAT32, dev, rows);
+        rstd = Tensor.empty(DType.FLOAT32, dev, rows);
+        dgamma = Tensor.empty(DType.FLOAT32, dev, cols);
+        dbeta = Tensor.empty(DType.FLOAT32, dev, cols);
+        if (!dev.isCpu()) {
+            stream = org.layernorm4j.CudaStream.create(dev);
+            streamScope = stream.use();  // JMH runs setup and the benchmark on the same thread (Scope.Thread)
+        }
         ln.forward(x, gamma, beta, y, mean, rstd);
         VectorLayerNorm.forward(hx, hg, hb, hy, hm, hr, rows, cols, 1e-5f);
     }
 
+    private static Tensor on(Device dev, Tensor t) {
+        if (dev.isCpu()) return t;
+        try (Tensor host = t) {
+            return host.to(dev);
+        }
+    }
+
+    private void sync() {
+        if (stream != null) stream.synchronize();
+    }
+
     @TearDown(Level.Trial)
     public void tearDown() {
+        if (streamScope != null) streamScope.close();
+        if (stream != null) stream.close();
         for (Tensor t : new Tensor[] {x, dy, gamma, beta, y, mean, rstd, dx, dgamma, dbeta}) t.close();
     }
 
     @Benchmark
     public Tensor oursForward() {
         ln.forward(x, gamma, beta, y, mean, rstd);
+        sync();
         return y;
     }
 
     @Benchmark
     public Tensor oursBackward() {
         ln.backward(dy, x, mean, rstd, gamma, dx, dgamma, dbeta);
+        sync();
         return dx;
     }
 
