@@ -102,7 +102,20 @@ bool run_shape(const Options& o, const Shape& sh, size_t arena_target, std::vect
   D.count = o.warm || o.validate_only ? 1 : (int)std::max<size_t>(1, std::min<size_t>(arena_target / D.set_bytes, 1 << 16));
   CU(cudaMalloc(&D.base, D.set_bytes * D.count));
   char *gamma, *beta, *dgamma, *dbeta, *ws = nullptr;
-  const int64_t ws_bytes = ln4j_cuda_backward_workspace_bytes(p.rows, p.cols);
+  ln4j_forward_args fa = ln4j_forward_args_init();
+  fa.norm = LN4J_NORM_LAYER;
+  fa.x_dtype = p.dtype;
+  fa.param_dtype = p.pdtype;
+  fa.rows = p.rows;
+  fa.cols = p.cols;
+  fa.eps = p.eps;
+  ln4j_backward_args ba = ln4j_backward_args_init();
+  ba.norm = LN4J_NORM_LAYER;
+  ba.x_dtype = p.dtype;
+  ba.param_dtype = p.pdtype;
+  ba.rows = p.rows;
+  ba.cols = p.cols;
+  const int64_t ws_bytes = ln4j_cuda_backward_workspace_bytes(&ba);
   CU(cudaMalloc(&gamma, p.pbytes()));
   CU(cudaMalloc(&beta, p.pbytes()));
   CU(cudaMalloc(&dgamma, p.pbytes()));
@@ -134,13 +147,30 @@ bool run_shape(const Options& o, const Shape& sh, size_t arena_target, std::vect
     out.push_back(b);
   }
 
-  auto fwd = [&](int s) {
-    return ln4j_cuda_forward(0, nullptr, LN4J_NORM_LAYER, 0, p.dtype, p.pdtype, p.rows, p.cols, p.eps, D.at(s, 0),
-                             nullptr, gamma, beta, D.at(s, 1), nullptr, D.mean(s), D.rstd(s));
+  ln4j_exec ex = ln4j_exec_init();
+  ex.device = 0;
+  ex.workspace = ws;
+  ex.workspace_bytes = ws_bytes;
+  fa.gamma = gamma;
+  fa.beta = beta;
+  ba.gamma = gamma;
+  ba.beta = beta;
+  ba.dgamma = dgamma;
+  ba.dbeta = dbeta;
+  auto fwd = [&](int s) {  // set s: x at 0, y at 1
+    fa.x = D.at(s, 0);
+    fa.y = D.at(s, 1);
+    fa.mean = D.mean(s);
+    fa.rstd = D.rstd(s);
+    return ln4j_cuda_forward(&fa, &ex);
   };
-  auto bwd = [&](int s) {
-    return ln4j_cuda_backward(0, nullptr, LN4J_NORM_LAYER, 0, p.dtype, p.pdtype, p.rows, p.cols, D.at(s, 2), nullptr,
-                              D.at(s, 0), D.mean(s), D.rstd(s), gamma, beta, D.at(s, 3), dgamma, dbeta, ws, ws_bytes);
+  auto bwd = [&](int s) {  // set s: dy at 2, x at 0, dx at 3
+    ba.dy = D.at(s, 2);
+    ba.x = D.at(s, 0);
+    ba.mean = D.mean(s);
+    ba.rstd = D.rstd(s);
+    ba.dx = D.at(s, 3);
+    return ln4j_cuda_backward(&ba, &ex);
   };
   Result f = base(p, "forward", "ln4j-cuda", sh.sweep), b = base(p, "backward", "ln4j-cuda", sh.sweep);
   // forward: poison, run, copy back, judge, then time

@@ -132,14 +132,49 @@ struct Fused {
     // the ceiling passes overwrote the inputs: lay them out again
     for (int i = 0; i < S.count; ++i) fill(p, i);
 
-    auto fused_fwd = [&](int s) {
-      return ln4j_cpu_forward(LN4J_ISA_AUTO, threads, LN4J_NORM_LAYER, 0, LN4J_FLOAT32, LN4J_FLOAT32, p.rows, p.cols,
-                              p.eps, S.x(s), S.r(s), g, b, S.y(s), S.s(s), S.mean(s), S.rstd(s));
+    ln4j_exec ex = ln4j_exec_init();
+    ex.threads = threads;
+    // One float32 LayerNorm call over set s: x (or s) in, optional residual and its sum out.
+    auto forward = [&](const void* x, const void* residual, void* y, void* residual_out, int s) {
+      ln4j_forward_args a = ln4j_forward_args_init();
+      a.norm = LN4J_NORM_LAYER;
+      a.x_dtype = a.param_dtype = LN4J_FLOAT32;
+      a.rows = p.rows;
+      a.cols = p.cols;
+      a.eps = p.eps;
+      a.x = x;
+      a.residual = residual;
+      a.gamma = g;
+      a.beta = b;
+      a.y = y;
+      a.residual_out = residual_out;
+      a.mean = S.mean(s);
+      a.rstd = S.rstd(s);
+      return ln4j_cpu_forward(&a, &ex);
     };
+    auto backward = [&](int flags, const void* dres, const void* x, const void* mean, void* dx, int s) {
+      ln4j_backward_args a = ln4j_backward_args_init();
+      a.norm = LN4J_NORM_LAYER;
+      a.flags = flags;
+      a.x_dtype = a.param_dtype = LN4J_FLOAT32;
+      a.rows = p.rows;
+      a.cols = p.cols;
+      a.dy = S.dy(s);
+      a.dresidual_out = dres;
+      a.x = x;
+      a.mean = mean;
+      a.rstd = S.rstd(s);
+      a.gamma = g;
+      a.beta = b;
+      a.dx = dx;
+      a.dgamma = dgamma.data();
+      a.dbeta = dbeta.data();
+      return ln4j_cpu_backward(&a, &ex);
+    };
+    auto fused_fwd = [&](int s) { return forward(S.x(s), S.r(s), S.y(s), S.s(s), s); };
     auto unfused_fwd = [&](int s) {
       ceiling_r2w1(threads, S.s(s), S.x(s), S.r(s), xb);
-      return ln4j_cpu_forward(LN4J_ISA_AUTO, threads, LN4J_NORM_LAYER, 0, LN4J_FLOAT32, LN4J_FLOAT32, p.rows, p.cols,
-                              p.eps, S.s(s), nullptr, g, b, S.y(s), nullptr, S.mean(s), S.rstd(s));
+      return forward(S.s(s), nullptr, S.y(s), nullptr, s);
     };
     auto judge_fwd = [&] {
       Check c = check_forward(p, S.y(0), S.mean(0), S.rstd(0));
@@ -158,22 +193,15 @@ struct Fused {
 
     // The backward reads s = x (bit for bit) and the reference statistics; from-y reads the validated y.
     for (int i = 0; i < S.count; ++i) fill(p, i);
-    auto fused_bwd = [&](int s) {
-      return ln4j_cpu_backward(LN4J_ISA_AUTO, threads, LN4J_NORM_LAYER, 0, LN4J_FLOAT32, LN4J_FLOAT32, p.rows, p.cols,
-                               S.dy(s), S.dres(s), S.s(s), S.mean(s), S.rstd(s), g, b, S.dx(s), dgamma.data(),
-                               dbeta.data());
-    };
+    auto fused_bwd = [&](int s) { return backward(0, S.dres(s), S.s(s), S.mean(s), S.dx(s), s); };
     auto unfused_bwd = [&](int s) {
-      int st = ln4j_cpu_backward(LN4J_ISA_AUTO, threads, LN4J_NORM_LAYER, 0, LN4J_FLOAT32, LN4J_FLOAT32, p.rows,
-                                 p.cols, S.dy(s), nullptr, S.s(s), S.mean(s), S.rstd(s), g, b, S.t(s), dgamma.data(),
-                                 dbeta.data());
+      int st = backward(0, nullptr, S.s(s), S.mean(s), S.t(s), s);
       ceiling_r2w1(threads, S.dx(s), S.t(s), S.dres(s), xb);
       return st;
     };
     auto plain_bwd = [&](int s, bool from_y) {
-      return ln4j_cpu_backward(LN4J_ISA_AUTO, threads, LN4J_NORM_LAYER, from_y ? LN4J_FLAG_BACKWARD_FROM_OUTPUT : 0,
-                               LN4J_FLOAT32, LN4J_FLOAT32, p.rows, p.cols, S.dy(s), nullptr, from_y ? S.y(s) : S.s(s),
-                               from_y ? nullptr : S.mean(s), S.rstd(s), g, b, S.dx(s), dgamma.data(), dbeta.data());
+      return backward(from_y ? LN4J_FLAG_BACKWARD_FROM_OUTPUT : 0, nullptr, from_y ? S.y(s) : S.s(s),
+                      from_y ? nullptr : S.mean(s), S.dx(s), s);
     };
     auto judge_fused = [&] {
       Check c = check_dx_plus(p, S.dx(0), S.dres(0));

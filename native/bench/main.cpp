@@ -226,14 +226,42 @@ struct Cpu {
   void ours(const Problem& p, int32_t isa, int threads, bool sweep, std::vector<Result>& out) {
     const std::string name = std::string("ln4j-") + ln4j_cpu_isa_name(isa);
     Result f = base(p, "forward", name, threads, sweep), b = base(p, "backward", name, threads, sweep);
-    auto fwd = [&](int s) {
-      return ln4j_cpu_forward(isa, threads, LN4J_NORM_LAYER, 0, p.dtype, p.pdtype, p.rows, p.cols, p.eps, A.x(s),
-                              nullptr, p.gamma.data(), p.beta.data(), A.y(s), nullptr, A.mean(s), A.rstd(s));
+    ln4j_exec ex = ln4j_exec_init();
+    ex.isa = isa;
+    ex.threads = threads;
+    ln4j_forward_args fa = ln4j_forward_args_init();
+    fa.norm = LN4J_NORM_LAYER;
+    fa.x_dtype = p.dtype;
+    fa.param_dtype = p.pdtype;
+    fa.rows = p.rows;
+    fa.cols = p.cols;
+    fa.eps = p.eps;
+    fa.gamma = p.gamma.data();
+    fa.beta = p.beta.data();
+    ln4j_backward_args ba = ln4j_backward_args_init();
+    ba.norm = LN4J_NORM_LAYER;
+    ba.x_dtype = p.dtype;
+    ba.param_dtype = p.pdtype;
+    ba.rows = p.rows;
+    ba.cols = p.cols;
+    ba.gamma = p.gamma.data();
+    ba.beta = p.beta.data();
+    ba.dgamma = dgamma.data();
+    ba.dbeta = dbeta.data();
+    auto fwd = [&](int s) {  // set s: its own x, y, mean, rstd
+      fa.x = A.x(s);
+      fa.y = A.y(s);
+      fa.mean = A.mean(s);
+      fa.rstd = A.rstd(s);
+      return ln4j_cpu_forward(&fa, &ex);
     };
     auto bwd = [&](int s) {
-      return ln4j_cpu_backward(isa, threads, LN4J_NORM_LAYER, 0, p.dtype, p.pdtype, p.rows, p.cols, A.dy(s), nullptr,
-                               A.x(s), A.mean(s), A.rstd(s), p.gamma.data(), p.beta.data(), A.dx(s), dgamma.data(),
-                               dbeta.data());
+      ba.dy = A.dy(s);
+      ba.x = A.x(s);
+      ba.mean = A.mean(s);
+      ba.rstd = A.rstd(s);
+      ba.dx = A.dx(s);
+      return ln4j_cpu_backward(&ba, &ex);
     };
     // forward: poison, call, judge; time only a correct kernel
     std::memset(A.y(0), 0xff, p.xbytes());

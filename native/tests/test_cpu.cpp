@@ -198,15 +198,37 @@ Data make(const Case& c) {
   return d;
 }
 
+// The execution struct of a case: CPU, its ISA and thread count.
+ln4j_exec exec_of(int isa, int threads) {
+  ln4j_exec e = ln4j_exec_init();
+  e.isa = isa;
+  e.threads = threads;
+  return e;
+}
+
 int run_forward(const Case& c, Data& d, double eps) {
   d.y.poison();
   d.mean.poison();
   d.rstd.poison();
   if (c.res) d.rout.poison();
-  return ln4j_cpu_forward(c.isa, c.threads, c.norm, c.flags, c.xdt, c.pdt, c.rows, c.cols, eps, d.x.p,
-                          c.res ? d.res.p : nullptr, c.gamma ? d.g.p : nullptr, c.beta ? d.b.p : nullptr, d.y.p,
-                          c.res && c.res_out ? d.rout.p : nullptr,
-                          c.rms() ? nullptr : d.mean.p, d.rstd.p);
+  ln4j_forward_args a = ln4j_forward_args_init();
+  a.norm = c.norm;
+  a.flags = c.flags;
+  a.x_dtype = c.xdt;
+  a.param_dtype = c.pdt;
+  a.rows = c.rows;
+  a.cols = c.cols;
+  a.eps = eps;
+  a.x = d.x.p;
+  a.residual = c.res ? d.res.p : nullptr;
+  a.gamma = c.gamma ? d.g.p : nullptr;
+  a.beta = c.beta ? d.b.p : nullptr;
+  a.y = d.y.p;
+  a.residual_out = c.res && c.res_out ? d.rout.p : nullptr;
+  a.mean = c.rms() ? nullptr : d.mean.p;
+  a.rstd = d.rstd.p;
+  const ln4j_exec e = exec_of(c.isa, c.threads);
+  return ln4j_cpu_forward(&a, &e);
 }
 
 // The backward's x slot: s when the forward had a residual, y for the backward from y (which also gets beta and
@@ -216,11 +238,25 @@ int run_backward(const Case& c, Data& d, bool want_dg, bool want_db) {
   d.dg.poison();
   d.db.poison();
   const bool fy = (c.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT) != 0;
-  const void* xslot = fy ? d.y.p : c.res && c.res_out ? d.rout.p : d.x.p;
-  return ln4j_cpu_backward(c.isa, c.threads, c.norm, c.flags, c.xdt, c.pdt, c.rows, c.cols, d.dy.p,
-                           c.res ? d.dres.p : nullptr, xslot, c.rms() || fy ? nullptr : d.mean.p, d.rstd.p,
-                           c.gamma ? d.g.p : nullptr, fy && c.beta ? d.b.p : nullptr, d.dx.p,
-                           want_dg ? d.dg.p : nullptr, want_db ? d.db.p : nullptr);
+  ln4j_backward_args a = ln4j_backward_args_init();
+  a.norm = c.norm;
+  a.flags = c.flags;
+  a.x_dtype = c.xdt;
+  a.param_dtype = c.pdt;
+  a.rows = c.rows;
+  a.cols = c.cols;
+  a.dy = d.dy.p;
+  a.dresidual_out = c.res ? d.dres.p : nullptr;
+  a.x = fy ? d.y.p : c.res && c.res_out ? d.rout.p : d.x.p;
+  a.mean = c.rms() || fy ? nullptr : d.mean.p;
+  a.rstd = d.rstd.p;
+  a.gamma = c.gamma ? d.g.p : nullptr;
+  a.beta = fy && c.beta ? d.b.p : nullptr;
+  a.dx = d.dx.p;
+  a.dgamma = want_dg ? d.dg.p : nullptr;
+  a.dbeta = want_db ? d.db.p : nullptr;
+  const ln4j_exec e = exec_of(c.isa, c.threads);
+  return ln4j_cpu_backward(&a, &e);
 }
 
 // Growth factor g of the tolerance derivation (see the top of the file).
@@ -546,7 +582,7 @@ void test_from_y() {
           bool untouched = true;
           for (int64_t i = 0; i < c.rows * c.cols; ++i) untouched &= std::isnan(d.dx.get(i));
           for (int64_t j = 0; j < c.cols; ++j) untouched &= std::isnan(d.dg.get(j)) && std::isnan(d.db.get(j));
-          CHECK(s == LN4J_ERR_INVALID_ARGUMENT && std::strstr(ln4j_last_error(), "column 23") && untouched,
+          CHECK(s == LN4J_ERR_ZERO_GAMMA && std::strstr(ln4j_last_error(), "column 23") && untouched,
                 "%s zc=%d dgamma=%d: zero-gamma rule: status %d, message '%s', outputs untouched %d",
                 label(c, "from-y").c_str(), zc, want_dg, s, ln4j_last_error(), int(untouched));
           ++g_checks;
@@ -678,13 +714,10 @@ void test_no_growth() {
   auto round = [&](int calls) {
     for (int i = 0; i < calls; ++i) {
       if (i % 10 == 0) {
-        ln4j_cpu_forward(big.isa, big.threads, 0, 0, 0, 0, big.rows, big.cols, 1e-5, db.x.p, nullptr, db.g.p,
-                         db.b.p, db.y.p, nullptr, db.mean.p, db.rstd.p);
-        ln4j_cpu_backward(big.isa, big.threads, 0, 0, 0, 0, big.rows, big.cols, db.dy.p, nullptr, db.x.p,
-                          db.mean.p, db.rstd.p, db.g.p, nullptr, db.dx.p, db.dg.p, db.db.p);
+        run_forward(big, db, 1e-5);
+        run_backward(big, db, true, true);
       } else {
-        ln4j_cpu_forward(small.isa, 0, 0, 0, 0, 0, 1, 768, 1e-5, ds.x.p, nullptr, ds.g.p, ds.b.p, ds.y.p, nullptr,
-                         ds.mean.p, ds.rstd.p);
+        run_forward(small, ds, 1e-5);
       }
     }
   };
@@ -704,50 +737,87 @@ void expect_error(int status, int want, const char* needle, const char* what) {
 void test_bad_arguments() {
   const int I = LN4J_ERR_INVALID_ARGUMENT;
   std::vector<float> x(64, 1.0f), y(64, NAN), g(8, 1.0f), m(8), r(8);
-  const int A = LN4J_ISA_AUTO, L = LN4J_NORM_LAYER, F = LN4J_FLOAT32;
-  expect_error(ln4j_cpu_forward(A, 0, L, 0, F, F, 8, 8, 1e-5, nullptr, nullptr, nullptr, nullptr, y.data(), nullptr,
-                                nullptr, nullptr), I, "x must not be NULL", "x NULL");
-  expect_error(ln4j_cpu_forward(A, 0, L, 0, F, F, 8, 0, 1e-5, x.data(), nullptr, nullptr, nullptr, y.data(), nullptr,
-                                nullptr, nullptr), I, "cols", "cols 0");
-  expect_error(ln4j_cpu_forward(A, 0, L, 0, F, F, -1, 8, 1e-5, x.data(), nullptr, nullptr, nullptr, y.data(),
-                                nullptr, nullptr, nullptr), I, "rows", "rows -1");
-  expect_error(ln4j_cpu_forward(A, 0, L, 0, F, F, 8, 8, 0.0, x.data(), nullptr, nullptr, nullptr, y.data(), nullptr,
-                                nullptr, nullptr), I, "eps", "eps 0");
-  expect_error(ln4j_cpu_forward(A, 0, L, 0, F, F, 8, 8, NAN, x.data(), nullptr, nullptr, nullptr, y.data(), nullptr,
-                                nullptr, nullptr), I, "eps", "eps NaN");
-  expect_error(ln4j_cpu_forward(A, 0, L, 0, 9, F, 8, 8, 1e-5, x.data(), nullptr, nullptr, nullptr, y.data(), nullptr,
-                                nullptr, nullptr), I, "x_dtype", "x_dtype 9");
-  expect_error(ln4j_cpu_forward(A, 0, L, 0, F, LN4J_FLOAT64, 8, 8, 1e-5, x.data(), nullptr, g.data(), nullptr,
-                                y.data(), nullptr, nullptr, nullptr), I, "param_dtype", "param_dtype f64 for f32");
-  expect_error(ln4j_cpu_forward(7, 0, L, 0, F, F, 8, 8, 1e-5, x.data(), nullptr, nullptr, nullptr, y.data(), nullptr,
-                                nullptr, nullptr), I, "isa", "isa 7");
-  expect_error(ln4j_cpu_forward(A, -1, L, 0, F, F, 8, 8, 1e-5, x.data(), nullptr, nullptr, nullptr, y.data(), nullptr,
-                                nullptr, nullptr), I, "threads", "threads -1");
-  expect_error(ln4j_cpu_forward(A, 0, L, 0, F, F, INT64_MAX / 2, 8, 1e-5, x.data(), nullptr, nullptr, nullptr,
-                                y.data(), nullptr, nullptr, nullptr), I, "overflows", "rows*cols overflow");
-  expect_error(ln4j_cpu_forward(A, 0, L, 0, F, F, 8, 8, 1e-5, x.data(), nullptr, nullptr, g.data(), y.data(), nullptr,
-                                nullptr, nullptr), I, "beta", "beta without gamma");
-  expect_error(ln4j_cpu_forward(A, 0, LN4J_NORM_RMS, 0, F, F, 8, 8, 1e-5, x.data(), nullptr, g.data(), g.data(),
-                                y.data(), nullptr, nullptr, r.data()), I, "beta", "RMSNorm with beta");
-  expect_error(ln4j_cpu_forward(A, 0, L, 0, F, F, 8, 8, 1e-5, x.data(), nullptr, nullptr, nullptr, y.data(), y.data(),
-                                nullptr, nullptr), I, "residual_out", "residual_out without residual");
+  const int L = LN4J_NORM_LAYER, F = LN4J_FLOAT32;
+  const ln4j_exec cpu = exec_of(LN4J_ISA_AUTO, 0);
+  // A good forward and backward; each case below changes one thing.
+  ln4j_forward_args good = ln4j_forward_args_init();
+  good.norm = L;
+  good.x_dtype = good.param_dtype = F;
+  good.rows = good.cols = 8;
+  good.eps = 1e-5;
+  good.x = x.data();
+  good.y = y.data();
+  auto fwd = [&](auto change, const ln4j_exec& e) {
+    ln4j_forward_args a = good;
+    change(a);
+    return ln4j_cpu_forward(&a, &e);
+  };
+  ln4j_backward_args goodb = ln4j_backward_args_init();
+  goodb.norm = L;
+  goodb.x_dtype = goodb.param_dtype = F;
+  goodb.rows = goodb.cols = 8;
+  goodb.dy = x.data();
+  goodb.x = x.data();
+  goodb.mean = m.data();
+  goodb.rstd = r.data();
+  goodb.dx = y.data();
+  auto bwd = [&](auto change) {
+    ln4j_backward_args a = goodb;
+    change(a);
+    return ln4j_cpu_backward(&a, &cpu);
+  };
+  using FA = ln4j_forward_args;
+  using BA = ln4j_backward_args;
+  expect_error(fwd([](FA& a) { a.x = nullptr; }, cpu), I, "x must not be NULL", "x NULL");
+  expect_error(fwd([](FA& a) { a.cols = 0; }, cpu), I, "cols", "cols 0");
+  expect_error(fwd([](FA& a) { a.rows = -1; }, cpu), I, "rows", "rows -1");
+  expect_error(fwd([](FA& a) { a.eps = 0.0; }, cpu), I, "eps", "eps 0");
+  expect_error(fwd([](FA& a) { a.eps = NAN; }, cpu), I, "eps", "eps NaN");
+  expect_error(fwd([](FA& a) { a.x_dtype = 9; }, cpu), I, "x_dtype", "x_dtype 9");
+  expect_error(fwd([&](FA& a) { a.param_dtype = LN4J_FLOAT64, a.gamma = g.data(); }, cpu), I, "param_dtype",
+               "param_dtype f64 for f32");
+  expect_error(fwd([](FA&) {}, exec_of(7, 0)), I, "isa", "isa 7");
+  expect_error(fwd([](FA&) {}, exec_of(LN4J_ISA_AUTO, -1)), I, "threads", "threads -1");
+  expect_error(fwd([](FA& a) { a.rows = INT64_MAX / 2; }, cpu), I, "overflows", "rows*cols overflow");
+  expect_error(fwd([&](FA& a) { a.beta = g.data(); }, cpu), I, "beta", "beta without gamma");
+  expect_error(fwd([&](FA& a) { a.norm = LN4J_NORM_RMS, a.gamma = g.data(), a.beta = g.data(), a.rstd = r.data(); },
+                   cpu),
+               I, "beta", "RMSNorm with beta");
+  expect_error(fwd([&](FA& a) { a.residual_out = y.data(); }, cpu), I, "residual_out",
+               "residual_out without residual");
+  // The structs themselves: NULL, a struct_size this library does not know, a device that is not the CPU.
+  expect_error(ln4j_cpu_forward(nullptr, &cpu), I, "args must not be NULL", "args NULL");
+  expect_error(ln4j_cpu_forward(&good, nullptr), I, "exec must not be NULL", "exec NULL");
+  expect_error(fwd([](FA& a) { a.struct_size = 8; }, cpu), I, "struct_size", "args struct_size too small");
+  expect_error(fwd([](FA& a) { a.struct_size = int32_t(sizeof(FA)) + 8; }, cpu), LN4J_ERR_UNSUPPORTED,
+               "newer layernorm4j.h", "args struct_size from a newer header");
+  {
+    ln4j_exec e = cpu;
+    e.struct_size = 4;
+    expect_error(ln4j_cpu_forward(&good, &e), I, "exec->struct_size", "exec struct_size too small");
+    e = cpu;
+    e.device = 0;
+    expect_error(ln4j_cpu_forward(&good, &e), I, "LN4J_DEVICE_CPU", "exec device cuda:0 on the CPU");
+  }
   bool untouched = true;
   for (float v : y) untouched &= std::isnan(v);
   CHECK(untouched, "a failed forward wrote y");
-  expect_error(ln4j_cpu_backward(A, 0, L, 0, F, F, 8, 8, x.data(), nullptr, x.data(), nullptr, r.data(), nullptr,
-                                 nullptr, y.data(), nullptr, nullptr), I, "mean", "backward mean NULL");
-  expect_error(ln4j_cpu_forward(A, 0, L, LN4J_FLAG_BACKWARD_FROM_OUTPUT, F, F, 8, 8, 1e-5, x.data(), nullptr,
-                                nullptr, nullptr, y.data(), nullptr, nullptr, nullptr),
-               I, "backward flag", "forward with the from-y flag");
+  expect_error(bwd([](BA& a) { a.mean = nullptr; }), I, "mean", "backward mean NULL");
+  expect_error(fwd([](FA& a) { a.flags = LN4J_FLAG_BACKWARD_FROM_OUTPUT; }, cpu), I, "backward flag",
+               "forward with the from-y flag");
 
-  expect_error(ln4j_cpu_backward(A, 0, L, 0, F, F, 8, 8, nullptr, nullptr, x.data(), m.data(), r.data(), nullptr,
-                                 nullptr, y.data(), nullptr, nullptr), I, "dy", "backward dy NULL");
-  expect_error(ln4j_cpu_backward(A, 0, L, 0, F, F, 8, 8, x.data(), nullptr, x.data(), m.data(), r.data(), nullptr,
-                                 nullptr, y.data(), g.data(), nullptr), I, "dgamma", "dgamma without gamma");
-  CHECK(ln4j_cpu_set_default_threads(0) == I && std::strstr(ln4j_last_error(), "threads"),
-        "set_default_threads(0) should fail naming threads");
-  int ok = ln4j_cpu_forward(A, 0, L, 0, F, F, 8, 8, 1e-5, x.data(), nullptr, nullptr, nullptr, y.data(), nullptr,
-                            nullptr, nullptr);
+  expect_error(bwd([](BA& a) { a.dy = nullptr; }), I, "dy", "backward dy NULL");
+  expect_error(bwd([&](BA& a) { a.dgamma = g.data(); }), I, "dgamma", "dgamma without gamma");
+  expect_error(ln4j_cpu_backward(&goodb, nullptr), I, "exec must not be NULL", "backward exec NULL");
+  // threads: 0 means the online processors (the default), negative is refused.
+  CHECK(ln4j_cpu_set_default_threads(-1) == I && std::strstr(ln4j_last_error(), "threads"),
+        "set_default_threads(-1) should fail naming threads");
+  CHECK(ln4j_cpu_set_default_threads(3) == LN4J_OK && ln4j_cpu_default_threads() == 3, "set default threads 3");
+  CHECK(ln4j_cpu_set_default_threads(0) == LN4J_OK && ln4j_last_error()[0] == 0, "set_default_threads(0): '%s'",
+        ln4j_last_error());
+  CHECK(ln4j_cpu_default_threads() >= 1, "default threads after set_default_threads(0): %d",
+        ln4j_cpu_default_threads());
+  int ok = fwd([](FA&) {}, cpu);
   CHECK(ok == LN4J_OK && ln4j_last_error()[0] == 0, "a good call after a failed one: status %d, message '%s'", ok,
         ln4j_last_error());
 }

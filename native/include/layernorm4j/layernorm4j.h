@@ -25,6 +25,8 @@
  *  - Deterministic: the same inputs give bitwise identical outputs for any thread count.
  *  - Optional pointers may be NULL: gamma, beta (affine off / no bias), mean and rstd in the forward
  *    (inference only), dgamma / dbeta in the backward (gradient not wanted), residual and residual_out.
+ *  - A call is data: the arguments of one forward or backward and its execution (device, stream, ISA, threads,
+ *    workspace) are structs with a size field, so an option is added here once and nowhere positional.
  *
  * The CPU functions live in liblayernorm4j, the CUDA ones in liblayernorm4j_cuda (a stub answering
  * LN4J_ERR_UNSUPPORTED "built without CUDA" where no CUDA toolkit was found). This header is host-only C:
@@ -34,6 +36,7 @@
 #define LAYERNORM4J_H
 
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -54,6 +57,7 @@ extern "C" {
 #define LN4J_ERR_OUT_OF_MEMORY 3    /* scratch memory could not be had */
 #define LN4J_ERR_CUDA 4             /* a CUDA runtime error; the message has the CUDA error name */
 #define LN4J_ERR_INTERNAL 5         /* a bug: please report the message */
+#define LN4J_ERR_ZERO_GAMMA 6       /* backward from y where the applied gamma is 0: the message names the column */
 
 /* Dtypes (same order as the Java enum DType). */
 #define LN4J_FLOAT32 0
@@ -75,6 +79,102 @@ extern "C" {
 #define LN4J_ISA_AVX2 1
 #define LN4J_ISA_AVX512 2
 
+/* Devices (ln4j_exec.device): the CPU, or a CUDA device ordinal >= 0. */
+#define LN4J_DEVICE_CPU (-1)
+
+/* ---- one call, described as data ----------------------------------------------------------------------------
+ * A call is two structs: what to compute (ln4j_forward_args or ln4j_backward_args) and where and how to run it
+ * (ln4j_exec). Each struct starts with struct_size, which the caller sets to sizeof(the struct) as its header
+ * declares it. Structs grow only at the end, and the zero value of a new field keeps the old behaviour, so a
+ * library accepts any struct_size from the first version's size up to its own (missing fields read as 0) and
+ * refuses a larger one (LN4J_ERR_UNSUPPORTED: the caller was built against a newer header).
+ * Start from the *_init() functions below (all zero, struct_size set), then set what the call needs:
+ *     ln4j_forward_args a = ln4j_forward_args_init();  a.x = ...;
+ */
+
+/* Forward. residual (optional): the call normalizes s = x + residual and, when residual_out is not NULL, writes
+ * s there. mean must be NULL for RMSNorm; mean and rstd may be NULL (inference). */
+typedef struct ln4j_forward_args {
+  int32_t struct_size; /* sizeof(ln4j_forward_args) */
+  int32_t norm;        /* LN4J_NORM_* */
+  int32_t flags;       /* LN4J_FLAG_* (no backward flag) */
+  int32_t x_dtype;     /* x, y, residual, residual_out */
+  int32_t param_dtype; /* gamma, beta */
+  int64_t rows;
+  int64_t cols;
+  double eps;
+  const void* x;
+  const void* residual; /* optional */
+  const void* gamma;    /* optional */
+  const void* beta;     /* optional (needs gamma) */
+  void* y;
+  void* residual_out; /* optional (needs residual) */
+  void* mean;         /* optional; NULL for RMSNorm */
+  void* rstd;         /* optional */
+} ln4j_forward_args;
+
+/* Backward. x is the forward's input (or s = x + residual for the fused forward); with
+ * LN4J_FLAG_BACKWARD_FROM_OUTPUT it is the forward's output y instead (gamma, beta and rstd then reconstruct
+ * xhat = (y - beta) / g'; mean is not read and may be NULL). Zero-gamma rule: where the applied gamma g' (gamma,
+ * or 1 + gamma when zero-centred) is exactly 0, y = beta whatever x was, so xhat -- which dx and dgamma both
+ * need -- cannot be rebuilt: such a call fails with LN4J_ERR_ZERO_GAMMA naming the first such column and writes
+ * nothing (the backward from x is exact for any gamma). dresidual_out (optional): gradient flowing into s from
+ * later blocks, added to dx. dx = d(x) = d(residual). dgamma / dbeta are NULL when not wanted. */
+typedef struct ln4j_backward_args {
+  int32_t struct_size; /* sizeof(ln4j_backward_args) */
+  int32_t norm;        /* LN4J_NORM_* */
+  int32_t flags;       /* LN4J_FLAG_* */
+  int32_t x_dtype;     /* x (or y), dy, dx, dresidual_out */
+  int32_t param_dtype; /* gamma, beta, dgamma, dbeta */
+  int64_t rows;
+  int64_t cols;
+  const void* dy;
+  const void* dresidual_out; /* optional */
+  const void* x;             /* or y with LN4J_FLAG_BACKWARD_FROM_OUTPUT */
+  const void* mean;          /* NULL for RMSNorm and for the backward from y */
+  const void* rstd;
+  const void* gamma; /* optional */
+  const void* beta;  /* read only by the backward from y (optional there) */
+  void* dx;
+  void* dgamma; /* optional (needs gamma) */
+  void* dbeta;  /* optional (needs gamma; never for RMSNorm) */
+} ln4j_backward_args;
+
+/* Where and how a call runs. Fields a backend does not use are ignored by it. */
+typedef struct ln4j_exec {
+  int32_t struct_size; /* sizeof(ln4j_exec) */
+  int32_t device;      /* LN4J_DEVICE_CPU for ln4j_cpu_*; the CUDA device ordinal for ln4j_cuda_* */
+  int32_t isa;         /* CPU: LN4J_ISA_* (AUTO = the best this CPU runs) */
+  int32_t threads;     /* CPU: the most threads this call uses, 0 = the pool default (small problems run on the
+                          calling thread whatever this says) */
+  void* stream;        /* CUDA: cudaStream_t, NULL = the legacy default stream */
+  void* workspace;     /* CUDA backward: device memory, 8-byte aligned, see ln4j_cuda_backward_workspace_bytes */
+  int64_t workspace_bytes;
+} ln4j_exec;
+
+/* A struct with every field 0 (NULL) and struct_size set. */
+static inline ln4j_forward_args ln4j_forward_args_init(void) {
+  ln4j_forward_args a;
+  memset(&a, 0, sizeof a);
+  a.struct_size = (int32_t)sizeof a;
+  return a;
+}
+static inline ln4j_backward_args ln4j_backward_args_init(void) {
+  ln4j_backward_args a;
+  memset(&a, 0, sizeof a);
+  a.struct_size = (int32_t)sizeof a;
+  return a;
+}
+/* The CPU (device = LN4J_DEVICE_CPU, isa = LN4J_ISA_AUTO, threads = 0 = the pool default). */
+static inline ln4j_exec ln4j_exec_init(void) {
+  ln4j_exec e;
+  memset(&e, 0, sizeof e);
+  e.struct_size = (int32_t)sizeof e;
+  e.device = LN4J_DEVICE_CPU;
+  e.isa = LN4J_ISA_AUTO;
+  return e;
+}
+
 /* ---- library-wide ------------------------------------------------------------------------------------ */
 LN4J_API const char* ln4j_version(void);
 /* Message of the last failed call on this thread ("" if none). Valid until the next call on this thread. */
@@ -95,31 +195,12 @@ LN4J_API const char* ln4j_cpu_isa_name(int32_t isa);
 LN4J_API const char* ln4j_cpu_model(void);
 /* Threads the pool uses when a call passes threads = 0 (the number of online processors by default). */
 LN4J_API int32_t ln4j_cpu_default_threads(void);
+/* Sets that default; 0 = the number of online processors again. */
 LN4J_API int ln4j_cpu_set_default_threads(int32_t threads);
 
-/*
- * Forward. isa: LN4J_ISA_* (AUTO = best); threads: 0 = default, else the most threads this call uses
- * (small problems run on the calling thread). residual (optional): the call normalizes s = x + residual
- * and, when residual_out is not NULL, writes s there. mean is NULL for RMSNorm.
- */
-LN4J_API int ln4j_cpu_forward(int32_t isa, int32_t threads, int32_t norm, int32_t flags, int32_t x_dtype,
-                              int32_t param_dtype, int64_t rows, int64_t cols, double eps, const void* x,
-                              const void* residual, const void* gamma, const void* beta, void* y,
-                              void* residual_out, void* mean, void* rstd);
-
-/*
- * Backward. x is the forward's input (or s = x + residual for the fused forward); with
- * LN4J_FLAG_BACKWARD_FROM_OUTPUT it is the forward's output y instead (gamma, beta and rstd then
- * reconstruct xhat = (y - beta) / g'; mean is not read and may be NULL). Zero-gamma rule: where the applied
- * gamma g' (gamma, or 1 + gamma when zero-centred) is exactly 0, y = beta whatever x was, so xhat -- which dx
- * and dgamma both need -- cannot be rebuilt: such a call fails with LN4J_ERR_INVALID_ARGUMENT naming the first
- * such column and writes nothing (the backward from x is exact for any gamma). dresidual_out (optional):
- * gradient flowing into s from later blocks, added to dx. dx = d(x) = d(residual).
- */
-LN4J_API int ln4j_cpu_backward(int32_t isa, int32_t threads, int32_t norm, int32_t flags, int32_t x_dtype,
-                               int32_t param_dtype, int64_t rows, int64_t cols, const void* dy,
-                               const void* dresidual_out, const void* x, const void* mean, const void* rstd,
-                               const void* gamma, const void* beta, void* dx, void* dgamma, void* dbeta);
+/* Forward and backward on the CPU: exec->device must be LN4J_DEVICE_CPU; exec->isa and exec->threads apply. */
+LN4J_API int ln4j_cpu_forward(const ln4j_forward_args* args, const ln4j_exec* exec);
+LN4J_API int ln4j_cpu_backward(const ln4j_backward_args* args, const ln4j_exec* exec);
 
 /* ---- CUDA (liblayernorm4j_cuda) ------------------------------------------------------------------------ */
 LN4J_API const char* ln4j_cuda_last_error(void);
@@ -127,20 +208,13 @@ LN4J_API const char* ln4j_cuda_last_error(void);
 LN4J_API int32_t ln4j_cuda_built(void);
 /* Number of usable devices (0 on any failure); *reason gets a one-line reason when 0 (may be NULL). */
 LN4J_API int32_t ln4j_cuda_device_count(const char** reason);
-/* Workspace (device memory) that ln4j_cuda_backward needs for the dgamma/dbeta partials (and, with
- * LN4J_FLAG_BACKWARD_FROM_OUTPUT, the zero-gamma check, whose one-integer read-back makes that call wait for
- * its stream). */
-LN4J_API int64_t ln4j_cuda_backward_workspace_bytes(int64_t rows, int64_t cols);
-/* Same meaning as the CPU functions; asynchronous on `stream` (NULL = the legacy default stream). */
-LN4J_API int ln4j_cuda_forward(int32_t device, void* stream, int32_t norm, int32_t flags, int32_t x_dtype,
-                               int32_t param_dtype, int64_t rows, int64_t cols, double eps, const void* x,
-                               const void* residual, const void* gamma, const void* beta, void* y,
-                               void* residual_out, void* mean, void* rstd);
-LN4J_API int ln4j_cuda_backward(int32_t device, void* stream, int32_t norm, int32_t flags, int32_t x_dtype,
-                                int32_t param_dtype, int64_t rows, int64_t cols, const void* dy,
-                                const void* dresidual_out, const void* x, const void* mean, const void* rstd,
-                                const void* gamma, const void* beta, void* dx, void* dgamma, void* dbeta,
-                                void* workspace, int64_t workspace_bytes);
+/* Workspace (device memory) that ln4j_cuda_backward needs for this call: the dgamma/dbeta partials and, with
+ * LN4J_FLAG_BACKWARD_FROM_OUTPUT, the zero-gamma check, whose one-integer read-back makes that call wait for its
+ * stream. 0 when args is NULL or rows or cols is below 1. */
+LN4J_API int64_t ln4j_cuda_backward_workspace_bytes(const ln4j_backward_args* args);
+/* Same meaning as the CPU functions; exec->device is the CUDA ordinal; asynchronous on exec->stream. */
+LN4J_API int ln4j_cuda_forward(const ln4j_forward_args* args, const ln4j_exec* exec);
+LN4J_API int ln4j_cuda_backward(const ln4j_backward_args* args, const ln4j_exec* exec);
 
 #ifdef __cplusplus
 }

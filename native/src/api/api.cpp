@@ -1,11 +1,11 @@
-// C API entry points of liblayernorm4j: clear the per-thread message, check arguments, route to the CPU
-// backend. No exception crosses this boundary.
+// C API entry points of liblayernorm4j: clear the per-thread message, accept the caller's structs, check them,
+// route to the CPU backend. No exception crosses this boundary.
 #include <exception>
 #include <new>
 
 #include "../common/args.h"
+#include "../common/status.h"
 #include "../cpu/cpu_backend.h"
-#include "status.h"
 
 using namespace ln4j;
 
@@ -23,15 +23,9 @@ int guarded(const char* fn, F&& f) {
   }
 }
 
-int check_isa_threads(int32_t isa, int32_t threads, const char* fn) {
-  if (isa != LN4J_ISA_AUTO && isa != LN4J_ISA_SCALAR && isa != LN4J_ISA_AVX2 && isa != LN4J_ISA_AVX512)
-    return fail(LN4J_ERR_INVALID_ARGUMENT, "%s: isa must be -1 (auto), 0 (scalar), 1 (avx2) or 2 (avx512), got %d",
-                fn, isa);
-  if (isa != LN4J_ISA_AUTO && !cpu::isa_supported(isa))
-    return fail(LN4J_ERR_UNSUPPORTED, "%s: this CPU does not support isa %s (best: %s)", fn, cpu::isa_name(isa),
-                cpu::isa_name(cpu::isa_best()));
-  if (threads < 0) return fail(LN4J_ERR_INVALID_ARGUMENT, "%s: threads must be >= 0, got %d", fn, threads);
-  return LN4J_OK;
+int accept_exec(const ln4j_exec* in, Exec& e, const char* fn) {
+  if (int s = accept(in, e, kExecMinSize, "exec", fn)) return s;
+  return check_cpu_exec(e, cpu::isa_supported, cpu::isa_name, cpu::isa_best(), fn);
 }
 }  // namespace
 
@@ -49,35 +43,32 @@ const char* ln4j_cpu_model(void) { return cpu::cpu_model(); }
 int32_t ln4j_cpu_default_threads(void) { return cpu::default_threads(); }
 int ln4j_cpu_set_default_threads(int32_t threads) {
   clear_error();
-  if (threads < 1)
-    return fail(LN4J_ERR_INVALID_ARGUMENT, "ln4j_cpu_set_default_threads: threads must be >= 1, got %d", threads);
+  if (threads < 0)
+    return fail(LN4J_ERR_INVALID_ARGUMENT,
+                "ln4j_cpu_set_default_threads: threads must be >= 0 (0 = online processors), got %d", threads);
   return guarded("ln4j_cpu_set_default_threads", [&] { return cpu::set_default_threads(threads); });
 }
 
-int ln4j_cpu_forward(int32_t isa, int32_t threads, int32_t norm, int32_t flags, int32_t x_dtype,
-                     int32_t param_dtype, int64_t rows, int64_t cols, double eps, const void* x,
-                     const void* residual, const void* gamma, const void* beta, void* y, void* residual_out,
-                     void* mean, void* rstd) {
+int ln4j_cpu_forward(const ln4j_forward_args* args, const ln4j_exec* exec) {
   static const char* fn = "ln4j_cpu_forward";
   clear_error();
-  ForwardArgs a{{norm, flags, x_dtype, param_dtype, rows, cols, eps}, x, residual, gamma, beta, y, residual_out,
-                mean, rstd};
-  if (int s = check_isa_threads(isa, threads, fn)) return s;
+  ForwardArgs a;
+  Exec e;
+  if (int s = accept(args, a, kForwardArgsMinSize, "args", fn)) return s;
+  if (int s = accept_exec(exec, e, fn)) return s;
   if (int s = check_forward(a, fn)) return s;
-  return guarded(fn, [&] { return cpu::forward(isa, threads, a); });
+  return guarded(fn, [&] { return cpu::forward(a, e); });
 }
 
-int ln4j_cpu_backward(int32_t isa, int32_t threads, int32_t norm, int32_t flags, int32_t x_dtype,
-                      int32_t param_dtype, int64_t rows, int64_t cols, const void* dy, const void* dresidual_out,
-                      const void* x, const void* mean, const void* rstd, const void* gamma, const void* beta,
-                      void* dx, void* dgamma, void* dbeta) {
+int ln4j_cpu_backward(const ln4j_backward_args* args, const ln4j_exec* exec) {
   static const char* fn = "ln4j_cpu_backward";
   clear_error();
-  BackwardArgs a{{norm, flags, x_dtype, param_dtype, rows, cols, 0.0}, dy, dresidual_out, x, mean, rstd, gamma,
-                 beta, dx, dgamma, dbeta};
-  if (int s = check_isa_threads(isa, threads, fn)) return s;
+  BackwardArgs a;
+  Exec e;
+  if (int s = accept<ln4j_backward_args>(args, a, kBackwardArgsMinSize, "args", fn)) return s;
+  if (int s = accept_exec(exec, e, fn)) return s;
   if (int s = check_backward(a, fn)) return s;
-  return guarded(fn, [&] { return cpu::backward(isa, threads, a); });
+  return guarded(fn, [&] { return cpu::backward(a, e); });
 }
 
 }  // extern "C"

@@ -12,7 +12,8 @@ const char* cpu_model();
 int32_t default_threads();
 int set_default_threads(int32_t threads);
 
-int forward(int32_t isa, int32_t threads, const ForwardArgs& a);
-int backward(int32_t isa, int32_t threads, const BackwardArgs& a);
+// exec.isa and exec.threads pick the path and the most threads; the other exec fields are not used here.
+int forward(const ForwardArgs& a, const Exec& exec);
+int backward(const BackwardArgs& a, const Exec& exec);
 
 }  // namespace ln4j::cpu

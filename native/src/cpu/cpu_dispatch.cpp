@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "../api/status.h"
+#include "../common/status.h"
 #include "cpu_backend.h"
 #include "cpu_kernels.h"
 #include "dtype.h"
@@ -125,41 +125,37 @@ int helpers_for(int32_t threads, int64_t nblocks, int64_t bytes) {
   return int(std::max<int64_t>(0, std::min<int64_t>(std::min<int64_t>(t, 256), nblocks) - 1));
 }
 
-// Parameter element j as the accumulation type.
+// Parameter element j as the accumulation type A.
 template <class A>
-A param_at(int32_t dtype, const void* p, int64_t j) {
-  switch (dtype) {
-    case LN4J_FLOAT64: return A(static_cast<const double*>(p)[j]);
-    case LN4J_BFLOAT16: return A(bf16_to_f32(static_cast<const uint16_t*>(p)[j]));
-    case LN4J_FLOAT16: return A(f16_to_f32(static_cast<const uint16_t*>(p)[j]));
-    default: return A(static_cast<const float*>(p)[j]);
-  }
-}
+A to_acc(float v) { return A(v); }
+template <class A>
+A to_acc(double v) { return A(v); }
+template <class A>
+A to_acc(bf16_t v) { return A(bf16_to_f32(v.bits)); }
+template <class A>
+A to_acc(f16_t v) { return A(f16_to_f32(v.bits)); }
 
 // The backward from y: xhat = (y - beta) * (1 / g') per column. Fills shift = beta (0 without) and scale = 1 / g'
-// (1 without gamma) in the accumulation type A. Zero-gamma rule: where g' = 0, y = beta whatever x was, so xhat
-// (which dx and dgamma both need) cannot be rebuilt; the call is refused, naming the first such column, before
-// anything is written. The backward from x is exact for any gamma.
-template <class A>
+// (1 without gamma) in the accumulation type A, from parameters of type P. A g' of 0 breaks the zero-gamma rule
+// (common/args.h): the call is refused, naming the first such column, before anything is written.
+template <class A, class P>
 int from_y_columns(const BackwardArgs& a, std::vector<unsigned char>& buf, const char* fn) {
-  const int64_t n = a.p.cols;
+  const int64_t n = a.cols;
   buf.resize(size_t(2 * n) * sizeof(A));  // std::bad_alloc -> LN4J_ERR_OUT_OF_MEMORY in the API layer
   A* shift = reinterpret_cast<A*>(buf.data());
   A* scale = shift + n;
-  const bool zc = (a.p.flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) != 0;
+  const P* gamma = static_cast<const P*>(a.gamma);
+  const P* beta = static_cast<const P*>(a.beta);
+  const bool zc = (a.flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) != 0;
   for (int64_t j = 0; j < n; ++j) {
-    shift[j] = a.beta ? param_at<A>(a.p.param_dtype, a.beta, j) : A(0);
-    if (!a.gamma) {
+    shift[j] = beta ? to_acc<A>(beta[j]) : A(0);
+    if (!gamma) {
       scale[j] = A(1);
       continue;
     }
-    A g = param_at<A>(a.p.param_dtype, a.gamma, j);
+    A g = to_acc<A>(gamma[j]);
     if (zc) g = A(1) + g;
-    if (g == A(0))
-      return fail(LN4J_ERR_INVALID_ARGUMENT,
-                  "%s: the backward from y (LN4J_FLAG_BACKWARD_FROM_OUTPUT) cannot rebuild xhat where the applied "
-                  "gamma is 0: column %lld%s; use the backward from x",
-                  fn, (long long)j, zc ? " (1 + gamma = 0)" : " (gamma = 0)");
+    if (g == A(0)) return fail_zero_gamma(fn, (long long)j, zc);
     scale[j] = A(1) / g;
   }
   return LN4J_OK;
@@ -177,7 +173,7 @@ struct ForwardJob {
   int64_t rpb;
   static void run(void* ctx, int64_t b) {
     auto* j = static_cast<ForwardJob*>(ctx);
-    int64_t r0 = b * j->rpb, r1 = std::min(j->a->p.rows, r0 + j->rpb);
+    int64_t r0 = b * j->rpb, r1 = std::min(j->a->rows, r0 + j->rpb);
     j->k->forward(*j->a, r0, r1);
   }
 };
@@ -190,7 +186,7 @@ struct BackwardJob {
   unsigned char* part;              // 64-byte aligned [2][nblocks][stride]: dgamma partials, then dbeta
   static void run(void* ctx, int64_t b) {
     auto* j = static_cast<BackwardJob*>(ctx);
-    int64_t r0 = b * j->rpb, r1 = std::min(j->a->p.rows, r0 + j->rpb);
+    int64_t r0 = b * j->rpb, r1 = std::min(j->a->rows, r0 + j->rpb);
     void *pdg = nullptr, *pdb = nullptr;
     if (j->part_bytes) {
       pdg = j->part + b * j->part_bytes;
@@ -209,49 +205,56 @@ struct FinalizeJob {
   const unsigned char* part;
   static void run(void* ctx, int64_t b) {
     auto* j = static_cast<FinalizeJob*>(ctx);
-    int64_t c0 = b * kFinalizeCols, c1 = std::min(j->a->p.cols, c0 + kFinalizeCols);
+    int64_t c0 = b * kFinalizeCols, c1 = std::min(j->a->cols, c0 + kFinalizeCols);
     j->k->finalize(*j->a, j->part, j->part + j->nblocks * j->part_bytes, j->nblocks, j->part_bytes / j->acc, c0, c1);
   }
 };
 
 }  // namespace
 
-int forward(int32_t isa, int32_t threads, const ForwardArgs& a) {
-  const CpuKernels& k = kernels_for(isa);
-  const int64_t esize = dtype_size(a.p.x_dtype), bytes = a.p.rows * a.p.cols * esize;
+int forward(const ForwardArgs& a, const Exec& exec) {
+  const CpuKernels& k = kernels_for(exec.isa);
+  const int64_t esize = dtype_size(a.x_dtype), bytes = a.rows * a.cols * esize;
   if (bytes < kInlineBytes) {  // latency path: no hand-off, no allocation
-    k.forward(a, 0, a.p.rows);
+    k.forward(a, 0, a.rows);
     return LN4J_OK;
   }
   // Large blocks (the first row of a block cannot overlap its read with a previous row's write), but at least
   // ~16 of them so that medium problems still spread over the threads. Forward bits never depend on the plan.
   const int64_t block_bytes = std::min<int64_t>(kForwardBlockBytes, std::max<int64_t>(32 << 10, bytes / 16));
-  BlockPlan bp = plan(a.p.rows, a.p.cols, esize, block_bytes, INT64_MAX);
+  BlockPlan bp = plan(a.rows, a.cols, esize, block_bytes, INT64_MAX);
   ForwardJob job{&k, &a, bp.rows_per_block};
-  run_parallel(&ForwardJob::run, &job, bp.nblocks, helpers_for(threads, bp.nblocks, bytes));
+  run_parallel(&ForwardJob::run, &job, bp.nblocks, helpers_for(exec.threads, bp.nblocks, bytes));
   return LN4J_OK;
 }
 
-int backward(int32_t isa, int32_t threads, const BackwardArgs& args) {
+int backward(const BackwardArgs& args, const Exec& exec) {
   BackwardArgs a = args;
   thread_local std::vector<unsigned char> columns;  // from-y column vectors; grows, never per call
-  if (a.p.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT) {
+  if (a.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT) {
     const char* fn = "ln4j_cpu_backward";
-    int s = a.p.x_dtype == LN4J_FLOAT64 ? from_y_columns<double>(a, columns, fn) : from_y_columns<float>(a, columns, fn);
+    const int s = visit_dtypes(
+        a.x_dtype, a.param_dtype,
+        [&](auto x, auto p) {
+          using A = std::conditional_t<x.value == LN4J_FLOAT64, double, float>;
+          return from_y_columns<A, CpuType<p.value>>(a, columns, fn);
+        },
+        [&] { return fail(LN4J_ERR_INTERNAL, "%s: unexpected dtypes %d/%d", fn, a.x_dtype, a.param_dtype); });
     if (s) return s;
     a.xhat_shift = columns.data();
-    a.xhat_scale = columns.data() + size_t(a.p.cols) * (a.p.x_dtype == LN4J_FLOAT64 ? 8 : 4);
+    a.xhat_scale = columns.data() + size_t(a.cols) * (a.x_dtype == LN4J_FLOAT64 ? 8 : 4);
   }
-  const CpuKernels& k = kernels_for(isa);
-  const int64_t esize = dtype_size(a.p.x_dtype), bytes = a.p.rows * a.p.cols * esize;
-  const int64_t acc = a.p.x_dtype == LN4J_FLOAT64 ? 8 : 4;
+  const CpuKernels& k = kernels_for(exec.isa);
+  const int32_t threads = exec.threads;
+  const int64_t esize = dtype_size(a.x_dtype), bytes = a.rows * a.cols * esize;
+  const int64_t acc = a.x_dtype == LN4J_FLOAT64 ? 8 : 4;
   const bool partials = a.dgamma || a.dbeta;
   // Partial rows start on their own cache lines: blocks run on different cores and must not share a line.
-  const int64_t part_bytes = partials ? (a.p.cols * acc + 63) / 64 * 64 : 0;
+  const int64_t part_bytes = partials ? (a.cols * acc + 63) / 64 * 64 : 0;
   const int64_t max_blocks = partials ? std::max<int64_t>(1, kPartialBudgetBytes / (2 * part_bytes)) : INT64_MAX;
   // The plan depends on (rows, cols, dtype, partials wanted) only. With partials, a block has at least
   // 16 * acc / esize rows, so that writing and summing its two partial rows costs under ~4% of its traffic.
-  BlockPlan bp = plan(a.p.rows, a.p.cols, esize, kBackwardBlockBytes, max_blocks, partials ? 16 * acc / esize : 1);
+  BlockPlan bp = plan(a.rows, a.cols, esize, kBackwardBlockBytes, max_blocks, partials ? 16 * acc / esize : 1);
   unsigned char* part = nullptr;
   if (partials) {
     auto& s = scratch();
@@ -267,7 +270,7 @@ int backward(int32_t isa, int32_t threads, const BackwardArgs& args) {
   run_parallel(&BackwardJob::run, &job, bp.nblocks, helpers_for(threads, bp.nblocks, bytes));
   if (partials) {
     FinalizeJob fj{&k, &a, bp.nblocks, part_bytes, acc, part};
-    int64_t nchunks = (a.p.cols + kFinalizeCols - 1) / kFinalizeCols;
+    int64_t nchunks = (a.cols + kFinalizeCols - 1) / kFinalizeCols;
     run_parallel(&FinalizeJob::run, &fj, nchunks, helpers_for(threads, nchunks, 2 * bp.nblocks * part_bytes));
   }
   return LN4J_OK;

@@ -3,7 +3,11 @@
 #pragma once
 #include <cstdint>
 
+#include <type_traits>
+
 #include "../common/args.h"
+#include "../common/dtype_visit.h"
+#include "dtype.h"
 
 namespace ln4j::cpu {
 
@@ -19,6 +23,12 @@ struct CpuKernels {
   void (*finalize)(const BackwardArgs& a, const void* partial_dgamma, const void* partial_dbeta, int64_t nblocks,
                    int64_t stride, int64_t c0, int64_t c1);
 };
+
+// The CPU element type of a dtype code (see common/dtype_visit.h): float, double, bf16_t, f16_t.
+template <int32_t D>
+using CpuType = std::conditional_t<
+    D == LN4J_FLOAT64, double,
+    std::conditional_t<D == LN4J_BFLOAT16, bf16_t, std::conditional_t<D == LN4J_FLOAT16, f16_t, float>>>;
 
 const CpuKernels& kernels_scalar();
 const CpuKernels& kernels_avx2();

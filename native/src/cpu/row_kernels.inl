@@ -207,8 +207,8 @@ template <class V, class X, class P, AffineMode M, bool ZC, bool RMS, bool RES>
 void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
   using A = typename V::A;
   using S = Source<V, X, RES>;
-  const int64_t n = a.p.cols;
-  const A nA = A(n), eps = A(a.p.eps);
+  const int64_t n = a.cols;
+  const A nA = A(n), eps = A(a.eps);
   const Affine<V, P, M, ZC> affine{(const P*)a.gamma, (const P*)a.beta};
   auto src = [&](int64_t r) { return S{(const X*)a.x + r * n, RES ? (const X*)a.residual + r * n : nullptr}; };
   A sum = RMS ? A(0) : row_sum<V>(src(r0), n);
@@ -237,25 +237,6 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
   }
 }
 
-template <class V, class X, class P, bool RMS, bool RES>
-void forward_dispatch2(const ForwardArgs& a, int64_t r0, int64_t r1) {
-  const bool zc = (a.p.flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) != 0;
-  if (!a.gamma) forward_rows<V, X, P, AffineMode::kNone, false, RMS, RES>(a, r0, r1);
-  else if (!a.beta && zc) forward_rows<V, X, P, AffineMode::kScale, true, RMS, RES>(a, r0, r1);
-  else if (!a.beta) forward_rows<V, X, P, AffineMode::kScale, false, RMS, RES>(a, r0, r1);
-  else if (zc) forward_rows<V, X, P, AffineMode::kScaleBias, true, RMS, RES>(a, r0, r1);
-  else forward_rows<V, X, P, AffineMode::kScaleBias, false, RMS, RES>(a, r0, r1);
-}
-
-template <class V, class X, class P>
-void forward_dispatch(const ForwardArgs& a, int64_t r0, int64_t r1) {
-  const bool rms = a.p.norm == LN4J_NORM_RMS, res = a.residual != nullptr;
-  if (rms && res) forward_dispatch2<V, X, P, true, true>(a, r0, r1);
-  else if (rms) forward_dispatch2<V, X, P, true, false>(a, r0, r1);
-  else if (res) forward_dispatch2<V, X, P, false, true>(a, r0, r1);
-  else forward_dispatch2<V, X, P, false, false>(a, r0, r1);
-}
-
 // ---- backward ----------------------------------------------------------------------------------------------
 // Pass 1 for NR (1 or 2) consecutive rows in one sweep: c1 = mean(g*dy), c2 = mean(g*dy*xhat) of each row, and
 // the dgamma/dbeta partials updated row after row (partial = fma(dy_r, xhat_r, partial), then the next row):
@@ -266,7 +247,7 @@ void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
   using A = typename V::A;
   using R = typename V::R;
   constexpr int W = V::W;
-  const int64_t n = a.p.cols;
+  const int64_t n = a.cols;
   const X* x[NR];
   const X* dy[NR];
   R vm[NR], vr[NR], s1[NR][2], s2[NR][2];
@@ -351,7 +332,7 @@ void backward_pass2(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
   using A = typename V::A;
   using R = typename V::R;
   constexpr int W = V::W;
-  const int64_t n = a.p.cols;
+  const int64_t n = a.cols;
   const X* x = (const X*)a.x + r * n;
   const X* dy = (const X*)a.dy + r * n;
   X* dx = (X*)a.dx + r * n;
@@ -400,33 +381,6 @@ void backward_rows(const BackwardArgs& a, int64_t r0, int64_t r1, typename V::A*
   }
 }
 
-template <class V, class X, class P, bool RMS, bool DRES, bool FY>
-void backward_dispatch2(const BackwardArgs& a, int64_t r0, int64_t r1, void* pdg, void* pdb) {
-  using A = typename V::A;
-  const bool g = a.gamma != nullptr, part = pdg != nullptr;
-  const bool zc = (a.p.flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) != 0;
-  if (g && zc && part) backward_rows<V, X, P, 2, true, RMS, DRES, FY>(a, r0, r1, (A*)pdg, (A*)pdb);
-  else if (g && zc) backward_rows<V, X, P, 2, false, RMS, DRES, FY>(a, r0, r1, nullptr, nullptr);
-  else if (g && part) backward_rows<V, X, P, 1, true, RMS, DRES, FY>(a, r0, r1, (A*)pdg, (A*)pdb);
-  else if (g) backward_rows<V, X, P, 1, false, RMS, DRES, FY>(a, r0, r1, nullptr, nullptr);
-  else backward_rows<V, X, P, 0, false, RMS, DRES, FY>(a, r0, r1, nullptr, nullptr);
-}
-
-template <class V, class X, class P, bool FY>
-void backward_dispatch1(const BackwardArgs& a, int64_t r0, int64_t r1, void* pdg, void* pdb) {
-  const bool rms = a.p.norm == LN4J_NORM_RMS, dres = a.dresidual_out != nullptr;
-  if (rms && dres) backward_dispatch2<V, X, P, true, true, FY>(a, r0, r1, pdg, pdb);
-  else if (rms) backward_dispatch2<V, X, P, true, false, FY>(a, r0, r1, pdg, pdb);
-  else if (dres) backward_dispatch2<V, X, P, false, true, FY>(a, r0, r1, pdg, pdb);
-  else backward_dispatch2<V, X, P, false, false, FY>(a, r0, r1, pdg, pdb);
-}
-
-template <class V, class X, class P>
-void backward_dispatch(const BackwardArgs& a, int64_t r0, int64_t r1, void* pdg, void* pdb) {
-  if (a.p.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT) backward_dispatch1<V, X, P, true>(a, r0, r1, pdg, pdb);
-  else backward_dispatch1<V, X, P, false>(a, r0, r1, pdg, pdb);
-}
-
 // ---- dgamma / dbeta finalize ------------------------------------------------------------------------------
 template <class V, class P>
 void finalize_one(const typename V::A* part, int64_t nblocks, int64_t stride, int64_t c0, int64_t c1, P* out) {
@@ -446,51 +400,5 @@ void finalize_one(const typename V::A* part, int64_t nblocks, int64_t stride, in
   }
 }
 
-template <class V, class P>
-void finalize_dispatch(const BackwardArgs& a, const void* pdg, const void* pdb, int64_t nblocks, int64_t stride,
-                       int64_t c0, int64_t c1) {
-  using A = typename V::A;
-  if (a.dgamma) finalize_one<V>((const A*)pdg, nblocks, stride, c0, c1, (P*)a.dgamma);
-  if (a.dbeta) finalize_one<V>((const A*)pdb, nblocks, stride, c0, c1, (P*)a.dbeta);
-}
-
-// ---- dtype dispatch: (x_dtype, param_dtype) -> instantiation --------------------------------------------
-void forward_entry(const ForwardArgs& a, int64_t r0, int64_t r1) {
-  const bool pf = a.p.param_dtype == LN4J_FLOAT32;
-  switch (a.p.x_dtype) {
-    case LN4J_FLOAT32: forward_dispatch<VF, float, float>(a, r0, r1); break;
-    case LN4J_FLOAT64: forward_dispatch<VD, double, double>(a, r0, r1); break;
-    case LN4J_BFLOAT16:
-      pf ? forward_dispatch<VF, bf16_t, float>(a, r0, r1) : forward_dispatch<VF, bf16_t, bf16_t>(a, r0, r1);
-      break;
-    case LN4J_FLOAT16:
-      pf ? forward_dispatch<VF, f16_t, float>(a, r0, r1) : forward_dispatch<VF, f16_t, f16_t>(a, r0, r1);
-      break;
-  }
-}
-
-void backward_entry(const BackwardArgs& a, int64_t r0, int64_t r1, void* pdg, void* pdb) {
-  const bool pf = a.p.param_dtype == LN4J_FLOAT32;
-  switch (a.p.x_dtype) {
-    case LN4J_FLOAT32: backward_dispatch<VF, float, float>(a, r0, r1, pdg, pdb); break;
-    case LN4J_FLOAT64: backward_dispatch<VD, double, double>(a, r0, r1, pdg, pdb); break;
-    case LN4J_BFLOAT16:
-      pf ? backward_dispatch<VF, bf16_t, float>(a, r0, r1, pdg, pdb)
-         : backward_dispatch<VF, bf16_t, bf16_t>(a, r0, r1, pdg, pdb);
-      break;
-    case LN4J_FLOAT16:
-      pf ? backward_dispatch<VF, f16_t, float>(a, r0, r1, pdg, pdb)
-         : backward_dispatch<VF, f16_t, f16_t>(a, r0, r1, pdg, pdb);
-      break;
-  }
-}
-
-void finalize_entry(const BackwardArgs& a, const void* pdg, const void* pdb, int64_t nblocks, int64_t stride,
-                    int64_t c0, int64_t c1) {
-  switch (a.p.param_dtype) {
-    case LN4J_FLOAT32: finalize_dispatch<VF, float>(a, pdg, pdb, nblocks, stride, c0, c1); break;
-    case LN4J_FLOAT64: finalize_dispatch<VD, double>(a, pdg, pdb, nblocks, stride, c0, c1); break;
-    case LN4J_BFLOAT16: finalize_dispatch<VF, bf16_t>(a, pdg, pdb, nblocks, stride, c0, c1); break;
-    case LN4J_FLOAT16: finalize_dispatch<VF, f16_t>(a, pdg, pdb, nblocks, stride, c0, c1); break;
-  }
-}
+// ---- which instantiation runs: named decisions, then the dtype visitor --------------------------------
+#include "row_dispatch.inl"

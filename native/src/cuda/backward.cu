@@ -7,7 +7,7 @@
 // LN4J_FLAG_BACKWARD_FROM_OUTPUT: the x slot holds y; xhat = (y - beta) / g (RMSNorm: y / g), mean is not read.
 // Zero-gamma rule (the whole project's): where g_eff[j] == 0, y[j] = beta[j] whatever x was, so xhat[j] cannot be
 // rebuilt from y; dx[j] = rstd * (-c1 - xhat[j] * c2) and dgamma[j] both need it. A backward from y with such a
-// column therefore fails with LN4J_ERR_INVALID_ARGUMENT naming the first one, before any kernel writes (the
+// column therefore fails with LN4J_ERR_ZERO_GAMMA (common/args.h) naming the first one, before any kernel writes (the
 // backward from x is exact for any gamma). Without gamma, g_eff = 1 and nothing is checked.
 // Accumulation in float (double for FLOAT64).
 //
@@ -199,10 +199,10 @@ int launch_rows(const BwdParams<T, P, A>& p, int64_t parts, cudaStream_t s, cons
 
 template <class T, class P, class A>
 int backward_typed(const BackwardArgs& a, void* workspace, cudaStream_t s, const char* fn) {
-  const PartLayout L = part_layout(a.p.rows, a.p.cols);
+  const PartLayout L = part_layout(a.rows, a.cols);
   const bool partials = a.dgamma || a.dbeta;
   A* part_dgamma = partials ? static_cast<A*>(workspace) : nullptr;
-  A* part_dbeta = partials ? part_dgamma + L.parts * a.p.cols : nullptr;
+  A* part_dbeta = partials ? part_dgamma + L.parts * a.cols : nullptr;
   BwdParams<T, P, A> p;
   p.dy = static_cast<const T*>(a.dy);
   p.dres = static_cast<const T*>(a.dresidual_out);
@@ -214,12 +214,12 @@ int backward_typed(const BackwardArgs& a, void* workspace, cudaStream_t s, const
   p.dx = static_cast<T*>(a.dx);
   p.part_dgamma = part_dgamma;
   p.part_dbeta = part_dbeta;
-  p.rows = a.p.rows;
-  p.cols = a.p.cols;
+  p.rows = a.rows;
+  p.cols = a.cols;
   p.rows_per_part = L.rows_per_part;
-  p.rms = a.p.norm == LN4J_NORM_RMS;
-  p.zc = (a.p.flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) != 0;
-  p.from_y = (a.p.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT) != 0;
+  p.rms = a.norm == LN4J_NORM_RMS;
+  p.zc = (a.flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) != 0;
+  p.from_y = (a.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT) != 0;
   p.smem_partials = false;
   if (p.from_y && p.gamma) {
     // Zero-gamma rule: xhat[j] cannot be rebuilt from y where g_eff[j] == 0, so such a call fails before
@@ -227,10 +227,10 @@ int backward_typed(const BackwardArgs& a, void* workspace, cudaStream_t s, const
     // atomicMin into 8 bytes at the end of the workspace) and reads back one integer: this one mode
     // synchronizes with `stream` before the kernels are launched.
     unsigned long long* first = reinterpret_cast<unsigned long long*>(static_cast<unsigned char*>(workspace) +
-                                                                      partials_bytes(a.p.rows, a.p.cols));
+                                                                      partials_bytes(a.rows, a.cols));
     if (int st = cuda_status(cudaMemsetAsync(first, 0xff, sizeof *first, s), fn, "cudaMemsetAsync")) return st;
     const int threads = 256;
-    const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>((a.p.cols + threads - 1) / threads, 1024));
+    const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>((a.cols + threads - 1) / threads, 1024));
     LN4J_LAUNCH(unsigned(blocks), threads, 0, s, first_zero_gamma<P, A>)(p.gamma, p.cols, p.zc, first);
     if (int st = cuda_status(cudaGetLastError(), fn, "launch of first_zero_gamma")) return st;
     unsigned long long host = 0;
@@ -239,13 +239,10 @@ int backward_typed(const BackwardArgs& a, void* workspace, cudaStream_t s, const
       return st;
     if (int st = cuda_status(cudaStreamSynchronize(s), fn, "cudaStreamSynchronize")) return st;
     if (host != ~0ull)
-      return fail(LN4J_ERR_INVALID_ARGUMENT,
-                  "%s: the backward from y (LN4J_FLAG_BACKWARD_FROM_OUTPUT) cannot rebuild xhat where the applied "
-                  "gamma is 0: column %llu%s; use the backward from x",
-                  fn, host, p.zc ? " (1 + gamma = 0)" : " (gamma = 0)");
+      return fail_zero_gamma(fn, (long long)host, p.zc);
   }
   int st;
-  const int64_t c = a.p.cols;
+  const int64_t c = a.cols;
   if (c <= 1 * kRegBlock) st = launch_rows<T, P, A, 1>(p, L.parts, s, fn);
   else if (c <= 2 * kRegBlock) st = launch_rows<T, P, A, 2>(p, L.parts, s, fn);
   else if (c <= 4 * kRegBlock) st = launch_rows<T, P, A, 4>(p, L.parts, s, fn);
@@ -299,19 +296,15 @@ int64_t partials_bytes(int64_t rows, int64_t cols) {
 
 int64_t workspace_bytes(int64_t rows, int64_t cols) { return partials_bytes(rows, cols) + 16; }
 
-int backward(const BackwardArgs& a, void* workspace, int64_t ws_bytes, cudaStream_t s, const char* fn) {
-  const bool f32p = a.p.param_dtype == LN4J_FLOAT32;
-  switch (a.p.x_dtype) {
-    case LN4J_FLOAT32: return backward_typed<float, float, float>(a, workspace, s, fn);
-    case LN4J_FLOAT64: return backward_typed<double, double, double>(a, workspace, s, fn);
-    case LN4J_BFLOAT16:
-      return f32p ? backward_typed<__nv_bfloat16, float, float>(a, workspace, s, fn)
-                  : backward_typed<__nv_bfloat16, __nv_bfloat16, float>(a, workspace, s, fn);
-    case LN4J_FLOAT16:
-      return f32p ? backward_typed<__half, float, float>(a, workspace, s, fn)
-                  : backward_typed<__half, __half, float>(a, workspace, s, fn);
-    default: return fail(LN4J_ERR_INTERNAL, "%s: unexpected x_dtype %d", fn, a.p.x_dtype);
-  }
+int backward(const BackwardArgs& a, const Exec& exec, const char* fn) {
+  const cudaStream_t s = static_cast<cudaStream_t>(exec.stream);
+  return visit_dtypes(
+      a.x_dtype, a.param_dtype,
+      [&](auto x, auto p) {
+        constexpr int32_t X = decltype(x)::value, P = decltype(p)::value;
+        return backward_typed<CudaType<X>, CudaType<P>, CudaAcc<X>>(a, exec.workspace, s, fn);
+      },
+      [&] { return fail(LN4J_ERR_INTERNAL, "%s: unexpected dtypes %d/%d", fn, a.x_dtype, a.param_dtype); });
 }
 
 }  // namespace cuda

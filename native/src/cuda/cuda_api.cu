@@ -1,9 +1,10 @@
-// The ln4j_cuda_* C API of liblayernorm4j_cuda: device probing, argument checks (shared with the CPU library:
-// common/args.cpp), device selection, then the kernels of forward.cu / backward.cu. Every call is
-// asynchronous on its stream (NULL = the legacy default stream) and never synchronizes, with one exception: the
-// backward from y (LN4J_FLAG_BACKWARD_FROM_OUTPUT) with gamma reads back one integer (the zero-gamma
-// check, backward.cu) and so waits for the stream before it launches.
-// The workspace (ln4j_cuda_backward_workspace_bytes, 8-byte aligned) is needed when dgamma or dbeta is wanted.
+// The ln4j_cuda_* C API of liblayernorm4j_cuda: device probing, the caller's structs accepted and checked (shared
+// with the CPU library: common/args.cpp), device selection (exec->device), then the kernels of forward.cu /
+// backward.cu. Every call is asynchronous on exec->stream (NULL = the legacy default stream) and never
+// synchronizes, with one exception: the backward from y (LN4J_FLAG_BACKWARD_FROM_OUTPUT) with gamma reads back one
+// integer (the zero-gamma check, backward.cu) and so waits for the stream before it launches.
+// The workspace (exec->workspace, ln4j_cuda_backward_workspace_bytes, 8-byte aligned) is needed when dgamma or
+// dbeta is wanted.
 // Served: LayerNorm and RMSNorm, every dtype (FLOAT64 accumulates in double), zero-centred gamma, the fused
 // residual and the backward from y (see forward.cu and backward.cu for the formulas and the zero-gamma rule).
 #include <cstdio>
@@ -59,49 +60,47 @@ LN4J_API int32_t ln4j_cuda_device_count(const char** reason) {
   return n;
 }
 
-LN4J_API int64_t ln4j_cuda_backward_workspace_bytes(int64_t rows, int64_t cols) {
-  if (rows < 1 || cols < 1) return 0;
-  return cuda::workspace_bytes(rows, cols);
+LN4J_API int64_t ln4j_cuda_backward_workspace_bytes(const ln4j_backward_args* args) {
+  if (!args || args->struct_size < kBackwardArgsMinSize || args->rows < 1 || args->cols < 1) return 0;
+  return cuda::workspace_bytes(args->rows, args->cols);
 }
 
-LN4J_API int ln4j_cuda_forward(int32_t device, void* stream, int32_t norm, int32_t flags, int32_t x_dtype,
-                               int32_t param_dtype, int64_t rows, int64_t cols, double eps, const void* x,
-                               const void* residual, const void* gamma, const void* beta, void* y,
-                               void* residual_out, void* mean, void* rstd) {
+LN4J_API int ln4j_cuda_forward(const ln4j_forward_args* args, const ln4j_exec* exec) {
   const char* fn = "ln4j_cuda_forward";
   clear_error();
-  ForwardArgs a{{norm, flags, x_dtype, param_dtype, rows, cols, eps}, x, residual, gamma, beta, y, residual_out,
-                mean, rstd};
+  ForwardArgs a;
+  Exec e;
+  if (int s = accept(args, a, kForwardArgsMinSize, "args", fn)) return s;
+  if (int s = accept(exec, e, kExecMinSize, "exec", fn)) return s;
   if (int s = check_forward(a, fn)) return s;
-  if (int s = select_device(device, fn)) return s;
-  return cuda::forward(a, static_cast<cudaStream_t>(stream), fn);
+  if (int s = select_device(e.device, fn)) return s;
+  return cuda::forward(a, e, fn);
 }
 
-LN4J_API int ln4j_cuda_backward(int32_t device, void* stream, int32_t norm, int32_t flags, int32_t x_dtype,
-                                int32_t param_dtype, int64_t rows, int64_t cols, const void* dy,
-                                const void* dresidual_out, const void* x, const void* mean, const void* rstd,
-                                const void* gamma, const void* beta, void* dx, void* dgamma, void* dbeta,
-                                void* workspace, int64_t workspace_bytes) {
+LN4J_API int ln4j_cuda_backward(const ln4j_backward_args* args, const ln4j_exec* exec) {
   const char* fn = "ln4j_cuda_backward";
   clear_error();
-  BackwardArgs a{{norm, flags, x_dtype, param_dtype, rows, cols, 0.0}, dy, dresidual_out, x, mean, rstd, gamma,
-                 beta, dx, dgamma, dbeta};
+  BackwardArgs a;
+  Exec e;
+  if (int s = accept<ln4j_backward_args>(args, a, kBackwardArgsMinSize, "args", fn)) return s;
+  if (int s = accept(exec, e, kExecMinSize, "exec", fn)) return s;
   if (int s = check_backward(a, fn)) return s;
-  if (dgamma || dbeta) {
-    const int64_t need = cuda::workspace_bytes(rows, cols);
-    if (!workspace)
+  if (a.dgamma || a.dbeta) {
+    const int64_t need = cuda::workspace_bytes(a.rows, a.cols);
+    if (!e.workspace)
       return fail(LN4J_ERR_INVALID_ARGUMENT,
-                  "%s: workspace must not be NULL when dgamma or dbeta is wanted (%lld bytes, see "
+                  "%s: exec->workspace must not be NULL when dgamma or dbeta is wanted (%lld bytes, see "
                   "ln4j_cuda_backward_workspace_bytes)",
                   fn, (long long)need);
-    if (workspace_bytes < need)
-      return fail(LN4J_ERR_INVALID_ARGUMENT, "%s: workspace_bytes must be >= %lld for rows=%lld, cols=%lld, got %lld",
-                  fn, (long long)need, (long long)rows, (long long)cols, (long long)workspace_bytes);
-    if (reinterpret_cast<uintptr_t>(workspace) % 8 != 0)
-      return fail(LN4J_ERR_INVALID_ARGUMENT, "%s: workspace must be 8-byte aligned, got %p", fn, workspace);
+    if (e.workspace_bytes < need)
+      return fail(LN4J_ERR_INVALID_ARGUMENT,
+                  "%s: exec->workspace_bytes must be >= %lld for rows=%lld, cols=%lld, got %lld", fn,
+                  (long long)need, (long long)a.rows, (long long)a.cols, (long long)e.workspace_bytes);
+    if (reinterpret_cast<uintptr_t>(e.workspace) % 8 != 0)
+      return fail(LN4J_ERR_INVALID_ARGUMENT, "%s: exec->workspace must be 8-byte aligned, got %p", fn, e.workspace);
   }
-  if (int s = select_device(device, fn)) return s;
-  return cuda::backward(a, workspace, workspace_bytes, static_cast<cudaStream_t>(stream), fn);
+  if (int s = select_device(e.device, fn)) return s;
+  return cuda::backward(a, e, fn);
 }
 
 }  // extern "C"

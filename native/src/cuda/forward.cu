@@ -312,13 +312,13 @@ int forward_typed(const ForwardArgs& a, cudaStream_t s, const char* fn) {
   p.beta = static_cast<const P*>(a.beta);
   p.y = static_cast<T*>(a.y);
   p.residual_out = a.residual ? static_cast<T*>(a.residual_out) : nullptr;
-  p.mean = a.p.norm == LN4J_NORM_RMS ? nullptr : static_cast<A*>(a.mean);
+  p.mean = a.norm == LN4J_NORM_RMS ? nullptr : static_cast<A*>(a.mean);
   p.rstd = static_cast<A*>(a.rstd);
-  p.rows = a.p.rows;
-  p.cols = a.p.cols;
-  p.eps = A(a.p.eps);
-  p.rms = a.p.norm == LN4J_NORM_RMS;
-  p.zc = (a.p.flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) != 0;
+  p.rows = a.rows;
+  p.cols = a.cols;
+  p.eps = A(a.eps);
+  p.rms = a.norm == LN4J_NORM_RMS;
+  p.zc = (a.flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) != 0;
   if (p.cols <= 1024) return forward_group_dispatch(p, s, fn);
 
   // smem regime: the element slots of the busiest thread, times blockDim, times sizeof(A).
@@ -349,18 +349,15 @@ int forward_typed(const ForwardArgs& a, cudaStream_t s, const char* fn) {
 
 }  // namespace
 
-int forward(const ForwardArgs& a, cudaStream_t s, const char* fn) {
-  const bool f32p = a.p.param_dtype == LN4J_FLOAT32;
-  switch (a.p.x_dtype) {
-    case LN4J_FLOAT32: return forward_typed<float, float, float>(a, s, fn);
-    case LN4J_FLOAT64: return forward_typed<double, double, double>(a, s, fn);
-    case LN4J_BFLOAT16:
-      return f32p ? forward_typed<__nv_bfloat16, float, float>(a, s, fn)
-                  : forward_typed<__nv_bfloat16, __nv_bfloat16, float>(a, s, fn);
-    case LN4J_FLOAT16:
-      return f32p ? forward_typed<__half, float, float>(a, s, fn) : forward_typed<__half, __half, float>(a, s, fn);
-    default: return fail(LN4J_ERR_INTERNAL, "%s: unexpected x_dtype %d", fn, a.p.x_dtype);
-  }
+int forward(const ForwardArgs& a, const Exec& exec, const char* fn) {
+  const cudaStream_t s = static_cast<cudaStream_t>(exec.stream);
+  return visit_dtypes(
+      a.x_dtype, a.param_dtype,
+      [&](auto x, auto p) {
+        constexpr int32_t X = decltype(x)::value, P = decltype(p)::value;
+        return forward_typed<CudaType<X>, CudaType<P>, CudaAcc<X>>(a, s, fn);
+      },
+      [&] { return fail(LN4J_ERR_INTERNAL, "%s: unexpected dtypes %d/%d", fn, a.x_dtype, a.param_dtype); });
 }
 
 }  // namespace cuda

@@ -161,6 +161,23 @@ struct Case {
 
 bool close(double got, double ref, double tol) { return std::isfinite(got) && std::fabs(got - ref) <= tol; }
 
+// Device 0 on the legacy default stream, with a backward workspace when given.
+ln4j_exec exec_on(int32_t device, void* workspace = nullptr, int64_t workspace_bytes = 0) {
+  ln4j_exec e = ln4j_exec_init();
+  e.device = device;
+  e.workspace = workspace;
+  e.workspace_bytes = workspace_bytes;
+  return e;
+}
+
+// The size query for a plain backward of rows x cols.
+int64_t workspace_for(int64_t rows, int64_t cols) {
+  ln4j_backward_args a = ln4j_backward_args_init();
+  a.rows = rows;
+  a.cols = cols;
+  return ln4j_cuda_backward_workspace_bytes(&a);
+}
+
 bool all_poisoned(const Dev& d) {
   const std::vector<unsigned char> v = d.raw();
   for (unsigned char b : v)
@@ -213,7 +230,7 @@ void run_case(const Case& c, std::mt19937_64& rng) {
   Dev dx_in(xb, c.misalign), ddy(xb, c.misalign), dres_in(c.residual ? xb : 0, c.misalign),
       ddres(c.residual ? xb : 0, c.misalign), ds_out(c.residual ? xb : 0, c.misalign), dgam(pb), dbet(pb),
       dyo(xb, c.misalign), dmean(sb), drstd(sb), ddx(xb, c.misalign), ddg(pb), ddb(pb);
-  const int64_t ws_bytes = ln4j_cuda_backward_workspace_bytes(rows, cols);
+  const int64_t ws_bytes = workspace_for(rows, cols);
   Dev ws{size_t(ws_bytes)};
   if (!dx_in.ptr || !ddy.ptr || !dyo.ptr || !ddx.ptr || !ws.ptr || (c.residual && (!dres_in.ptr || !ds_out.ptr))) {
     CHECK(false, "%s: cudaMalloc failed", label);
@@ -241,23 +258,57 @@ void run_case(const Case& c, std::mt19937_64& rng) {
   void* want_dg = c.affine && !zero_rule ? ddg.ptr : nullptr;
   void* want_db = bias ? ddb.ptr : nullptr;
 
+  ln4j_forward_args fa = ln4j_forward_args_init();
+  fa.norm = norm;
+  fa.flags = fflags;
+  fa.x_dtype = c.xd;
+  fa.param_dtype = c.pd;
+  fa.rows = rows;
+  fa.cols = cols;
+  fa.eps = eps;
+  fa.x = dx_in.ptr;
+  fa.residual = c.residual ? dres_in.ptr : nullptr;
+  fa.gamma = g;
+  fa.beta = b;
+  fa.y = dyo.ptr;
+  fa.residual_out = s_out;
+  fa.mean = mean_out;
+  fa.rstd = drstd.ptr;
+  ln4j_backward_args ba = ln4j_backward_args_init();
+  ba.norm = norm;
+  ba.flags = bflags;
+  ba.x_dtype = c.xd;
+  ba.param_dtype = c.pd;
+  ba.rows = rows;
+  ba.cols = cols;
+  ba.dy = ddy.ptr;
+  ba.dresidual_out = c.residual ? ddres.ptr : nullptr;
+  ba.x = xslot;
+  ba.mean = c.from_y ? nullptr : mean_out;
+  ba.rstd = drstd.ptr;
+  ba.gamma = g;
+  ba.beta = b;
+  ba.dx = ddx.ptr;
+  ba.dgamma = want_dg;
+  ba.dbeta = want_db;
+  const ln4j_exec ex = exec_on(0, ws.ptr, ws_bytes);
   // Two runs of forward + backward on poisoned outputs; the second must repeat the first bit for bit.
   std::vector<unsigned char> first[7];
   for (int run = 0; run < 2; ++run) {
     dyo.poison(); dmean.poison(); drstd.poison(); ddx.poison(); ddg.poison(); ddb.poison(); ws.poison();
     if (c.residual) ds_out.poison();
-    int s = ln4j_cuda_forward(0, nullptr, norm, fflags, c.xd, c.pd, rows, cols, eps, dx_in.ptr,
-                              c.residual ? dres_in.ptr : nullptr, g, b, dyo.ptr, s_out, mean_out, drstd.ptr);
+    int s = ln4j_cuda_forward(&fa, &ex);
     CHECK(s == LN4J_OK, "%s: forward status %d: %s", label, s, ln4j_cuda_last_error());
     if (zero_rule) {  // with or without dgamma: fails, names the first zero column, writes nothing
       for (void* dg : {static_cast<void*>(ddg.ptr), static_cast<void*>(nullptr)}) {
-        s = ln4j_cuda_backward(0, nullptr, norm, bflags, c.xd, c.pd, rows, cols, ddy.ptr,
-                               c.residual ? ddres.ptr : nullptr, xslot, nullptr, drstd.ptr, g, b, ddx.ptr, dg,
-                               want_db, ws.ptr, ws_bytes);
+        ln4j_backward_args bz = ba;
+        bz.mean = nullptr;
+        bz.dgamma = dg;
+        s = ln4j_cuda_backward(&bz, &ex);
         char col[64];
         std::snprintf(col, sizeof col, "column %lld", (long long)first_zero);
-        CHECK(s == LN4J_ERR_INVALID_ARGUMENT && std::strstr(ln4j_cuda_last_error(), col),
-              "%s: zero-gamma rule: status %d, message '%s' (expected INVALID_ARGUMENT naming %s)", label, s,
+        CHECK(s == LN4J_ERR_ZERO_GAMMA && std::strstr(ln4j_cuda_last_error(), col),
+              "%s: zero-gamma rule: status %d, message '%s' (expected ZERO_GAMMA naming %s)", label, s,
               ln4j_cuda_last_error(), col);
         cudaDeviceSynchronize();
         CHECK(all_poisoned(ddx) && all_poisoned(ddg) && all_poisoned(ddb), "%s: zero-gamma failure wrote outputs",
@@ -265,9 +316,7 @@ void run_case(const Case& c, std::mt19937_64& rng) {
       }
       return;
     }
-    s = ln4j_cuda_backward(0, nullptr, norm, bflags, c.xd, c.pd, rows, cols, ddy.ptr, c.residual ? ddres.ptr : nullptr,
-                           xslot, c.from_y ? nullptr : mean_out, drstd.ptr, g, b, ddx.ptr, want_dg, want_db, ws.ptr,
-                           ws_bytes);
+    s = ln4j_cuda_backward(&ba, &ex);
     CHECK(s == LN4J_OK, "%s: backward status %d: %s", label, s, ln4j_cuda_last_error());
     cudaError_t e = cudaDeviceSynchronize();
     CHECK(e == cudaSuccess, "%s: cudaDeviceSynchronize: %s", label, cudaGetErrorName(e));
@@ -386,8 +435,9 @@ void check_arguments() {
   const char* reason = nullptr;
   const int n = ln4j_cuda_device_count(&reason);
   CHECK(n > 0 || (reason && *reason && !std::strchr(reason, '\n')), "device_count 0 without a one-line reason");
-  CHECK(ln4j_cuda_backward_workspace_bytes(4, 8) > 0, "workspace bytes");
-  CHECK(ln4j_cuda_backward_workspace_bytes(0, 8) == 0, "workspace bytes for rows = 0");
+  CHECK(workspace_for(4, 8) > 0, "workspace bytes");
+  CHECK(workspace_for(0, 8) == 0, "workspace bytes for rows = 0");
+  CHECK(ln4j_cuda_backward_workspace_bytes(nullptr) == 0, "workspace bytes for NULL args");
   float buf[8] = {0};
   float* B = buf;
   const int32_t F = LN4J_FLOAT32, L = LN4J_NORM_LAYER, R = LN4J_NORM_RMS;
@@ -420,9 +470,29 @@ void check_arguments() {
       {"overflows", L, 0, F, F, int64_t(1) << 40, int64_t(1) << 40, 1e-5, B, nullptr, nullptr, nullptr, B, nullptr,
        B, B},
   };
+  const ln4j_exec ex = exec_on(0);
+  auto forward_args = [](const Fwd& f) {
+    ln4j_forward_args a = ln4j_forward_args_init();
+    a.norm = f.norm;
+    a.flags = f.flags;
+    a.x_dtype = f.xd;
+    a.param_dtype = f.pd;
+    a.rows = f.rows;
+    a.cols = f.cols;
+    a.eps = f.eps;
+    a.x = f.x;
+    a.residual = f.res;
+    a.gamma = f.g;
+    a.beta = f.b;
+    a.y = f.y;
+    a.residual_out = f.sout;
+    a.mean = f.mean;
+    a.rstd = f.rstd;
+    return a;
+  };
   for (const Fwd& f : fwd) {
-    const int s = ln4j_cuda_forward(0, nullptr, f.norm, f.flags, f.xd, f.pd, f.rows, f.cols, f.eps, f.x, f.res, f.g,
-                                    f.b, f.y, f.sout, f.mean, f.rstd);
+    const ln4j_forward_args a = forward_args(f);
+    const int s = ln4j_cuda_forward(&a, &ex);
     CHECK(s == LN4J_ERR_INVALID_ARGUMENT && std::strstr(ln4j_cuda_last_error(), f.what),
           "forward with bad %s: status %d, message '%s'", f.what, s, ln4j_cuda_last_error());
   }
@@ -449,11 +519,40 @@ void check_arguments() {
       {"workspace_bytes", L, 0, 4, B, B, B, B, B, nullptr, B, B, B, B, 4},
   };
   for (const Bwd& f : bwd) {
-    const int s = ln4j_cuda_backward(0, nullptr, f.norm, f.flags, F, F, f.rows, 2, f.dy, nullptr, f.x, f.mean, f.rstd,
-                                     f.g, f.b, f.dx, f.dg, f.db, f.ws, f.wsb);
+    ln4j_backward_args a = ln4j_backward_args_init();
+    a.norm = f.norm;
+    a.flags = f.flags;
+    a.x_dtype = a.param_dtype = F;
+    a.rows = f.rows;
+    a.cols = 2;
+    a.dy = f.dy;
+    a.x = f.x;
+    a.mean = f.mean;
+    a.rstd = f.rstd;
+    a.gamma = f.g;
+    a.beta = f.b;
+    a.dx = f.dx;
+    a.dgamma = f.dg;
+    a.dbeta = f.db;
+    const ln4j_exec e = exec_on(0, f.ws, f.wsb);
+    const int s = ln4j_cuda_backward(&a, &e);
     CHECK(s == LN4J_ERR_INVALID_ARGUMENT && std::strstr(ln4j_cuda_last_error(), f.what),
           "backward with bad %s: status %d, message '%s'", f.what, s, ln4j_cuda_last_error());
   }
+  // The structs themselves: NULL, and a struct_size this library does not know.
+  const Fwd& good = fwd[0];
+  ln4j_forward_args a = forward_args(good);
+  a.rows = 1;
+  CHECK(ln4j_cuda_forward(nullptr, &ex) == LN4J_ERR_INVALID_ARGUMENT && std::strstr(ln4j_cuda_last_error(), "args"),
+        "forward with NULL args: '%s'", ln4j_cuda_last_error());
+  CHECK(ln4j_cuda_forward(&a, nullptr) == LN4J_ERR_INVALID_ARGUMENT && std::strstr(ln4j_cuda_last_error(), "exec"),
+        "forward with NULL exec: '%s'", ln4j_cuda_last_error());
+  a.struct_size = int32_t(sizeof a) + 8;
+  CHECK(ln4j_cuda_forward(&a, &ex) == LN4J_ERR_UNSUPPORTED && std::strstr(ln4j_cuda_last_error(), "struct_size"),
+        "forward with a struct from a newer header: '%s'", ln4j_cuda_last_error());
+  a.struct_size = 4;
+  CHECK(ln4j_cuda_forward(&a, &ex) == LN4J_ERR_INVALID_ARGUMENT && std::strstr(ln4j_cuda_last_error(), "struct_size"),
+        "forward with a struct_size too small: '%s'", ln4j_cuda_last_error());
 }
 
 // More than 2^31 elements (64-bit indexing): every row is a copy of one random row (filled by doubling device
@@ -465,7 +564,7 @@ void big_case(std::mt19937_64& rng) {
   const int64_t cols = 1024, rows = (int64_t(1) << 21) + 5, n = rows * cols;
   const double eps = 1e-5, uT = unit(xd), uA = unit(LN4J_FLOAT32);
   const size_t rb = size_t(cols) * 2, xb = size_t(n) * 2;
-  const int64_t wsb = ln4j_cuda_backward_workspace_bytes(rows, cols);
+  const int64_t wsb = workspace_for(rows, cols);
   Dev x(xb), dy(xb), y(xb), dx(xb), mean(size_t(rows) * 4), rstd(size_t(rows) * 4), gam(size_t(cols) * 4),
       bet(size_t(cols) * 4), dg(size_t(cols) * 4), db(size_t(cols) * 4), ws{size_t(wsb)};
   if (!x.ptr || !dy.ptr || !y.ptr || !dx.ptr || !ws.ptr) {
@@ -491,11 +590,37 @@ void big_case(std::mt19937_64& rng) {
     }
   }
   y.poison(); dx.poison(); mean.poison(); rstd.poison(); dg.poison(); db.poison();
-  int s = ln4j_cuda_forward(0, nullptr, LN4J_NORM_LAYER, 0, xd, pd, rows, cols, eps, x.ptr, nullptr, gam.ptr, bet.ptr,
-                            y.ptr, nullptr, mean.ptr, rstd.ptr);
+  ln4j_forward_args fa = ln4j_forward_args_init();
+  fa.norm = LN4J_NORM_LAYER;
+  fa.x_dtype = xd;
+  fa.param_dtype = pd;
+  fa.rows = rows;
+  fa.cols = cols;
+  fa.eps = eps;
+  fa.x = x.ptr;
+  fa.gamma = gam.ptr;
+  fa.beta = bet.ptr;
+  fa.y = y.ptr;
+  fa.mean = mean.ptr;
+  fa.rstd = rstd.ptr;
+  ln4j_backward_args ba = ln4j_backward_args_init();
+  ba.norm = LN4J_NORM_LAYER;
+  ba.x_dtype = xd;
+  ba.param_dtype = pd;
+  ba.rows = rows;
+  ba.cols = cols;
+  ba.dy = dy.ptr;
+  ba.x = x.ptr;
+  ba.mean = mean.ptr;
+  ba.rstd = rstd.ptr;
+  ba.gamma = gam.ptr;
+  ba.dx = dx.ptr;
+  ba.dgamma = dg.ptr;
+  ba.dbeta = db.ptr;
+  const ln4j_exec ex = exec_on(0, ws.ptr, wsb);
+  int s = ln4j_cuda_forward(&fa, &ex);
   CHECK(s == LN4J_OK, "big forward: %d %s", s, ln4j_cuda_last_error());
-  s = ln4j_cuda_backward(0, nullptr, LN4J_NORM_LAYER, 0, xd, pd, rows, cols, dy.ptr, nullptr, x.ptr, mean.ptr,
-                         rstd.ptr, gam.ptr, nullptr, dx.ptr, dg.ptr, db.ptr, ws.ptr, wsb);
+  s = ln4j_cuda_backward(&ba, &ex);
   CHECK(s == LN4J_OK, "big backward: %d %s", s, ln4j_cuda_last_error());
   cudaError_t e = cudaDeviceSynchronize();
   CHECK(e == cudaSuccess, "big case: %s", cudaGetErrorName(e));
@@ -561,8 +686,16 @@ int main() {
   }
   {  // device selection is checked too
     float buf[8] = {0};
-    int s = ln4j_cuda_forward(1 << 20, nullptr, LN4J_NORM_LAYER, 0, LN4J_FLOAT32, LN4J_FLOAT32, 1, 8, 1e-5, buf,
-                              nullptr, nullptr, nullptr, buf, nullptr, nullptr, nullptr);
+    ln4j_forward_args a = ln4j_forward_args_init();
+    a.norm = LN4J_NORM_LAYER;
+    a.x_dtype = a.param_dtype = LN4J_FLOAT32;
+    a.rows = 1;
+    a.cols = 8;
+    a.eps = 1e-5;
+    a.x = buf;
+    a.y = buf;
+    const ln4j_exec e = exec_on(1 << 20);
+    int s = ln4j_cuda_forward(&a, &e);
     CHECK(s == LN4J_ERR_INVALID_ARGUMENT, "device out of range: %d %s", s, ln4j_cuda_last_error());
   }
   std::mt19937_64 rng(20261125);

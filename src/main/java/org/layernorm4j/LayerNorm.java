@@ -3,6 +3,7 @@ package org.layernorm4j;
 import java.util.Arrays;
 import org.layernorm4j.internal.Backend;
 import org.layernorm4j.internal.CpuBackend;
+import org.layernorm4j.internal.NormCall;
 
 /**
  * Layer normalization (Ba, Kiros, Hinton 2016) over the trailing {@code normalizedShape} dims of x, as
@@ -381,10 +382,11 @@ public final class LayerNorm {
         if (rstd != null) checkStats("rstd", rstd, x);
         if (rows == 0) return;
         Backend be = dev.backend();
-        int s = be.forward(cpuThreads, norm, zeroCentered ? FLAG_ZERO_CENTERED_GAMMA : 0, xd.ordinal(), pd.ordinal(),
-                rows, cols, eps, x.rawAddress(), addr(residual), addr(gamma), addr(beta), y.rawAddress(),
-                addr(residualOut), addr(mean), addr(rstd));
-        if (s != 0) throw new LayerNormException(s, be.lastError());
+        NormCall call = NormCall.forward(norm, zeroCentered ? FLAG_ZERO_CENTERED_GAMMA : 0, xd.ordinal(), pd.ordinal(),
+                rows, cols, eps).x(x.rawAddress()).residual(addr(residual)).gamma(addr(gamma)).beta(addr(beta))
+                .y(y.rawAddress()).residualOut(addr(residualOut)).mean(addr(mean)).rstd(addr(rstd)).threads(cpuThreads);
+        int s = be.forward(call);
+        if (s != 0) throw NormCall.failure(s, be.lastError());
     }
 
     private static long addr(Tensor t) {
@@ -454,14 +456,14 @@ public final class LayerNorm {
             return;
         }
         Backend be = dev.backend();
-        int s = be.backward(cpuThreads, norm, flags | (zeroCentered ? FLAG_ZERO_CENTERED_GAMMA : 0), xd.ordinal(),
-                pd.ordinal(), rows, cols, dy.rawAddress(), addr(dres), x.rawAddress(), addr(mean), rstd.rawAddress(),
-                addr(gamma), addr(beta), dx.rawAddress(), addr(dgamma), addr(dbeta));
-        if (s == LayerNormException.INVALID_ARGUMENT && fromY) {
-            // the zero-gamma rule (the only argument the native side checks that Java cannot see cheaply)
-            throw new IllegalArgumentException("gamma: " + be.lastError());
-        }
-        if (s != 0) throw new LayerNormException(s, be.lastError());
+        NormCall call = NormCall.backward(norm, flags | (zeroCentered ? FLAG_ZERO_CENTERED_GAMMA : 0), xd.ordinal(),
+                pd.ordinal(), rows, cols).dy(dy.rawAddress()).dresidualOut(addr(dres)).x(x.rawAddress())
+                .mean(addr(mean)).rstd(rstd.rawAddress()).gamma(addr(gamma)).beta(addr(beta)).dx(dx.rawAddress())
+                .dgamma(addr(dgamma)).dbeta(addr(dbeta)).threads(cpuThreads);
+        int s = be.backward(call);
+        // the zero-gamma rule (the only argument the native side checks that Java cannot see cheaply) arrives as
+        // its own status, mapped to IllegalArgumentException naming gamma and the column
+        if (s != 0) throw NormCall.failure(s, be.lastError());
     }
 
     // ---- checks (LWJGL Checks style: before any native call) ---------------------------------------------------

@@ -2,11 +2,13 @@ package org.layernorm4j;
 
 import java.util.Arrays;
 import org.layernorm4j.internal.NativeCpu;
+import org.layernorm4j.internal.NormCall;
 
 /**
  * Not a test: {@code java -cp ... org.layernorm4j.LatencyProbe [cols]} times 10^6 into-outputs forward calls
  * (1 x cols fp32, default 768) through the Java API and the same call straight into the JNI binding, in batches of
- * 10^4, and prints the medians; their difference is what the Java layer (checks, dispatch) costs per call.
+ * 10^4, and prints the medians; their difference is what the Java layer (checks, filling the call's structs,
+ * dispatch) costs per call. The direct call reuses structs filled once.
  */
 public final class LatencyProbe {
     public static void main(String[] args) {
@@ -18,8 +20,10 @@ public final class LatencyProbe {
             long xa = x.address(), ga = g.address(), ba = b.address(), ya = y.address(), ma = m.address(), ra = r.address();
             for (int round = 0; round < 3; round++) {
                 double api = median(() -> ln.forward(x, g, b, y, m, r));
-                double raw = median(() -> NativeCpu.ln4j_cpu_forward(-1, 0, 0, 0, 0, 0, 1, cols, 1e-5, xa, 0, ga, ba, ya,
-                        0, ma, ra));
+                NormCall call = NormCall.forward(0, 0, 0, 0, 1, cols, 1e-5).x(xa).gamma(ga).beta(ba).y(ya).mean(ma)
+                        .rstd(ra).onCpu(-1);
+                long argsAt = call.argsAddress(), execAt = call.execAddress();
+                double raw = median(() -> NativeCpu.ln4j_cpu_forward(argsAt, execAt));
                 System.out.printf("1 x %d fp32 forward: Java API %.1f ns, direct JNI %.1f ns, Java layer %.1f ns%n", cols,
                         api, raw, api - raw);
             }

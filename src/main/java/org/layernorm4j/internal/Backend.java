@@ -3,10 +3,12 @@ package org.layernorm4j.internal;
 /**
  * What a device must provide to LayerNorm4j: memory (allocate, free, copies between host memory and device
  * memory) and the two kernels. Every address is a raw {@code long}; every argument has been checked by the Java
- * API before a backend sees it. {@link CpuBackend} implements it fully; {@link CudaBackend} refuses with the
- * probe's reason until CUDA memory is wired in (issue 3).
+ * API before a backend sees it. {@link CpuBackend} serves host memory; {@link CudaBackend} serves device memory
+ * through the CUDA presets and refuses with the probe's reason where no usable device exists.
  *
- * <p>Kernel methods return the native status ({@code LN4J_OK} = 0) and {@link #lastError()} gives the message.
+ * <p>The kernel methods take the call the API described in a {@link NormCall}; the backend adds where it runs
+ * (device, ISA, stream, workspace) and returns the native status ({@code LN4J_OK} = 0); {@link #lastError()} gives
+ * the message and {@link NormCall#failure} the exception.
  */
 public interface Backend {
     /** Allocates {@code bytes} (at least 1) of device memory aligned to 64 bytes; throws on failure. */
@@ -24,16 +26,11 @@ public interface Backend {
     /** Copies {@code bytes} between two buffers of this device. */
     void copyWithin(long src, long dst, long bytes);
 
-    /**
-     * ln4j_*_forward of the C header, argument for argument (norm: LN4J_NORM_*, flags: LN4J_FLAG_*; absent
-     * optional tensors are 0). {@code threads} is the CPU thread count (ignored by other devices).
-     */
-    int forward(int threads, int norm, int flags, int xDtype, int paramDtype, long rows, long cols, double eps,
-            long x, long residual, long gamma, long beta, long y, long residualOut, long mean, long rstd);
+    /** ln4j_*_forward of the C header for a call started with {@link NormCall#forward}. */
+    int forward(NormCall call);
 
-    /** ln4j_*_backward of the C header, argument for argument (workspace, where a device needs one, is its own). */
-    int backward(int threads, int norm, int flags, int xDtype, int paramDtype, long rows, long cols, long dy,
-            long dresidualOut, long x, long mean, long rstd, long gamma, long beta, long dx, long dgamma, long dbeta);
+    /** ln4j_*_backward of the C header for a call started with {@link NormCall#backward}. */
+    int backward(NormCall call);
 
     /** Message of the last failed kernel call on this thread. */
     String lastError();

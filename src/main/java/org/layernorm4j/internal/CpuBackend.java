@@ -147,20 +147,17 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public int forward(int threads, int norm, int flags, int xDtype, int paramDtype, long rows, long cols,
-            double eps, long x, long residual, long gamma, long beta, long y, long residualOut, long mean, long rstd) {
+    public int forward(NormCall call) {
         if (!threadsPropertyRead) readThreadsProperty();
-        return NativeCpu.ln4j_cpu_forward(isa(), threads, norm, flags, xDtype, paramDtype, rows, cols, eps, x,
-                residual, gamma, beta, y, residualOut, mean, rstd);
+        call.onCpu(isa());
+        return NativeCpu.ln4j_cpu_forward(call.argsAddress(), call.execAddress());
     }
 
     @Override
-    public int backward(int threads, int norm, int flags, int xDtype, int paramDtype, long rows, long cols,
-            long dy, long dresidualOut, long x, long mean, long rstd, long gamma, long beta, long dx, long dgamma,
-            long dbeta) {
+    public int backward(NormCall call) {
         if (!threadsPropertyRead) readThreadsProperty();
-        return NativeCpu.ln4j_cpu_backward(isa(), threads, norm, flags, xDtype, paramDtype, rows, cols, dy,
-                dresidualOut, x, mean, rstd, gamma, beta, dx, dgamma, dbeta);
+        call.onCpu(isa());
+        return NativeCpu.ln4j_cpu_backward(call.argsAddress(), call.execAddress());
     }
 
     @Override

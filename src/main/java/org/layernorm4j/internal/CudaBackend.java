@@ -16,7 +16,8 @@ import java.util.Map;
  * stream run in order, so they may share it; before a smaller workspace is freed its stream is synchronized. The
  * workspaces live as long as the process (a few MB at most for usual shapes). Copies are synchronous.
  *
- * <p><b>Not verified on a GPU</b> in the build that introduced it (no device was available): see README.
+ * <p><b>Never run on a GPU</b> so far: it compiles, and the kernels it calls pass the native tests on a CPU emulation
+ * of CUDA (native/tests/cuda); see README.
  */
 public final class CudaBackend implements Backend {
     private final int ordinal;
@@ -68,23 +69,20 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public int forward(int threads, int norm, int flags, int xDtype, int paramDtype, long rows, long cols,
-            double eps, long x, long residual, long gamma, long beta, long y, long residualOut, long mean, long rstd) {
+    public int forward(NormCall call) {
         requireUsable(ordinal);
-        return NativeCuda.ln4j_cuda_forward(ordinal, CudaStreams.current(ordinal), norm, flags, xDtype, paramDtype,
-                rows, cols, eps, x, residual, gamma, beta, y, residualOut, mean, rstd);
+        call.onCuda(ordinal, CudaStreams.current(ordinal), 0L, 0L);
+        return NativeCuda.ln4j_cuda_forward(call.argsAddress(), call.execAddress());
     }
 
     @Override
-    public int backward(int threads, int norm, int flags, int xDtype, int paramDtype, long rows, long cols,
-            long dy, long dresidualOut, long x, long mean, long rstd, long gamma, long beta, long dx, long dgamma,
-            long dbeta) {
+    public int backward(NormCall call) {
         requireUsable(ordinal);
         long stream = CudaStreams.current(ordinal);
-        long need = NativeCuda.ln4j_cuda_backward_workspace_bytes(rows, cols);
+        long need = NativeCuda.ln4j_cuda_backward_workspace_bytes(call.argsAddress());
         long[] ws = workspace(stream, need);
-        return NativeCuda.ln4j_cuda_backward(ordinal, stream, norm, flags, xDtype, paramDtype, rows, cols, dy,
-                dresidualOut, x, mean, rstd, gamma, beta, dx, dgamma, dbeta, ws[0], ws[1]);
+        call.onCuda(ordinal, stream, ws[0], ws[1]);
+        return NativeCuda.ln4j_cuda_backward(call.argsAddress(), call.execAddress());
     }
 
     /** The workspace of `stream`, grown to at least `bytes`. */

@@ -1,13 +1,19 @@
 package org.layernorm4j.internal;
 
 import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.MemberGetter;
+import org.bytedeco.javacpp.annotation.Name;
 import org.bytedeco.javacpp.annotation.Platform;
 
 /**
  * JavaCPP binding of the CPU half of {@code native/include/layernorm4j/layernorm4j.h} (liblayernorm4j).
- * Data pointers travel as raw addresses ({@code long}) so a call allocates no Java objects. Users never
- * call this class: {@link org.layernorm4j.LayerNorm} checks every argument first.
+ * A call passes the addresses of two structs ({@code ln4j_forward_args} or {@code ln4j_backward_args}, and
+ * {@code ln4j_exec}) that {@link NormCall} fills in per-thread memory, so a call allocates no Java objects. The
+ * nested struct classes exist so that JavaCPP reports the C layout ({@link Loader#offsetof}, {@link Loader#sizeof});
+ * {@link NormCall} writes the fields at those offsets. Users never call this class: {@link org.layernorm4j.LayerNorm}
+ * checks every argument first.
  */
 @Platform(include = "layernorm4j/layernorm4j.h", link = "layernorm4j")
 public final class NativeCpu {
@@ -37,17 +43,112 @@ public final class NativeCpu {
 
     public static native int ln4j_cpu_set_default_threads(int threads);
 
-    public static native int ln4j_cpu_forward(int isa, int threads, int norm, int flags, int xDtype, int paramDtype,
-            @Cast("int64_t") long rows, @Cast("int64_t") long cols, double eps,
-            @Cast("const void*") long x, @Cast("const void*") long residual,
-            @Cast("const void*") long gamma, @Cast("const void*") long beta,
-            @Cast("void*") long y, @Cast("void*") long residualOut,
-            @Cast("void*") long mean, @Cast("void*") long rstd);
+    /** {@code args}: address of an {@code ln4j_forward_args}; {@code exec}: of an {@code ln4j_exec}. */
+    public static native int ln4j_cpu_forward(@Cast("const ln4j_forward_args*") long args,
+            @Cast("const ln4j_exec*") long exec);
 
-    public static native int ln4j_cpu_backward(int isa, int threads, int norm, int flags, int xDtype, int paramDtype,
-            @Cast("int64_t") long rows, @Cast("int64_t") long cols,
-            @Cast("const void*") long dy, @Cast("const void*") long dresidualOut,
-            @Cast("const void*") long x, @Cast("const void*") long mean, @Cast("const void*") long rstd,
-            @Cast("const void*") long gamma, @Cast("const void*") long beta,
-            @Cast("void*") long dx, @Cast("void*") long dgamma, @Cast("void*") long dbeta);
+    /** {@code args}: address of an {@code ln4j_backward_args}; {@code exec}: of an {@code ln4j_exec}. */
+    public static native int ln4j_cpu_backward(@Cast("const ln4j_backward_args*") long args,
+            @Cast("const ln4j_exec*") long exec);
+
+    /** {@code ln4j_forward_args}: its layout (and field reads, for tests). */
+    @Name("ln4j_forward_args")
+    public static final class ForwardArgs extends Pointer {
+        static {
+            Loader.load();
+        }
+
+        /** Views the struct at {@code address}. */
+        public ForwardArgs(long address) {
+            this.address = address;
+        }
+
+        /** Allocates one zeroed struct (native memory, freed by JavaCPP's deallocator). */
+        public ForwardArgs() {
+            allocate();
+        }
+
+        private native void allocate();
+
+        public native @MemberGetter int struct_size();
+        public native @MemberGetter int norm();
+        public native @MemberGetter int flags();
+        public native @MemberGetter int x_dtype();
+        public native @MemberGetter int param_dtype();
+        public native @MemberGetter @Cast("int64_t") long rows();
+        public native @MemberGetter @Cast("int64_t") long cols();
+        public native @MemberGetter double eps();
+        public native @MemberGetter @Cast("void*") Pointer x();
+        public native @MemberGetter @Cast("void*") Pointer residual();
+        public native @MemberGetter @Cast("void*") Pointer gamma();
+        public native @MemberGetter @Cast("void*") Pointer beta();
+        public native @MemberGetter @Cast("void*") Pointer y();
+        public native @MemberGetter @Cast("void*") Pointer residual_out();
+        public native @MemberGetter @Cast("void*") Pointer mean();
+        public native @MemberGetter @Cast("void*") Pointer rstd();
+    }
+
+    /** {@code ln4j_backward_args}: its layout (and field reads, for tests). */
+    @Name("ln4j_backward_args")
+    public static final class BackwardArgs extends Pointer {
+        static {
+            Loader.load();
+        }
+
+        public BackwardArgs(long address) {
+            this.address = address;
+        }
+
+        /** Allocates one zeroed struct (native memory, freed by JavaCPP's deallocator). */
+        public BackwardArgs() {
+            allocate();
+        }
+
+        private native void allocate();
+
+        public native @MemberGetter int struct_size();
+        public native @MemberGetter int norm();
+        public native @MemberGetter int flags();
+        public native @MemberGetter int x_dtype();
+        public native @MemberGetter int param_dtype();
+        public native @MemberGetter @Cast("int64_t") long rows();
+        public native @MemberGetter @Cast("int64_t") long cols();
+        public native @MemberGetter @Cast("void*") Pointer dy();
+        public native @MemberGetter @Cast("void*") Pointer dresidual_out();
+        public native @MemberGetter @Cast("void*") Pointer x();
+        public native @MemberGetter @Cast("void*") Pointer mean();
+        public native @MemberGetter @Cast("void*") Pointer rstd();
+        public native @MemberGetter @Cast("void*") Pointer gamma();
+        public native @MemberGetter @Cast("void*") Pointer beta();
+        public native @MemberGetter @Cast("void*") Pointer dx();
+        public native @MemberGetter @Cast("void*") Pointer dgamma();
+        public native @MemberGetter @Cast("void*") Pointer dbeta();
+    }
+
+    /** {@code ln4j_exec}: its layout (and field reads, for tests). */
+    @Name("ln4j_exec")
+    public static final class Exec extends Pointer {
+        static {
+            Loader.load();
+        }
+
+        public Exec(long address) {
+            this.address = address;
+        }
+
+        /** Allocates one zeroed struct (native memory, freed by JavaCPP's deallocator). */
+        public Exec() {
+            allocate();
+        }
+
+        private native void allocate();
+
+        public native @MemberGetter int struct_size();
+        public native @MemberGetter int device();
+        public native @MemberGetter int isa();
+        public native @MemberGetter int threads();
+        public native @MemberGetter Pointer stream();
+        public native @MemberGetter Pointer workspace();
+        public native @MemberGetter @Cast("int64_t") long workspace_bytes();
+    }
 }

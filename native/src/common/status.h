@@ -1,5 +1,6 @@
-// Per-thread error message and the helpers that set it. Native code never prints or aborts: a failing
-// check records a message naming the argument and the value, and the call returns the status.
+// Per-thread error message and the helpers that set it, shared by the CPU and the CUDA library. Native code never
+// prints or aborts: a failing check records a message naming the argument and the value, and the call returns the
+// status.
 #pragma once
 #include <cstdarg>
 #include <cstdint>
