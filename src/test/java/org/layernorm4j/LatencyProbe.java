@@ -17,7 +17,8 @@ public final class LatencyProbe {
                 Tensor m = Data.poisoned(DType.FLOAT32, 1); Tensor r = Data.poisoned(DType.FLOAT32, 1)) {
             long xa = x.address(), ga = g.address(), ba = b.address(), ya = y.address(), ma = m.address(), ra = r.address();
             for (int round = 0; round < 3; round++) {
-                double api = median(() -> ln.forward(x, g, b, y, m, r));
+                LayerNorm.Forward out = Data.fwd(y, m, r);
+                double api = median(() -> ln.forward(x, g, b, out));
                 double raw = median(() -> NativeCpu.ln4j_cpu_forward(-1, 0, 0, 0, 0, 0, 1, cols, 1e-5, xa, 0, ga, ba, ya,
                         0, ma, ra));
                 System.out.printf("1 x %d fp32 forward: Java API %.1f ns, direct JNI %.1f ns, Java layer %.1f ns%n", cols,
