@@ -32,6 +32,10 @@ public final class LatencyProbe {
                     x.copyFrom(in);
                     y.copyTo(out);
                 });
+                String[] names = {"x", null, "g", "b", "y", null, "m", "r", null, null};
+                double guard = median(() -> CallGuard.exit(CallGuard.enter(names, x, null, g, b, y, null, m, r, null, null),
+                        x, null, g, b, y, null, m, r, null, null));
+                System.out.printf("call guard alone (enter + exit, 6 tensors): %.1f ns%n", guard);
                 System.out.printf("1 x %d fp32 forward: Java API %.1f ns, direct JNI %.1f ns, Java layer %.1f ns; "
                         + "round trip copyFrom + forward + copyTo %.1f ns (the two copies alone %.1f ns)%n", cols, api, raw,
                         api - raw, trip, copies);
