@@ -16,6 +16,11 @@ import org.layernorm4j.internal.Backend;
 final class NormCore {
     static final int NORM_LAYER = 0, NORM_RMS = 1;  // LN4J_NORM_*
     static final int FLAG_ZERO_CENTERED_GAMMA = 1, FLAG_BACKWARD_FROM_OUTPUT = 2;  // LN4J_FLAG_*
+    /** Argument names of the guarded kernel calls, in CallGuard.enter order (named when closed by another thread). */
+    private static final String[] FORWARD_NAMES = {"x", "residual", "gamma", "beta", "y", "residualOut", "mean", "rstd",
+        null, null};
+    private static final String[] BACKWARD_NAMES = {"dy", "dResidualOut", "x", "mean", "rstd", "gamma", "beta", "dx",
+        "dgamma", "dbeta"};
 
     final long[] normalizedShape;
     final long cols;
@@ -119,9 +124,17 @@ final class NormCore {
     private void callForward(long rows, DType xd, DType pd, Tensor x, Tensor residual, Tensor gamma, Tensor beta,
             Tensor y, Tensor residualOut, Tensor mean, Tensor rstd) {
         Backend be = x.device().backend();
-        int s = be.forward(cpuThreads, rms ? NORM_RMS : NORM_LAYER, zeroCentered ? FLAG_ZERO_CENTERED_GAMMA : 0,
-                xd.ordinal(), pd.ordinal(), rows, cols, eps, x.rawAddress(), addr(residual), addr(gamma), addr(beta),
-                y.rawAddress(), addr(residualOut), addr(mean), addr(rstd));
+        int s;
+        // the guard keeps every tensor's memory alive until the call returns (a racing close waits for it)
+        CallGuard.Slot guard = CallGuard.enter(FORWARD_NAMES, x, residual, gamma, beta, y, residualOut, mean, rstd,
+                null, null);
+        try {
+            s = be.forward(cpuThreads, rms ? NORM_RMS : NORM_LAYER, zeroCentered ? FLAG_ZERO_CENTERED_GAMMA : 0,
+                    xd.ordinal(), pd.ordinal(), rows, cols, eps, x.rawAddress(), addr(residual), addr(gamma),
+                    addr(beta), y.rawAddress(), addr(residualOut), addr(mean), addr(rstd));
+        } finally {
+            CallGuard.exit(guard, x, residual, gamma, beta, y, residualOut, mean, rstd, null, null);
+        }
         if (s != 0) throw new LayerNormException(s, be.lastError());
     }
 
@@ -197,9 +210,16 @@ final class NormCore {
     private void callBackward(long rows, int flags, DType xd, DType pd, Tensor dy, Tensor dres, Tensor x, Tensor mean,
             Tensor rstd, Tensor gamma, Tensor beta, Tensor dx, Tensor dgamma, Tensor dbeta) {
         Backend be = x.device().backend();
-        int s = be.backward(cpuThreads, rms ? NORM_RMS : NORM_LAYER, flags | (zeroCentered ? FLAG_ZERO_CENTERED_GAMMA : 0),
-                xd.ordinal(), pd.ordinal(), rows, cols, dy.rawAddress(), addr(dres), x.rawAddress(), addr(mean),
-                rstd.rawAddress(), addr(gamma), addr(beta), dx.rawAddress(), addr(dgamma), addr(dbeta));
+        int s;
+        CallGuard.Slot guard = CallGuard.enter(BACKWARD_NAMES, dy, dres, x, mean, rstd, gamma, beta, dx, dgamma, dbeta);
+        try {
+            s = be.backward(cpuThreads, rms ? NORM_RMS : NORM_LAYER,
+                    flags | (zeroCentered ? FLAG_ZERO_CENTERED_GAMMA : 0), xd.ordinal(), pd.ordinal(), rows, cols,
+                    dy.rawAddress(), addr(dres), x.rawAddress(), addr(mean), rstd.rawAddress(), addr(gamma), addr(beta),
+                    dx.rawAddress(), addr(dgamma), addr(dbeta));
+        } finally {
+            CallGuard.exit(guard, dy, dres, x, mean, rstd, gamma, beta, dx, dgamma, dbeta);
+        }
         if (s == LayerNormException.INVALID_ARGUMENT && (flags & FLAG_BACKWARD_FROM_OUTPUT) != 0) {
             // the zero-gamma rule (the only argument the native side checks that Java cannot see cheaply)
             throw new IllegalArgumentException("gamma: " + be.lastError());
@@ -213,14 +233,7 @@ final class NormCore {
 
     /** Sets a checked, open tensor to zeros (on its device); null is skipped. */
     private static void zero(Tensor t) {
-        if (t == null || t.numel() == 0) return;
-        if (t.device().isCpu()) {
-            t.fill(0);
-            return;
-        }
-        try (Tensor z = Tensor.empty(t.dtype(), Device.cpu(), t.shapeRef()).fill(0)) {
-            t.device().backend().copyFromHost(z.rawAddress(), t.rawAddress(), t.byteSize());
-        }
+        if (t != null) t.fill(0);
     }
 
     // ---- results ----------------------------------------------------------------------------------------------
