@@ -41,9 +41,9 @@ class TensorSafetyTest {
         LayerNorm ln = LayerNorm.builder(4).elementwiseAffine(false).build();
         FloatPointer xs = new FloatPointer(1f, 2f, 3f, 4f);
         try (Tensor x = Tensor.wrap(xs, DType.FLOAT32, Device.cpu(), 4); Tensor y = Tensor.empty(DType.FLOAT32, Device.cpu(), 4)) {
-            ln.forward(x, null, null, y, null, null);
+            ln.forward(x, null, null, Data.fwd(y, null, null));
             xs.close();  // the owner frees the memory the tensor views
-            expect(IllegalStateException.class, () -> ln.forward(x, null, null, y, null, null), "x", "owner has freed");
+            expect(IllegalStateException.class, () -> ln.forward(x, null, null, Data.fwd(y, null, null)), "x", "owner has freed");
             expect(IllegalStateException.class, x::toFloatArray, "owner has freed");
             expect(IllegalStateException.class, () -> x.copyFrom(new float[4]), "owner has freed");
             expect(IllegalStateException.class, () -> x.to(Device.cpu()), "owner has freed");
@@ -122,7 +122,7 @@ class TensorSafetyTest {
         xb.put(new float[] {9, 1, 2, 3, 4, 9}).position(1).limit(5);
         FloatBuffer yb = ByteBuffer.allocateDirect(16).order(ByteOrder.nativeOrder()).asFloatBuffer();
         try (Tensor x = Tensor.wrap(xb, 4); Tensor y = Tensor.wrap(yb, 4)) {
-            ln.forward(x, null, null, y, null, null);
+            ln.forward(x, null, null, Data.fwd(y, null, null));
             double rstd = 1 / Math.sqrt(1.25 + 1e-5);
             assertEquals(-1.5 * rstd, yb.get(0), 1e-6, "the kernel wrote into the buffer");
             assertEquals(1.5 * rstd, yb.get(3), 1e-6);
