@@ -17,7 +17,7 @@ class SafetyNetTest {
     @Test
     void unclosedTensorsAreFreedAfterCollection() throws Exception {
         Forked.run(SafetyNetTest.class, List.of("-Xmx128m", "-D" + Memory.GC_BYTES_PROPERTY + "=" + (32 << 20)), 240,
-                "leak", "150000").assertOk("150000 allocating forwards without close").output.lines()
+                "leak", "250000").assertOk("250000 allocating forwards without close").output.lines()
                 .forEach(System.out::println);
     }
 
@@ -67,7 +67,7 @@ class SafetyNetTest {
         long bytesPerCall = 3L * Memory.ALIGNMENT + (cols + 2) * 4L;
         System.out.printf("%d calls leaving about %d MiB unclosed: max owned %d MiB, RSS growth %d MiB%n", calls,
                 calls * bytesPerCall >> 20, maxOwned >> 20, (maxRss - rss0) >> 20);
-        boolean ok = maxOwned < 128L << 20 && maxRss - rss0 < 192L << 20;
+        boolean ok = maxOwned < 160L << 20 && maxRss - rss0 < 384L << 20;  // without the net: 780 MiB and more
         System.exit(ok ? 0 : 1);
     }
 
