@@ -12,6 +12,8 @@ import java.lang.reflect.Modifier;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -67,22 +69,53 @@ class ApiTest {
     }
 
     @Test
-    void rmsNormReturnsItsOwnTypesAndNoMethodTakesStatistics() {
+    void rmsNormReturnsItsOwnTypes() {
         for (Method m : computeMethods(RMSNorm.class)) {
             for (Class<?> p : m.getParameterTypes()) {
                 assertFalse(p.getName().startsWith(LayerNorm.class.getName()), m + " takes a LayerNorm type");
             }
             assertFalse(m.getReturnType().getName().startsWith(LayerNorm.class.getName()), m + " returns a LayerNorm type");
         }
-        // statistics travel in the saved forward: no compute parameter is called mean or rstd
+    }
+
+    /** The compute calls, pinned: statistics come only from a saved forward, outputs only from an outputs object. */
+    @Test
+    void computeSignaturesArePinned() {
+        assertEquals(new TreeSet<>(List.of(
+                "Forward forward(Tensor, Tensor, Tensor)",
+                "void forward(Tensor, Tensor, Tensor, Forward)",
+                "void forwardWithResidual(Tensor, Tensor, Tensor, Tensor, Forward)",
+                "Gradients backward(Tensor, Forward, Tensor, Tensor)",
+                "void backward(Tensor, Forward, Tensor, Tensor, Gradients)",
+                "void backwardWithResidual(Tensor, Tensor, Forward, Tensor, Gradients)",
+                "void backwardFromOutput(Tensor, Forward, Tensor, Tensor, Gradients)")), signatures(LayerNorm.class));
+        assertEquals(new TreeSet<>(List.of(
+                "Forward forward(Tensor, Tensor)",
+                "void forward(Tensor, Tensor, Forward)",
+                "void forwardWithResidual(Tensor, Tensor, Tensor, Forward)",
+                "Gradients backward(Tensor, Forward, Tensor, Tensor)",
+                "void backward(Tensor, Forward, Tensor, Tensor, Gradients)",
+                "void backwardWithResidual(Tensor, Tensor, Forward, Tensor, Gradients)",
+                "void backwardFromOutput(Tensor, Forward, Tensor, Gradients)")), signatures(RMSNorm.class));
+        // each face's Forward/Gradients are its own nested types
         for (Class<?> c : new Class<?>[] {LayerNorm.class, RMSNorm.class}) {
             for (Method m : computeMethods(c)) {
-                for (java.lang.reflect.Parameter p : m.getParameters()) {
-                    if (!p.isNamePresent()) continue;
-                    assertFalse(p.getName().equals("mean") || p.getName().equals("rstd"), m + " takes " + p.getName());
+                for (Class<?> t : m.getParameterTypes()) {
+                    assertTrue(t == Tensor.class || t.getEnclosingClass() == c, m + " takes " + t);
                 }
             }
         }
+    }
+
+    static Set<String> signatures(Class<?> c) {
+        Set<String> out = new TreeSet<>();
+        for (Method m : computeMethods(c)) {
+            StringBuilder sb = new StringBuilder(m.getReturnType().getSimpleName()).append(' ').append(m.getName()).append('(');
+            Class<?>[] ps = m.getParameterTypes();
+            for (int i = 0; i < ps.length; i++) sb.append(i > 0 ? ", " : "").append(ps[i].getSimpleName());
+            out.add(sb.append(')').toString());
+        }
+        return out;
     }
 
     // ---- close ------------------------------------------------------------------------------------------------
