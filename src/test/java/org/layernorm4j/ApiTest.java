@@ -224,6 +224,44 @@ class ApiTest {
         }
     }
 
+    // ---- misuse ----------------------------------------------------------------------------------------------------
+
+    static void names(Class<? extends RuntimeException> type, String needle, Runnable call) {
+        RuntimeException e = assertThrows(type, call::run);
+        assertTrue(e.getMessage().contains(needle), "message should name " + needle + ": " + e.getMessage());
+    }
+
+    @Test
+    void misuseOfSavedAndOutputsNamesTheArgument() {
+        LayerNorm ln = LayerNorm.builder(8).build();
+        RMSNorm rms = RMSNorm.builder(8).build();
+        try (Tensor x = Tensor.of(Data.offCentre(1, 2, 8), 2, 8); Tensor x3 = Tensor.of(Data.offCentre(2, 3, 8), 3, 8);
+                Tensor g = Tensor.of(Data.gamma(3, 8), 8); Tensor b = Tensor.of(Data.beta(4, 8), 8);
+                LayerNorm.Forward f3 = ln.forward(x3, g, b); RMSNorm.Forward r3 = rms.forward(x3, g);
+                LayerNorm.Gradients out = ln.newBackwardOutputs(x, g); RMSNorm.Gradients rout = rms.newBackwardOutputs(x, g);
+                LayerNorm.Forward f = ln.newForwardOutputs(x)) {
+            long live = Memory.liveHostBytes();
+            // the statistics of another batch
+            names(IllegalArgumentException.class, "saved.mean() shape", () -> ln.backward(x, f3, x, g, out));
+            names(IllegalArgumentException.class, "saved.rstd() shape", () -> rms.backward(x, r3, x, g, rout));
+            names(IllegalArgumentException.class, "dy shape must be [3, 8] (the shape of saved.output())",
+                    () -> ln.backwardFromOutput(x, f3, g, b, out));
+            // outputs of another batch
+            names(IllegalArgumentException.class, "y shape", () -> ln.forward(x3, g, b, f));
+            names(IllegalArgumentException.class, "dx shape", () -> ln.backward(x3, f3, x3, g, out));
+            // outputs made without what a call needs
+            names(NullPointerException.class, "output (y)", () -> RMSNorm.Forward.builder().rstd(x).build());
+            names(NullPointerException.class, "dx", () -> LayerNorm.Gradients.builder().dgamma(g).build());
+            names(NullPointerException.class, "dx", () -> RMSNorm.Gradients.builder().build());
+            names(NullPointerException.class, "gamma", () -> ln.newBackwardOutputs(x, null));
+            names(IllegalArgumentException.class, "gamma must be null",
+                    () -> LayerNorm.builder(8).elementwiseAffine(false).build().newBackwardOutputs(x, g));
+            names(NullPointerException.class, "saved", () -> rms.backwardFromOutput(x, null, g, rout));
+            names(NullPointerException.class, "out", () -> rms.forwardWithResidual(x, x, g, null));
+            assertEquals(live, Memory.liveHostBytes(), "refused calls allocated");
+        }
+    }
+
     // ---- empty batch --------------------------------------------------------------------------------------------
 
     @ParameterizedTest(name = "{0}")
