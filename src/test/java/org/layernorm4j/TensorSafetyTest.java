@@ -24,6 +24,7 @@ import org.layernorm4j.internal.Backend;
 import org.layernorm4j.internal.CloseFailures;
 import org.layernorm4j.internal.Halfs;
 import org.layernorm4j.internal.Memory;
+import org.layernorm4j.internal.NormCall;
 
 /**
  * What wrap checks (freed owner Pointer, unknown or wrong sizes, misaligned addresses, NIO buffers, raw addresses),
@@ -266,10 +267,8 @@ class TensorSafetyTest {
             @Override public void copyFromHost(long h, long d, long b) { Memory.copy(h, d, b); }
             @Override public void copyToHost(long d, long h, long b) { Memory.copy(d, h, b); }
             @Override public void copyWithin(long s, long d, long b) { Memory.copy(s, d, b); }
-            @Override public int forward(int t, int n, int f, int xd, int pd, long r, long c, double e, long x, long res,
-                    long g, long b, long y, long ro, long m, long rs) { return 0; }
-            @Override public int backward(int t, int n, int f, int xd, int pd, long r, long c, long dy, long dro, long x,
-                    long m, long rs, long g, long b, long dx, long dg, long db) { return 0; }
+            @Override public int forward(NormCall call) { return 0; }
+            @Override public int backward(NormCall call) { return 0; }
             @Override public String lastError() { return ""; }
         };
         Constructor<Device> make = Device.class.getDeclaredConstructor(Device.Kind.class, int.class, Backend.class);
