@@ -11,10 +11,7 @@ import org.layernorm4j.Device;
 import org.layernorm4j.LayerNorm;
 import org.layernorm4j.LayerNormException;
 import org.layernorm4j.Tensor;
-import org.layernorm4j.internal.CpuBackend;
-import org.layernorm4j.internal.NativeCpu;
 import org.layernorm4j.internal.Natives;
-import org.layernorm4j.internal.Reference;
 
 /**
  * The LayerNorm4j command line: {@code java -jar layernorm4j-<v>-cli.jar [info] [check] [bench [options]]};
@@ -149,12 +146,12 @@ public final class Main {
     /** The natives load and the layernorm4j.cpu.* properties are valid; otherwise a one-line exception. */
     static void checkProperties() throws UsageException, EnvironmentException {
         try {
-            NativeCpu.ln4j_version();
+            LayerNorm.version();
         } catch (LinkageError e) {
             throw new EnvironmentException(linkageMessage(e));
         }
         try {
-            CpuBackend.isa();
+            LayerNorm.cpuIsa();
         } catch (IllegalArgumentException e) {
             throw new UsageException(Natives.oneLine(e.getMessage()));
         } catch (IllegalStateException e) {
@@ -211,8 +208,8 @@ public final class Main {
         out.println();
         out.println("system properties (java -D<name>=<value> " + me.substring("java ".length()) + " ...):");
         String[][] props = {
-            {CpuBackend.ISA_PROPERTY + "=scalar|avx2|avx512|auto", "force a CPU ISA path (default auto: the best this CPU runs)"},
-            {CpuBackend.THREADS_PROPERTY + "=N", "CPU threads (default 0: available processors)"},
+            {LayerNorm.CPU_ISA_PROPERTY + "=scalar|avx2|avx512|auto", "force a CPU ISA path (default auto: the best this CPU runs)"},
+            {"layernorm4j.cpu.threads" + "=N", "CPU threads (default 0: available processors)"},
             {"org.bytedeco.javacpp.cachedir=DIR", "where the natives are extracted (default ~/.javacpp/cache)"},
             {"org.bytedeco.javacpp.logger.debug=true", "log every native library load"},
             {TRACE_PROPERTY + "=true", "print the stack trace of an internal error"}};
@@ -229,14 +226,14 @@ public final class Main {
 
     static void info(PrintStream out) {
         out.println("== info");
-        out.println("layernorm4j " + NativeCpu.ln4j_version());
+        out.println("layernorm4j " + LayerNorm.version());
         out.println("os/arch     " + System.getProperty("os.name") + " " + System.getProperty("os.arch")
                 + " (natives: " + Natives.platform() + "), java " + System.getProperty("java.version"));
-        out.println("cpu         " + NativeCpu.ln4j_cpu_model() + ", " + Runtime.getRuntime().availableProcessors()
+        out.println("cpu         " + LayerNorm.cpuModel() + ", " + Runtime.getRuntime().availableProcessors()
                 + " processors");
-        String forced = System.getProperty(CpuBackend.ISA_PROPERTY);
-        out.println("isa         " + CpuBackend.activeIsaName() + (forced == null ? " (best of this CPU)"
-                : " (forced by -D" + CpuBackend.ISA_PROPERTY + ")") + "; available: " + CpuBackend.supportedIsaNames());
+        String forced = System.getProperty(LayerNorm.CPU_ISA_PROPERTY);
+        out.println("isa         " + LayerNorm.cpuIsa() + (forced == null ? " (best of this CPU)"
+                : " (forced by -D" + LayerNorm.CPU_ISA_PROPERTY + ")") + "; available: " + LayerNorm.supportedCpuIsas());
         out.println("threads     " + LayerNorm.defaultCpuThreads());
         out.println("cuda        " + (Device.cudaAvailable() ? "available, " + Device.cudaDeviceCount()
                 + " device(s)" : "unavailable: " + Device.cudaUnavailableReason()));
@@ -248,12 +245,12 @@ public final class Main {
 
     static boolean check(PrintStream out) {
         out.println("== check (error / bound, bound derived from rounding; <= 1 passes)");
-        String saved = System.getProperty(CpuBackend.ISA_PROPERTY);
+        String saved = System.getProperty(LayerNorm.CPU_ISA_PROPERTY);
         int fails = 0, passes = 0;
         try {
-            List<String> isas = CpuBackend.supportedIsaNames();
+            List<String> isas = LayerNorm.supportedCpuIsas();
             for (String isa : isas) {
-                System.setProperty(CpuBackend.ISA_PROPERTY, isa);
+                System.setProperty(LayerNorm.CPU_ISA_PROPERTY, isa);
                 for (DType dt : DType.values()) {
                     for (int[] sh : CHECK_SHAPES) {
                         String label = String.format(Locale.ROOT, "cpu %-6s %-8s %5d x %-5d", isa, dt, sh[0], sh[1]);
@@ -293,8 +290,8 @@ public final class Main {
                 out.println("cuda: skipped: " + Device.cudaUnavailableReason());
             }
         } finally {
-            if (saved == null) System.clearProperty(CpuBackend.ISA_PROPERTY);
-            else System.setProperty(CpuBackend.ISA_PROPERTY, saved);
+            if (saved == null) System.clearProperty(LayerNorm.CPU_ISA_PROPERTY);
+            else System.setProperty(LayerNorm.CPU_ISA_PROPERTY, saved);
         }
         out.println("check: " + passes + " passed, " + fails + " failed");
         return fails == 0;
@@ -343,8 +340,9 @@ public final class Main {
             double uAcc = dt == DType.FLOAT64 ? 0x1p-53 : 0x1p-24;
             Reference ref = new Reference(x.toDoubleArray(), gamma.toDoubleArray(), beta.toDoubleArray(), rows, cols,
                     ln.eps(), uAcc, dt.unitRoundoff(), dt.statsDType().unitRoundoff());
-            ln.forward(x, gamma, beta, y, mean, rstd);
-            ln.backward(dy, x, mean, rstd, gamma, dx, dgamma, dbeta);
+            LayerNorm.Forward f = LayerNorm.Forward.builder().output(y).mean(mean).rstd(rstd).build();
+            ln.forward(x, gamma, beta, f);
+            ln.backward(dy, f, x, gamma, LayerNorm.Gradients.builder().dx(dx).dgamma(dgamma).dbeta(dbeta).build());
             Reference.Backward bw = ref.new Backward(dy.toDoubleArray(), dt.unitRoundoff(), pdt.unitRoundoff());
             double[] yv = y.toDoubleArray(), dxv = dx.toDoubleArray(), dgv = dgamma.toDoubleArray(),
                     dbv = dbeta.toDoubleArray();
