@@ -110,6 +110,15 @@ class ConsumerIT {
     }
 
     private static String buildAndRun(String name, String dependencies) throws IOException, InterruptedException {
+        String text = build(name, dependencies, true);
+        assertTrue(text.startsWith("exit 0\n"), "the consumer project (" + name + ") failed:\n" + text);
+        assertTrue(text.contains("readme-example: ok"), text);
+        return text;
+    }
+
+    /** Writes the consumer project and runs `mvn package` (plus extra arguments) in it: "exit N" and the output. */
+    private static String build(String name, String dependencies, boolean onlineIfNeeded, String... extra)
+            throws IOException, InterruptedException {
         Path project = work.resolve("consumer-" + name);
         deleteTree(project);
         copyTree(root.resolve("consumer-test/project"), project);
@@ -118,15 +127,15 @@ class ConsumerIT {
         Files.writeString(project.resolve("src/main/java/example/ReadmeExample.java"), readmeExample());
         String mvn = Paths.get(System.getProperty("ln4j.mavenHome", "/usr/share/maven"), "bin", "mvn").toString();
         // offline first: everything the consumer needs is what this build itself used; online only if that fails
-        List<String> cmd = new ArrayList<>(List.of(mvn, "-B", "-q", "-o", "-Dmaven.repo.local=" + repo, "package"));
+        List<String> cmd = new ArrayList<>(List.of(mvn, "-B", "-q", "-o", "-Dmaven.repo.local=" + repo));
+        cmd.addAll(List.of(extra));
+        cmd.add("package");
         String text = run(cmd, project);
-        if (text.contains("in offline mode")) {
+        if (onlineIfNeeded && text.contains("in offline mode")) {
             cmd.remove("-o");
             text = run(cmd, project);
         }
         System.out.println("== consumer (" + name + "): " + String.join(" ", cmd) + "\n" + text);
-        assertTrue(text.startsWith("exit 0\n"), "the consumer project (" + name + ") failed:\n" + text);
-        assertTrue(text.contains("readme-example: ok"), text);
         return text;
     }
 
@@ -165,6 +174,16 @@ class ConsumerIT {
         assertTrue(text.contains("cuda-presets-on-classpath: true"), text);
         assertTrue(text.contains("layernorm4j-" + version + "-linux-x86_64-cuda.jar"), text);
         assertFalse(text.contains("not on the class path"), "with the CUDA dependency the CUDA natives load:\n" + text);
+    }
+
+    @Test
+    void javacppPlatformPicksTheNativesClassifier() throws Exception {
+        // as with the JavaCPP presets: -Djavacpp.platform=X makes the -platform artifacts ask for X's natives (which
+        // LayerNorm4j does not ship for linux-arm64: the build names the missing classifier jar)
+        String text = build("arm64", readmeDependencies("layernorm4j-platform"), false, "-Djavacpp.platform=linux-arm64");
+        assertFalse(text.startsWith("exit 0\n"), text);
+        assertTrue(text.contains("org.layernorm4j:layernorm4j:jar:linux-arm64:" + version), text);
+        assertFalse(text.contains("layernorm4j:jar:linux-x86_64"), "only the requested platform is asked for:\n" + text);
     }
 
     private static void copyTree(Path from, Path to) throws IOException {
