@@ -289,7 +289,21 @@ final class NormCore {
         }
     }
 
-    private static void closeAfterFailure(Throwable e, Tensor[] t) {
+    /**
+     * The allocating calls: runs {@code call} on new outputs and returns them, or closes them and rethrows when the
+     * call fails (a refused call leaves nothing allocated).
+     */
+    static <T extends AutoCloseable> T allocating(T out, java.util.function.Consumer<T> call) {
+        try {
+            call.accept(out);
+            return out;
+        } catch (RuntimeException | Error e) {
+            closeAfterFailure(e, out);
+            throw e;
+        }
+    }
+
+    private static void closeAfterFailure(Throwable e, AutoCloseable... t) {
         try {
             closeAll(t);
         } catch (RuntimeException | Error c) {
