@@ -55,9 +55,12 @@ public final class Natives {
         // through the class loader: the natives' folder is not a package, so it is found in any jar (or module)
         ClassLoader cl = Natives.class.getClassLoader();
         if ((cl != null ? cl.getResource(resource) : ClassLoader.getSystemResource(resource)) == null) {
-            throw new UnsatisfiedLinkError("LayerNorm4j's " + (jniName.endsWith("Cuda") ? "CUDA " : "")
-                    + "native libraries for " + platform() + " are not on the class path (" + resource
-                    + "): add the dependency " + artifact);
+            boolean cuda = jniName.endsWith("Cuda");
+            // on the module path the natives jars are automatic modules, resolved only when something adds them
+            String module = "org.layernorm4j.natives." + platform().replace('-', '.') + (cuda ? ".cuda" : "");
+            throw new UnsatisfiedLinkError("LayerNorm4j's " + (cuda ? "CUDA " : "") + "native libraries for "
+                    + platform() + " are not on the class path (" + resource + "): add the dependency " + artifact
+                    + (Natives.class.getModule().isNamed() ? "; on the module path also --add-modules " + module : ""));
         }
         try {
             Loader.load(cls);
