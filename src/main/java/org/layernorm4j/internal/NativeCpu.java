@@ -18,7 +18,7 @@ import org.bytedeco.javacpp.annotation.Platform;
 @Platform(include = "layernorm4j/layernorm4j.h", link = "layernorm4j")
 public final class NativeCpu {
     static {
-        Loader.load();
+        Natives.loadCpu();
     }
 
     private NativeCpu() {}
@@ -55,7 +55,7 @@ public final class NativeCpu {
     @Name("ln4j_forward_args")
     public static final class ForwardArgs extends Pointer {
         static {
-            Loader.load();
+            Natives.loadCpu();
         }
 
         /** Views the struct at {@code address}. */
@@ -92,7 +92,7 @@ public final class NativeCpu {
     @Name("ln4j_backward_args")
     public static final class BackwardArgs extends Pointer {
         static {
-            Loader.load();
+            Natives.loadCpu();
         }
 
         public BackwardArgs(long address) {
@@ -129,7 +129,7 @@ public final class NativeCpu {
     @Name("ln4j_exec")
     public static final class Exec extends Pointer {
         static {
-            Loader.load();
+            Natives.loadCpu();
         }
 
         public Exec(long address) {

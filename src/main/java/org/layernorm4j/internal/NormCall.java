@@ -26,7 +26,7 @@ public final class NormCall {
     private static final Class<NativeCpu.Exec> EX = NativeCpu.Exec.class;
 
     static {
-        Loader.load(NativeCpu.class);
+        Natives.loadCpu();  // registers the struct layouts with Loader
     }
 
     static final int FORWARD_SIZE = Loader.sizeof(FA);
