@@ -367,14 +367,7 @@ public final class LayerNorm {
 
     /** Forward into new tensors: y (x's shape), mean and rstd (x's shape without the normalized dims). */
     public Forward forward(Tensor x, Tensor gamma, Tensor beta) {
-        Forward out = newForwardOutputs(x);
-        try {
-            forward(x, gamma, beta, out);
-            return out;
-        } catch (RuntimeException | Error e) {
-            closeAfterFailure(e, out);
-            throw e;
-        }
+        return NormCore.allocating(newForwardOutputs(x), out -> forward(x, gamma, beta, out));
     }
 
     /**
@@ -406,14 +399,7 @@ public final class LayerNorm {
      */
     public Gradients backward(Tensor dy, Forward saved, Tensor x, Tensor gamma) {
         NormCore.requireSaved(saved);
-        Gradients out = newBackwardOutputs(x, gamma);
-        try {
-            backward(dy, saved, x, gamma, out);
-            return out;
-        } catch (RuntimeException | Error e) {
-            closeAfterFailure(e, out);
-            throw e;
-        }
+        return NormCore.allocating(newBackwardOutputs(x, gamma), out -> backward(dy, saved, x, gamma, out));
     }
 
     /**
@@ -459,13 +445,5 @@ public final class LayerNorm {
         NormCore.requireOut(out);
         core.backward(NormCore.FLAG_BACKWARD_FROM_OUTPUT, "saved.output()", dy, null, saved.output, null, saved.rstd,
                 gamma, beta, out.dx, out.dgamma, out.dbeta);
-    }
-
-    private static void closeAfterFailure(Throwable e, AutoCloseable result) {
-        try {
-            NormCore.closeAll(result);
-        } catch (RuntimeException | Error c) {
-            e.addSuppressed(c);
-        }
     }
 }

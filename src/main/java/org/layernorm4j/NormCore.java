@@ -167,8 +167,8 @@ final class NormCore {
             Tensor beta, Tensor dx, Tensor dgamma, Tensor dbeta) {
         final boolean fromY = (flags & FLAG_BACKWARD_FROM_OUTPUT) != 0;
         long rows = checkX(xName, x);
-        checkLike("dy", dy, x);
-        if (dres != null) checkLike("dResidualOut", dres, x);
+        checkLike("dy", dy, x, xName);
+        if (dres != null) checkLike("dResidualOut", dres, x, xName);
         if (!rms && !fromY) {
             if (mean == null) {
                 throw new NullPointerException("saved.mean() must not be null in backward (the forward's mean: run the "
@@ -182,7 +182,7 @@ final class NormCore {
         }
         checkStats("saved.rstd()", rstd, x);
         DType pd = checkParams(x, gamma, fromY ? beta : null, "gamma", fromY ? "beta" : null);
-        checkLike("dx", dx, x);
+        checkLike("dx", dx, x, xName);
         if (dgamma != null) {
             if (!affine) {
                 throw new IllegalArgumentException("dgamma must be null when elementwiseAffine is false, got " + dgamma);
@@ -289,7 +289,21 @@ final class NormCore {
         }
     }
 
-    private static void closeAfterFailure(Throwable e, Tensor[] t) {
+    /**
+     * The allocating calls: runs {@code call} on new outputs and returns them, or closes them and rethrows when the
+     * call fails (a refused call leaves nothing allocated).
+     */
+    static <T extends AutoCloseable> T allocating(T out, java.util.function.Consumer<T> call) {
+        try {
+            call.accept(out);
+            return out;
+        } catch (RuntimeException | Error e) {
+            closeAfterFailure(e, out);
+            throw e;
+        }
+    }
+
+    private static void closeAfterFailure(Throwable e, AutoCloseable... t) {
         try {
             closeAll(t);
         } catch (RuntimeException | Error c) {
@@ -388,15 +402,20 @@ final class NormCore {
 
     /** t must be open with x's shape, dtype and device. */
     private static void checkLike(String name, Tensor t, Tensor x) {
+        checkLike(name, t, x, "x");
+    }
+
+    /** t must be open with the shape, dtype and device of x, which the public call knows as xName. */
+    private static void checkLike(String name, Tensor t, Tensor x, String xName) {
         if (t == null) throw new NullPointerException(name + " must not be null");
         t.checkOpen(name);
         if (t.dtype() != x.dtype()) {
-            throw new IllegalArgumentException(name + " dtype must be " + x.dtype() + " (the dtype of x), got "
-                    + t.dtype());
+            throw new IllegalArgumentException(name + " dtype must be " + x.dtype() + " (the dtype of " + xName
+                    + "), got " + t.dtype());
         }
         if (t != x && !Arrays.equals(t.shapeRef(), x.shapeRef())) {
             throw new IllegalArgumentException(name + " shape must be " + Arrays.toString(x.shapeRef())
-                    + " (the shape of x), got " + Arrays.toString(t.shapeRef()));
+                    + " (the shape of " + xName + "), got " + Arrays.toString(t.shapeRef()));
         }
         checkDevice(name, t, x);
     }

@@ -249,14 +249,7 @@ public final class RMSNorm {
 
     /** Forward into new tensors y and rstd. */
     public Forward forward(Tensor x, Tensor gamma) {
-        Forward out = newForwardOutputs(x);
-        try {
-            forward(x, gamma, out);
-            return out;
-        } catch (RuntimeException | Error e) {
-            closeAfterFailure(e, out);
-            throw e;
-        }
+        return NormCore.allocating(newForwardOutputs(x), out -> forward(x, gamma, out));
     }
 
     /** Forward into {@code out} (y required, rstd written when present). Allocates nothing. */
@@ -280,14 +273,7 @@ public final class RMSNorm {
     /** Backward of {@link #forward} into new tensors dx and dgamma (with elementwiseAffine), reading saved.rstd(). */
     public Gradients backward(Tensor dy, Forward saved, Tensor x, Tensor gamma) {
         NormCore.requireSaved(saved);
-        Gradients out = newBackwardOutputs(x, gamma);
-        try {
-            backward(dy, saved, x, gamma, out);
-            return out;
-        } catch (RuntimeException | Error e) {
-            closeAfterFailure(e, out);
-            throw e;
-        }
+        return NormCore.allocating(newBackwardOutputs(x, gamma), out -> backward(dy, saved, x, gamma, out));
     }
 
     /** Backward of {@link #forward} into {@code out} (dgamma written when present). Allocates nothing. */
@@ -325,13 +311,5 @@ public final class RMSNorm {
         NormCore.requireOut(out);
         core.backward(NormCore.FLAG_BACKWARD_FROM_OUTPUT, "saved.output()", dy, null, saved.output, null, saved.rstd,
                 gamma, null, out.dx, out.dgamma, null);
-    }
-
-    private static void closeAfterFailure(Throwable e, AutoCloseable result) {
-        try {
-            NormCore.closeAll(result);
-        } catch (RuntimeException | Error c) {
-            e.addSuppressed(c);
-        }
     }
 }

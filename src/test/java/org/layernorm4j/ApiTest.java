@@ -12,6 +12,8 @@ import java.lang.reflect.Modifier;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -67,22 +69,53 @@ class ApiTest {
     }
 
     @Test
-    void rmsNormReturnsItsOwnTypesAndNoMethodTakesStatistics() {
+    void rmsNormReturnsItsOwnTypes() {
         for (Method m : computeMethods(RMSNorm.class)) {
             for (Class<?> p : m.getParameterTypes()) {
                 assertFalse(p.getName().startsWith(LayerNorm.class.getName()), m + " takes a LayerNorm type");
             }
             assertFalse(m.getReturnType().getName().startsWith(LayerNorm.class.getName()), m + " returns a LayerNorm type");
         }
-        // statistics travel in the saved forward: no compute parameter is called mean or rstd
+    }
+
+    /** The compute calls, pinned: statistics come only from a saved forward, outputs only from an outputs object. */
+    @Test
+    void computeSignaturesArePinned() {
+        assertEquals(new TreeSet<>(List.of(
+                "Forward forward(Tensor, Tensor, Tensor)",
+                "void forward(Tensor, Tensor, Tensor, Forward)",
+                "void forwardWithResidual(Tensor, Tensor, Tensor, Tensor, Forward)",
+                "Gradients backward(Tensor, Forward, Tensor, Tensor)",
+                "void backward(Tensor, Forward, Tensor, Tensor, Gradients)",
+                "void backwardWithResidual(Tensor, Tensor, Forward, Tensor, Gradients)",
+                "void backwardFromOutput(Tensor, Forward, Tensor, Tensor, Gradients)")), signatures(LayerNorm.class));
+        assertEquals(new TreeSet<>(List.of(
+                "Forward forward(Tensor, Tensor)",
+                "void forward(Tensor, Tensor, Forward)",
+                "void forwardWithResidual(Tensor, Tensor, Tensor, Forward)",
+                "Gradients backward(Tensor, Forward, Tensor, Tensor)",
+                "void backward(Tensor, Forward, Tensor, Tensor, Gradients)",
+                "void backwardWithResidual(Tensor, Tensor, Forward, Tensor, Gradients)",
+                "void backwardFromOutput(Tensor, Forward, Tensor, Gradients)")), signatures(RMSNorm.class));
+        // each face's Forward/Gradients are its own nested types
         for (Class<?> c : new Class<?>[] {LayerNorm.class, RMSNorm.class}) {
             for (Method m : computeMethods(c)) {
-                for (java.lang.reflect.Parameter p : m.getParameters()) {
-                    if (!p.isNamePresent()) continue;
-                    assertFalse(p.getName().equals("mean") || p.getName().equals("rstd"), m + " takes " + p.getName());
+                for (Class<?> t : m.getParameterTypes()) {
+                    assertTrue(t == Tensor.class || t.getEnclosingClass() == c, m + " takes " + t);
                 }
             }
         }
+    }
+
+    static Set<String> signatures(Class<?> c) {
+        Set<String> out = new TreeSet<>();
+        for (Method m : computeMethods(c)) {
+            StringBuilder sb = new StringBuilder(m.getReturnType().getSimpleName()).append(' ').append(m.getName()).append('(');
+            Class<?>[] ps = m.getParameterTypes();
+            for (int i = 0; i < ps.length; i++) sb.append(i > 0 ? ", " : "").append(ps[i].getSimpleName());
+            out.add(sb.append(')').toString());
+        }
+        return out;
     }
 
     // ---- close ------------------------------------------------------------------------------------------------
@@ -188,6 +221,44 @@ class ApiTest {
             // the backward needs the statistics the inference forward did not keep
             NullPointerException e = assertThrows(NullPointerException.class, () -> ln.backward(x, yOnly, x, g));
             assertTrue(e.getMessage().contains("saved.mean()"), e.getMessage());
+        }
+    }
+
+    // ---- misuse ----------------------------------------------------------------------------------------------------
+
+    static void names(Class<? extends RuntimeException> type, String needle, Runnable call) {
+        RuntimeException e = assertThrows(type, call::run);
+        assertTrue(e.getMessage().contains(needle), "message should name " + needle + ": " + e.getMessage());
+    }
+
+    @Test
+    void misuseOfSavedAndOutputsNamesTheArgument() {
+        LayerNorm ln = LayerNorm.builder(8).build();
+        RMSNorm rms = RMSNorm.builder(8).build();
+        try (Tensor x = Tensor.of(Data.offCentre(1, 2, 8), 2, 8); Tensor x3 = Tensor.of(Data.offCentre(2, 3, 8), 3, 8);
+                Tensor g = Tensor.of(Data.gamma(3, 8), 8); Tensor b = Tensor.of(Data.beta(4, 8), 8);
+                LayerNorm.Forward f3 = ln.forward(x3, g, b); RMSNorm.Forward r3 = rms.forward(x3, g);
+                LayerNorm.Gradients out = ln.newBackwardOutputs(x, g); RMSNorm.Gradients rout = rms.newBackwardOutputs(x, g);
+                LayerNorm.Forward f = ln.newForwardOutputs(x)) {
+            long live = Memory.liveHostBytes();
+            // the statistics of another batch
+            names(IllegalArgumentException.class, "saved.mean() shape", () -> ln.backward(x, f3, x, g, out));
+            names(IllegalArgumentException.class, "saved.rstd() shape", () -> rms.backward(x, r3, x, g, rout));
+            names(IllegalArgumentException.class, "dy shape must be [3, 8] (the shape of saved.output())",
+                    () -> ln.backwardFromOutput(x, f3, g, b, out));
+            // outputs of another batch
+            names(IllegalArgumentException.class, "y shape", () -> ln.forward(x3, g, b, f));
+            names(IllegalArgumentException.class, "dx shape", () -> ln.backward(x3, f3, x3, g, out));
+            // outputs made without what a call needs
+            names(NullPointerException.class, "output (y)", () -> RMSNorm.Forward.builder().rstd(x).build());
+            names(NullPointerException.class, "dx", () -> LayerNorm.Gradients.builder().dgamma(g).build());
+            names(NullPointerException.class, "dx", () -> RMSNorm.Gradients.builder().build());
+            names(NullPointerException.class, "gamma", () -> ln.newBackwardOutputs(x, null));
+            names(IllegalArgumentException.class, "gamma must be null",
+                    () -> LayerNorm.builder(8).elementwiseAffine(false).build().newBackwardOutputs(x, g));
+            names(NullPointerException.class, "saved", () -> rms.backwardFromOutput(x, null, g, rout));
+            names(NullPointerException.class, "out", () -> rms.forwardWithResidual(x, x, g, null));
+            assertEquals(live, Memory.liveHostBytes(), "refused calls allocated");
         }
     }
 

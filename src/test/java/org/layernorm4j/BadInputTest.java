@@ -13,7 +13,7 @@ import org.junit.jupiter.api.function.Executable;
 import org.layernorm4j.internal.CpuBackend;
 
 /**
- * Every bad input of issue 2 gets NullPointerException / IllegalArgumentException / IllegalStateException whose
+ * Every bad input gets NullPointerException / IllegalArgumentException / IllegalStateException whose
  * message names the argument, the expected and the actual value, and the caller's buffers are left untouched
  * (outputs are filled with 42 before the call and compared byte for byte after it, inputs too).
  */

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import org.junit.jupiter.api.Test;
 
 /**
- * Issue 5 on CUDA through the Java API (runs only with a usable CUDA device, else skipped with the reason): RMSNorm,
+ * The transformer variants on CUDA through the Java API (runs only with a usable CUDA device, else skipped with the reason): RMSNorm,
  * zero-centred gamma, the fused residual and the backward from y agree with the CPU path (itself checked against
  * float64 in NormalizationVariantsTest) for every 16/32-bit dtype, outputs poisoned first; the zero-gamma rule throws.
  */

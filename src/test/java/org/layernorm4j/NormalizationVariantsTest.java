@@ -10,7 +10,7 @@ import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 /**
- * Issue 5 through the Java API: RMSNorm, zero-centred gamma, the fused residual add and the memory-saving backward.
+ * The transformer variants through the Java API: RMSNorm, zero-centred gamma, the fused residual add and the memory-saving backward.
  *
  * <ul>
  *   <li>Gradients by central finite differences in float64 (as GradientCheckTest: L = sum(y*w) [+ sum(s*v)], step
