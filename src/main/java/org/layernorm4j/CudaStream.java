@@ -35,8 +35,13 @@ public final class CudaStream implements AutoCloseable {
         this.handle = handle;
         this.owned = owned;
         CudaBackend backend = (CudaBackend) device.backend();
-        this.users = new CudaStreams.Users("CudaStream(" + device + ", 0x" + Long.toHexString(handle) + ")",
-                () -> backend.streamClosed(handle, owned));
+        this.users = new CudaStreams.Users("CudaStream(" + device + ", 0x" + Long.toHexString(handle) + ")", () -> {
+            try {
+                backend.streamClosed(handle, owned);
+            } catch (RuntimeException | Error e) {
+                org.layernorm4j.internal.CloseFailures.record(device.toString(), "destroy of stream " + this, e);
+            }
+        });
     }
 
     /** A new stream on a CUDA device (a blocking stream: it also orders with the legacy default stream). */

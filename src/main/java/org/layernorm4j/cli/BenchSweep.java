@@ -11,13 +11,12 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.IntSupplier;
+import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
 import org.layernorm4j.DType;
 import org.layernorm4j.Device;
 import org.layernorm4j.LayerNorm;
 import org.layernorm4j.Tensor;
-import org.layernorm4j.internal.CpuBackend;
-import org.layernorm4j.internal.Memory;
 
 /**
  * The CLI's {@code bench}: native/bench's model sweep run through the Java API (fp32, CPU tensors allocated once,
@@ -92,7 +91,7 @@ public final class BenchSweep {
             shapes.add(new long[] {1, 768});
             shapes.add(new long[] {32, 768});
         }
-        out.println("== bench: the model sweep through the Java API (fp32, CPU, isa " + CpuBackend.activeIsaName()
+        out.println("== bench: the model sweep through the Java API (fp32, CPU, isa " + LayerNorm.cpuIsa()
                 + ", " + samples + " samples after warm-up, each sample >= 200 us of calls; "
                 + (rotateMib > 0 ? "rotating over ~" + rotateMib + " MiB of buffer sets)" : "--warm: one buffer set)"));
         out.println("GB/s rule: forward = 4 (2 n + 2 rows + 2 cols) bytes; backward = 4 (3 n + 2 rows + 3 cols)");
@@ -127,27 +126,28 @@ public final class BenchSweep {
         float[] hx = Main.offCentre(rnd, rows, cols), hdy = Main.offCentre(rnd, rows, cols);
         List<AutoCloseable> owned = new ArrayList<>();
         Tensor[] x = new Tensor[sets], dy = new Tensor[sets], y = new Tensor[sets], dx = new Tensor[sets];
-        Tensor[] mean = new Tensor[sets], rstd = new Tensor[sets];
-        long[] src = new long[sets], dst = new long[sets];
+        LayerNorm.Forward[] fwd = new LayerNorm.Forward[sets];
+        LayerNorm.Gradients[] grads = new LayerNorm.Gradients[sets];
+        BytePointer[] src = new BytePointer[sets], dst = new BytePointer[sets];
         try {
             Tensor gamma = keep(owned, Tensor.empty(DType.FLOAT32, Device.cpu(), cols).fill(1.5));
             Tensor beta = keep(owned, Tensor.empty(DType.FLOAT32, Device.cpu(), cols).fill(0.25));
             Tensor dgamma = keep(owned, Tensor.empty(DType.FLOAT32, Device.cpu(), cols));
             Tensor dbeta = keep(owned, Tensor.empty(DType.FLOAT32, Device.cpu(), cols));
+            long copyFloats = (copyBytes + 3) / 4;
             for (int k = 0; k < sets; k++) {
                 x[k] = keep(owned, Tensor.of(hx, rows, cols));
                 dy[k] = keep(owned, Tensor.of(hdy, rows, cols));
                 y[k] = keep(owned, Tensor.empty(DType.FLOAT32, Device.cpu(), rows, cols).fill(0));
                 dx[k] = keep(owned, Tensor.empty(DType.FLOAT32, Device.cpu(), rows, cols).fill(0));
-                mean[k] = keep(owned, Tensor.empty(DType.FLOAT32, Device.cpu(), rows));
-                rstd[k] = keep(owned, Tensor.empty(DType.FLOAT32, Device.cpu(), rows));
-                long sa = Memory.allocateHost(copyBytes), da = Memory.allocateHost(copyBytes);
-                src[k] = sa;
-                dst[k] = da;
-                owned.add(() -> Memory.freeHost(sa));
-                owned.add(() -> Memory.freeHost(da));
-                Pointer.memset(Memory.view(sa, copyBytes), 1, copyBytes);
-                Pointer.memset(Memory.view(da, copyBytes), 0, copyBytes);
+                fwd[k] = LayerNorm.Forward.builder().output(y[k])
+                        .mean(keep(owned, Tensor.empty(DType.FLOAT32, Device.cpu(), rows)))
+                        .rstd(keep(owned, Tensor.empty(DType.FLOAT32, Device.cpu(), rows))).build();
+                grads[k] = LayerNorm.Gradients.builder().dx(dx[k]).dgamma(dgamma).dbeta(dbeta).build();
+                src[k] = keep(owned, Tensor.empty(DType.FLOAT32, Device.cpu(), copyFloats)).pointer();
+                dst[k] = keep(owned, Tensor.empty(DType.FLOAT32, Device.cpu(), copyFloats)).pointer();
+                Pointer.memset(src[k], 1, copyBytes);
+                Pointer.memset(dst[k], 0, copyBytes);
             }
             String shape = rows + "x" + cols;
             int[] next = {0};
@@ -158,12 +158,12 @@ public final class BenchSweep {
                 double[] cf = ceiling(samples, pool, t, set, dst, src, fc);
                 double[] f = time(samples, () -> {
                     int k = set.getAsInt();
-                    ln.forward(x[k], gamma, beta, y[k], mean[k], rstd[k]);
+                    ln.forward(x[k], gamma, beta, fwd[k]);
                 });
                 double[] cb = ceiling(samples, pool, t, set, dst, src, copyBytes);
                 double[] b = time(samples, () -> {
                     int k = set.getAsInt();
-                    ln.backward(dy[k], x[k], mean[k], rstd[k], gamma, dx[k], dgamma, dbeta);
+                    ln.backward(dy[k], fwd[k], x[k], gamma, grads[k]);
                 });
                 row(out, shape, "forward", "ceiling", t, cf, fwdBytes, cf[0]);
                 row(out, shape, "forward", "ours", t, f, fwdBytes, cf[0]);
@@ -196,8 +196,8 @@ public final class BenchSweep {
      * The copy ceiling at {@code threads}: the faster (by median) of a one-thread memcpy and the memcpy split over
      * {@code threads} Java threads, so the pool's hand-off cost (tens of us) never makes small shapes look fast.
      */
-    private static double[] ceiling(int samples, ExecutorService pool, int threads, IntSupplier set, long[] dst,
-            long[] src, long bytes) {
+    private static double[] ceiling(int samples, ExecutorService pool, int threads, IntSupplier set, BytePointer[] dst,
+            BytePointer[] src, long bytes) {
         double[] one = time(samples, () -> {
             int k = set.getAsInt();
             copy(pool, 1, dst[k], src[k], bytes);
@@ -211,9 +211,9 @@ public final class BenchSweep {
     }
 
     /** memcpy of {@code bytes} from src to dst, split in {@code threads} equal 64-byte-aligned chunks. */
-    private static void copy(ExecutorService pool, int threads, long dst, long src, long bytes) {
+    private static void copy(ExecutorService pool, int threads, BytePointer dst, BytePointer src, long bytes) {
         if (threads == 1) {
-            Pointer.memcpy(Memory.view(dst, bytes), Memory.view(src, bytes), bytes);
+            Pointer.memcpy(dst, src, bytes);
             return;
         }
         long chunk = ((bytes + threads - 1) / threads + 63) & ~63L;
@@ -222,7 +222,7 @@ public final class BenchSweep {
             long off = i * chunk, len = Math.min(chunk, bytes - off);
             if (len <= 0) break;
             tasks.add(() -> {
-                Pointer.memcpy(Memory.view(dst + off, len), Memory.view(src + off, len), len);
+                Pointer.memcpy(new BytePointer(dst).position(off), new BytePointer(src).position(off), len);
                 return null;
             });
         }

@@ -9,9 +9,6 @@ import org.layernorm4j.Device;
 import org.layernorm4j.LayerNorm;
 import org.layernorm4j.LayerNormException;
 import org.layernorm4j.Tensor;
-import org.layernorm4j.internal.CpuBackend;
-import org.layernorm4j.internal.NativeCpu;
-import org.layernorm4j.internal.Reference;
 
 /**
  * The LayerNorm4j command line: {@code java -jar layernorm4j-<v>-cli.jar [info|check|bench]...}.
@@ -57,14 +54,14 @@ public final class Main {
 
     static void info() {
         System.out.println("== info");
-        System.out.println("layernorm4j " + NativeCpu.ln4j_version());
+        System.out.println("layernorm4j " + LayerNorm.version());
         System.out.println("os/arch     " + System.getProperty("os.name") + " " + System.getProperty("os.arch")
                 + ", java " + System.getProperty("java.version"));
-        System.out.println("cpu         " + NativeCpu.ln4j_cpu_model() + ", " + Runtime.getRuntime().availableProcessors()
+        System.out.println("cpu         " + LayerNorm.cpuModel() + ", " + Runtime.getRuntime().availableProcessors()
                 + " processors");
-        String forced = System.getProperty(CpuBackend.ISA_PROPERTY);
-        System.out.println("isa         " + CpuBackend.activeIsaName() + (forced == null ? " (best of this CPU)"
-                : " (forced by -D" + CpuBackend.ISA_PROPERTY + ")") + "; available: " + CpuBackend.supportedIsaNames());
+        String forced = System.getProperty(LayerNorm.CPU_ISA_PROPERTY);
+        System.out.println("isa         " + LayerNorm.cpuIsa() + (forced == null ? " (best of this CPU)"
+                : " (forced by -D" + LayerNorm.CPU_ISA_PROPERTY + ")") + "; available: " + LayerNorm.supportedCpuIsas());
         System.out.println("threads     " + LayerNorm.defaultCpuThreads());
         System.out.println("cuda        " + (Device.cudaAvailable() ? "available, " + Device.cudaDeviceCount()
                 + " device(s)" : "unavailable: " + Device.cudaUnavailableReason()));
@@ -76,12 +73,12 @@ public final class Main {
 
     static boolean check() {
         System.out.println("== check (error / bound, bound derived from rounding; <= 1 passes)");
-        String saved = System.getProperty(CpuBackend.ISA_PROPERTY);
+        String saved = System.getProperty(LayerNorm.CPU_ISA_PROPERTY);
         int fails = 0, passes = 0;
         try {
-            List<String> isas = CpuBackend.supportedIsaNames();
+            List<String> isas = LayerNorm.supportedCpuIsas();
             for (String isa : isas) {
-                System.setProperty(CpuBackend.ISA_PROPERTY, isa);
+                System.setProperty(LayerNorm.CPU_ISA_PROPERTY, isa);
                 for (DType dt : DType.values()) {
                     for (int[] sh : CHECK_SHAPES) {
                         String label = String.format(Locale.ROOT, "cpu %-6s %-8s %5d x %-5d", isa, dt, sh[0], sh[1]);
@@ -121,8 +118,8 @@ public final class Main {
                 System.out.println("cuda: skipped: " + Device.cudaUnavailableReason());
             }
         } finally {
-            if (saved == null) System.clearProperty(CpuBackend.ISA_PROPERTY);
-            else System.setProperty(CpuBackend.ISA_PROPERTY, saved);
+            if (saved == null) System.clearProperty(LayerNorm.CPU_ISA_PROPERTY);
+            else System.setProperty(LayerNorm.CPU_ISA_PROPERTY, saved);
         }
         System.out.println("check: " + passes + " passed, " + fails + " failed");
         return fails == 0;
@@ -171,8 +168,9 @@ public final class Main {
             double uAcc = dt == DType.FLOAT64 ? 0x1p-53 : 0x1p-24;
             Reference ref = new Reference(x.toDoubleArray(), gamma.toDoubleArray(), beta.toDoubleArray(), rows, cols,
                     ln.eps(), uAcc, dt.unitRoundoff(), dt.statsDType().unitRoundoff());
-            ln.forward(x, gamma, beta, y, mean, rstd);
-            ln.backward(dy, x, mean, rstd, gamma, dx, dgamma, dbeta);
+            LayerNorm.Forward f = LayerNorm.Forward.builder().output(y).mean(mean).rstd(rstd).build();
+            ln.forward(x, gamma, beta, f);
+            ln.backward(dy, f, x, gamma, LayerNorm.Gradients.builder().dx(dx).dgamma(dgamma).dbeta(dbeta).build());
             Reference.Backward bw = ref.new Backward(dy.toDoubleArray(), dt.unitRoundoff(), pdt.unitRoundoff());
             double[] yv = y.toDoubleArray(), dxv = dx.toDoubleArray(), dgv = dgamma.toDoubleArray(),
                     dbv = dbeta.toDoubleArray();
