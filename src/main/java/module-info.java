@@ -8,8 +8,10 @@
 module org.layernorm4j {
     // Tensor.wrap and Tensor.pointer speak JavaCPP Pointers, so a user of this module reads JavaCPP too.
     requires transitive org.bytedeco.javacpp;
-    // Device memory and streams through the JavaCPP CUDA presets (loaded only when a device exists).
-    requires org.bytedeco.cuda;
+    // Device memory and streams through the JavaCPP CUDA presets (loaded only when a device exists). Optional: a
+    // CPU user does not have them (layernorm4j-cuda-platform brings them; on the module path a GPU user also
+    // resolves them, e.g. --add-modules org.bytedeco.cuda).
+    requires static org.bytedeco.cuda;
 
     exports org.layernorm4j;
 

@@ -19,6 +19,8 @@ import org.junit.jupiter.api.io.TempDir;
  * example runs both ways; on the module path the API package is exported and {@code internal} is not.
  */
 class ModulePathIT {
+    /** The natives jars' automatic modules: on the module path they are resolved only when added (README). */
+    static final String NATIVE_MODULES = "org.layernorm4j.natives.linux.x86_64,org.layernorm4j.natives.linux.x86_64.cuda";
     static final Path JAR = Path.of(System.getProperty("ln4j.jar", "target/layernorm4j-0.1.0.jar"));
 
     /** The JavaCPP and CUDA-presets jars (and their platform jars) of this build's class path. */
@@ -26,7 +28,8 @@ class ModulePathIT {
         List<String> out = new ArrayList<>();
         for (String e : System.getProperty("java.class.path").split(File.pathSeparator)) {
             String n = Path.of(e).getFileName().toString();
-            if (n.startsWith("javacpp-") || n.startsWith("cuda-")) out.add(e);
+            // and the natives jars (layernorm4j-<v>-linux-x86_64[-cuda].jar, put there by the Failsafe configuration)
+            if (n.startsWith("javacpp-") || n.startsWith("cuda-") || n.matches("layernorm4j-.*-linux-.*\\.jar")) out.add(e);
         }
         assertTrue(out.size() >= 2, "JavaCPP jars not on the test class path: " + System.getProperty("java.class.path"));
         return out;
@@ -57,7 +60,7 @@ class ModulePathIT {
         mp.addAll(dependencyJars());
         // the check and the examples stay on the class path (a consumer in the unnamed module)
         String text = run(cache, List.of("--module-path", String.join(File.pathSeparator, mp), "--add-modules",
-                "org.layernorm4j", "-cp", "target/test-classes"));
+                "org.layernorm4j," + NATIVE_MODULES, "-cp", "target/test-classes"));
         assertTrue(text.contains("module org.layernorm4j"), text);
         assertTrue(text.contains("exports api true"), text);
         assertTrue(text.contains("exports internal false"), text);

@@ -5,7 +5,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.concurrent.atomic.AtomicLong;
 import org.bytedeco.javacpp.BytePointer;
-import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.Pointer;
 
 /**
@@ -36,7 +35,7 @@ public final class Memory {
     static {
         // Pointer.malloc/free/memcpy are JavaCPP natives (jnijavacpp): load them with our own libraries, so a
         // program whose first call is Tensor.of works.
-        Loader.load(NativeCpu.class);
+        Natives.loadCpu();
     }
 
     private Memory() {}

@@ -20,6 +20,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.layernorm4j.Device;
 
 /**
@@ -109,6 +110,37 @@ class ExamplesTest {
         assertTrue(unquoted.isEmpty(), "example regions the README does not quote: " + unquoted);
     }
 
+    /**
+     * Each example block of the README compiles alone, pasted into an empty method with only
+     * {@code import org.layernorm4j.*;} (no name from the example files' surroundings leaks in).
+     */
+    @Test
+    void readmeSnippetsCompileAlone(@TempDir Path tmp) throws IOException, InterruptedException {
+        List<String> readme = Files.readAllLines(ROOT.resolve("README.md"));
+        List<Path> sources = new ArrayList<>();
+        for (int i = 1; i < readme.size(); i++) {
+            if (!readme.get(i).equals("```java") || !readme.get(i - 1).startsWith("<!-- example: ")) continue;
+            StringBuilder body = new StringBuilder();
+            for (int j = i + 1; j < readme.size() && !readme.get(j).equals("```"); j++) {
+                if (!readme.get(j).startsWith("import ")) body.append("        ").append(readme.get(j)).append('\n');
+            }
+            String name = "Snippet" + (i + 1);
+            Path src = tmp.resolve(name + ".java");
+            Files.writeString(src, "import org.layernorm4j.*;\n\nclass " + name + " {\n    static void run() throws Exception {\n"
+                    + body + "    }\n}\n");
+            sources.add(src);
+        }
+        assertTrue(sources.size() >= 7, "README example blocks: " + sources.size());
+        // the JDK's javac in its own process (the test classes may be patched into the named module, which does
+        // not read java.compiler)
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "javac").toString(),
+                "-d", tmp.resolve("classes").toString(), "-cp", System.getProperty("java.class.path")));
+        for (Path p : sources) cmd.add(p.toString());
+        Process javac = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String err = new String(javac.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, javac.waitFor(), "README snippets do not compile alone:\n" + err);
+    }
+
     static String run(Runnable example) {
         PrintStream old = System.out;
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
@@ -139,7 +171,7 @@ class ExamplesTest {
 
     @Test
     void trainingLoopRuns() {
-        assertTrue(run(() -> TrainingLoop.run(3)).contains("dbeta[0] 32.0"));
+        assertTrue(run(TrainingLoop::run).contains("dbeta[0] 32.0"));
     }
 
     @Test

@@ -10,9 +10,10 @@ public final class TrainingLoop {
     private TrainingLoop() {}
 
     /** Prints dbeta[0] after the last step (dy = 1 summed over 32 rows: 32). */
-    public static void run(int steps) {
+    public static void run() {
         // tag::loop[]
         LayerNorm ln = LayerNorm.builder(768).build();
+        int steps = 3;
         try (Tensor x = Tensor.empty(DType.FLOAT32, Device.cpu(), 32, 768).fill(0.5);
              Tensor dy = Tensor.empty(DType.FLOAT32, Device.cpu(), 32, 768).fill(1);
              Tensor gamma = Tensor.empty(DType.FLOAT32, Device.cpu(), 768).fill(1);
@@ -32,6 +33,6 @@ public final class TrainingLoop {
     }
 
     public static void main(String[] args) {
-        run(3);
+        run();
     }
 }
