@@ -4,7 +4,7 @@
 // synchronizes, with one exception: the backward from y (LN4J_FLAG_BACKWARD_FROM_OUTPUT) with gamma reads back one
 // integer (the zero-gamma check, backward.cu) and so waits for the stream before it launches.
 // The workspace (exec->workspace, ln4j_cuda_backward_workspace_bytes, 8-byte aligned) is needed when dgamma or
-// dbeta is wanted.
+// dbeta is wanted, and by the backward from y with gamma.
 // Served: LayerNorm and RMSNorm, every dtype (FLOAT64 accumulates in double), zero-centred gamma, the fused
 // residual and the backward from y (see forward.cu and backward.cu for the formulas and the zero-gamma rule).
 #include <cstdio>
@@ -17,9 +17,15 @@ namespace {
 
 // One-line reason for a failed cudaGetDeviceCount (thread-local buffer for the generic case).
 const char* reason_of(cudaError_t e) {
-  if (e == cudaErrorInsufficientDriver) return "no NVIDIA driver";
+  static thread_local char buf[160];
+  if (e == cudaErrorInsufficientDriver) {
+    // The runtime linked in needs a driver of its major version: CUDA 13.x driver >= 580, 12.x >= 525.
+    const int major = CUDART_VERSION / 1000, minor = CUDART_VERSION % 1000 / 10;
+    std::snprintf(buf, sizeof buf, "no NVIDIA driver, or one too old for CUDA %d.%d (needs driver >= %d)", major,
+                  minor, major >= 13 ? 580 : 525);
+    return buf;
+  }
   if (e == cudaErrorNoDevice) return "no CUDA device";
-  static thread_local char buf[128];
   std::snprintf(buf, sizeof buf, "CUDA error %s", cudaGetErrorName(e));
   return buf;
 }
@@ -85,12 +91,13 @@ LN4J_API int ln4j_cuda_backward(const ln4j_backward_args* args, const ln4j_exec*
   if (int s = accept<ln4j_backward_args>(args, a, kBackwardArgsMinSize, "args", fn)) return s;
   if (int s = accept(exec, e, kExecMinSize, "exec", fn)) return s;
   if (int s = check_backward(a, fn)) return s;
-  if (a.dgamma || a.dbeta) {
+  // The workspace holds the dgamma/dbeta partials and the zero-gamma flag of the backward from y with gamma.
+  if (a.dgamma || a.dbeta || ((a.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT) && a.gamma)) {
     const int64_t need = cuda::workspace_bytes(a.rows, a.cols);
     if (!e.workspace)
       return fail(LN4J_ERR_INVALID_ARGUMENT,
-                  "%s: exec->workspace must not be NULL when dgamma or dbeta is wanted (%lld bytes, see "
-                  "ln4j_cuda_backward_workspace_bytes)",
+                  "%s: exec->workspace must not be NULL when dgamma or dbeta is wanted or with "
+                  "LN4J_FLAG_BACKWARD_FROM_OUTPUT and gamma (%lld bytes, see ln4j_cuda_backward_workspace_bytes)",
                   fn, (long long)need);
     if (e.workspace_bytes < need)
       return fail(LN4J_ERR_INVALID_ARGUMENT,
