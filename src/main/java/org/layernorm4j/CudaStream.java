@@ -24,7 +24,7 @@ public final class CudaStream implements AutoCloseable {
     private final Device device;
     private final long handle;
     private final boolean owned;
-    private boolean closed;
+    private volatile boolean closed;
 
     private CudaStream(Device device, long handle, boolean owned) {
         this.device = device;
@@ -76,12 +76,22 @@ public final class CudaStream implements AutoCloseable {
         if (closed) throw new IllegalStateException("CudaStream " + this + " is closed");
     }
 
-    /** Destroys an owned stream (after the work queued on it), idempotent. */
+    /**
+     * Destroys an owned stream (after the work queued on it); idempotent, thread-safe, and never throws (a failed
+     * destroy, e.g. on a lost device, is recorded and logged as Tensor.close() does).
+     */
     @Override
     public void close() {
-        if (closed) return;
-        closed = true;
-        if (owned) CudaStreams.destroy(device.ordinal(), handle);
+        synchronized (this) {
+            if (closed) return;
+            closed = true;
+        }
+        if (!owned) return;
+        try {
+            CudaStreams.destroy(device.ordinal(), handle);
+        } catch (RuntimeException | Error e) {
+            org.layernorm4j.internal.CloseFailures.record(device.toString(), "destroy of stream " + this, e);
+        }
     }
 
     @Override

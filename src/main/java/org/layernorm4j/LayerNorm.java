@@ -44,6 +44,11 @@ public final class LayerNorm {
     private final int norm;  // LN4J_NORM_LAYER (0) or LN4J_NORM_RMS (1, used by RMSNorm)
 
     static final int FLAG_ZERO_CENTERED_GAMMA = 1, FLAG_BACKWARD_FROM_OUTPUT = 2;  // LN4J_FLAG_*
+    /** Argument names of the guarded kernel calls, in CallGuard.enter order (named when closed by another thread). */
+    private static final String[] FORWARD_NAMES = {"x", "residual", "gamma", "beta", "y", "residualOut", "mean", "rstd",
+        null, null};
+    private static final String[] BACKWARD_NAMES = {"dy", "dResidualOut", "x", "mean", "rstd", "gamma", "beta", "dx",
+        "dgamma", "dbeta"};
 
     private LayerNorm(Builder b) {
         this.normalizedShape = b.normalizedShape;
@@ -381,9 +386,16 @@ public final class LayerNorm {
         if (rstd != null) checkStats("rstd", rstd, x);
         if (rows == 0) return;
         Backend be = dev.backend();
-        int s = be.forward(cpuThreads, norm, zeroCentered ? FLAG_ZERO_CENTERED_GAMMA : 0, xd.ordinal(), pd.ordinal(),
-                rows, cols, eps, x.rawAddress(), addr(residual), addr(gamma), addr(beta), y.rawAddress(),
-                addr(residualOut), addr(mean), addr(rstd));
+        int s;
+        CallGuard.Slot guard = CallGuard.enter(FORWARD_NAMES, x, residual, gamma, beta, y, residualOut, mean, rstd,
+                null, null);
+        try {
+            s = be.forward(cpuThreads, norm, zeroCentered ? FLAG_ZERO_CENTERED_GAMMA : 0, xd.ordinal(), pd.ordinal(),
+                    rows, cols, eps, x.rawAddress(), addr(residual), addr(gamma), addr(beta), y.rawAddress(),
+                    addr(residualOut), addr(mean), addr(rstd));
+        } finally {
+            CallGuard.exit(guard, x, residual, gamma, beta, y, residualOut, mean, rstd, null, null);
+        }
         if (s != 0) throw new LayerNormException(s, be.lastError());
     }
 
@@ -454,9 +466,15 @@ public final class LayerNorm {
             return;
         }
         Backend be = dev.backend();
-        int s = be.backward(cpuThreads, norm, flags | (zeroCentered ? FLAG_ZERO_CENTERED_GAMMA : 0), xd.ordinal(),
-                pd.ordinal(), rows, cols, dy.rawAddress(), addr(dres), x.rawAddress(), addr(mean), rstd.rawAddress(),
-                addr(gamma), addr(beta), dx.rawAddress(), addr(dgamma), addr(dbeta));
+        int s;
+        CallGuard.Slot guard = CallGuard.enter(BACKWARD_NAMES, dy, dres, x, mean, rstd, gamma, beta, dx, dgamma, dbeta);
+        try {
+            s = be.backward(cpuThreads, norm, flags | (zeroCentered ? FLAG_ZERO_CENTERED_GAMMA : 0), xd.ordinal(),
+                    pd.ordinal(), rows, cols, dy.rawAddress(), addr(dres), x.rawAddress(), addr(mean), rstd.rawAddress(),
+                    addr(gamma), addr(beta), dx.rawAddress(), addr(dgamma), addr(dbeta));
+        } finally {
+            CallGuard.exit(guard, dy, dres, x, mean, rstd, gamma, beta, dx, dgamma, dbeta);
+        }
         if (s == LayerNormException.INVALID_ARGUMENT && fromY) {
             // the zero-gamma rule (the only argument the native side checks that Java cannot see cheaply)
             throw new IllegalArgumentException("gamma: " + be.lastError());

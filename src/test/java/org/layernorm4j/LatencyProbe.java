@@ -6,7 +6,9 @@ import org.layernorm4j.internal.NativeCpu;
 /**
  * Not a test: {@code java -cp ... org.layernorm4j.LatencyProbe [cols]} times 10^6 into-outputs forward calls
  * (1 x cols fp32, default 768) through the Java API and the same call straight into the JNI binding, in batches of
- * 10^4, and prints the medians; their difference is what the Java layer (checks, dispatch) costs per call.
+ * 10^4, and prints the medians; their difference is what the Java layer (checks, call guard, dispatch) costs per
+ * call. It also times the round trip of a Java user without copies of new arrays: {@code x.copyFrom(float[])},
+ * the forward, {@code y.copyTo(float[])}, next to the kernel alone.
  */
 public final class LatencyProbe {
     public static void main(String[] args) {
@@ -20,8 +22,23 @@ public final class LatencyProbe {
                 double api = median(() -> ln.forward(x, g, b, y, m, r));
                 double raw = median(() -> NativeCpu.ln4j_cpu_forward(-1, 0, 0, 0, 0, 0, 1, cols, 1e-5, xa, 0, ga, ba, ya,
                         0, ma, ra));
-                System.out.printf("1 x %d fp32 forward: Java API %.1f ns, direct JNI %.1f ns, Java layer %.1f ns%n", cols,
-                        api, raw, api - raw);
+                float[] in = Data.offCentre(4, 1, cols), out = new float[cols];
+                double trip = median(() -> {
+                    x.copyFrom(in);
+                    ln.forward(x, g, b, y, m, r);
+                    y.copyTo(out);
+                });
+                double copies = median(() -> {
+                    x.copyFrom(in);
+                    y.copyTo(out);
+                });
+                String[] names = {"x", null, "g", "b", "y", null, "m", "r", null, null};
+                double guard = median(() -> CallGuard.exit(CallGuard.enter(names, x, null, g, b, y, null, m, r, null, null),
+                        x, null, g, b, y, null, m, r, null, null));
+                System.out.printf("call guard alone (enter + exit, 6 tensors): %.1f ns%n", guard);
+                System.out.printf("1 x %d fp32 forward: Java API %.1f ns, direct JNI %.1f ns, Java layer %.1f ns; "
+                        + "round trip copyFrom + forward + copyTo %.1f ns (the two copies alone %.1f ns)%n", cols, api, raw,
+                        api - raw, trip, copies);
             }
         }
     }

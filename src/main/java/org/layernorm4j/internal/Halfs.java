@@ -54,4 +54,20 @@ public final class Halfs {
     public static short fromFloat(float f, boolean bf16) {
         return bf16 ? floatToBf16(f) : floatToF16(f);
     }
+
+    /**
+     * {@code d} rounded once to nearest even in bfloat16/float16: first to float32 rounding to odd (so no tie of the
+     * final rounding is invented or lost), then to 16 bits.
+     */
+    public static short fromDouble(double d, boolean bf16) {
+        float f = (float) d;
+        if ((double) f != d && !Double.isNaN(d)) {
+            int bits = Float.floatToRawIntBits(f);
+            if ((bits & 1) == 0) {
+                bits += Math.abs((double) f) > Math.abs(d) ? -1 : 1;  // the odd neighbour on d's side
+                f = Float.intBitsToFloat(bits);
+            }
+        }
+        return fromFloat(f, bf16);
+    }
 }

@@ -1,5 +1,6 @@
 package org.layernorm4j.internal;
 
+import java.nio.Buffer;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.concurrent.atomic.AtomicLong;
@@ -7,13 +8,30 @@ import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.Pointer;
 
-/** Host memory helpers: aligned malloc/free with a live-bytes counter, and buffer views of raw addresses. */
+/**
+ * Host memory helpers: aligned malloc/free with a live-bytes counter, buffer views of raw addresses, and the
+ * accounting behind the safety net for unclosed tensors.
+ *
+ * <p><b>Safety net.</b> Owned tensors are freed by a {@link java.lang.ref.Cleaner} once unreachable, but native
+ * memory is invisible to the garbage collector: a program that drops tensors without closing them could fill the
+ * machine long before the Java heap asks for a collection. {@link #reserve} counts the bytes of owned tensors (all
+ * devices) and, when the count passes a threshold, asks for a collection and waits briefly for the cleaner (as
+ * direct NIO buffers do). The threshold is the system property {@value #GC_BYTES_PROPERTY} (bytes, default 256 MiB,
+ * read once) and doubles while the live tensors keep more than half of it, so a program that really holds a lot is
+ * not slowed by collections.
+ */
 public final class Memory {
     /** Alignment of every allocation (one AVX-512 vector / cache line). */
     public static final int ALIGNMENT = 64;
+    /** System property: bytes of owned tensors after which a garbage collection is requested. */
+    public static final String GC_BYTES_PROPERTY = "layernorm4j.gc.bytes";
+
     private static final AtomicLong LIVE = new AtomicLong();
     private static final java.util.concurrent.ConcurrentHashMap<Long, long[]> BLOCKS =
             new java.util.concurrent.ConcurrentHashMap<>();
+    private static final AtomicLong OWNED = new AtomicLong();
+    private static final long GC_BYTES = gcBytes();
+    private static volatile long gcAt = GC_BYTES;
 
     static {
         // Pointer.malloc/free/memcpy are JavaCPP natives (jnijavacpp): load them with our own libraries, so a
@@ -22,6 +40,19 @@ public final class Memory {
     }
 
     private Memory() {}
+
+    private static long gcBytes() {
+        String p = System.getProperty(GC_BYTES_PROPERTY);
+        if (p == null || p.trim().isEmpty()) return 256L << 20;
+        try {
+            long v = Long.parseLong(p.trim());
+            if (v > 0) return v;
+        } catch (NumberFormatException e) {
+            // fall through
+        }
+        throw new IllegalArgumentException("system property " + GC_BYTES_PROPERTY + "='" + p
+                + "' must be a positive number of bytes");
+    }
 
     /** A non-owning JavaCPP view of {@code bytes} at {@code address}; capacity and limit in bytes. */
     public static BytePointer view(long address, long bytes) {
@@ -36,6 +67,17 @@ public final class Memory {
             this.limit = bytes;
             this.capacity = bytes;
         }
+
+        static long bufferAddress(Buffer b) {
+            return getDirectBufferAddress(b);
+        }
+    }
+
+    /** Native address of element 0 of a direct buffer (not of its position). */
+    public static long address(Buffer directBuffer) {
+        long a = Raw.bufferAddress(directBuffer);
+        if (a == 0) throw new IllegalArgumentException("buffer has no native address: " + directBuffer);
+        return a;
     }
 
     /** A native-order ByteBuffer over {@code bytes} (at most 2^31-1) at {@code address}. */
@@ -67,6 +109,47 @@ public final class Memory {
     /** Bytes of host memory currently allocated by LayerNorm4j tensors (padding included). */
     public static long liveHostBytes() {
         return LIVE.get();
+    }
+
+    /** Bytes held by owned tensors on every device, closed or collected ones excluded. */
+    public static long ownedBytes() {
+        return OWNED.get();
+    }
+
+    /** Counts {@code bytes} about to be allocated for an owned tensor; may first ask for a garbage collection. */
+    public static void reserve(long bytes) {
+        if (OWNED.addAndGet(bytes) > gcAt) collect();
+    }
+
+    /** Uncounts {@code bytes} of an owned tensor that was freed (or never allocated). */
+    public static void unreserve(long bytes) {
+        long now = OWNED.addAndGet(-bytes);
+        long at = gcAt;
+        if (at > GC_BYTES && now < at / 4) gcAt = Math.max(GC_BYTES, 2 * now);
+    }
+
+    /**
+     * Asks for a garbage collection, so that the cleaner frees unclosed, unreachable tensors, and waits until the
+     * freeing stops (at most about 100 ms); then moves the threshold to twice what is still held.
+     */
+    public static synchronized void collect() {
+        if (OWNED.get() <= gcAt / 2 && gcAt > GC_BYTES) return;  // another thread just collected
+        System.gc();
+        long deadline = System.nanoTime() + 100_000_000L;
+        long last = Long.MAX_VALUE;
+        int still = 0;
+        while (System.nanoTime() < deadline && still < 3) {
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            long now = OWNED.get();
+            still = now < last ? 0 : still + 1;
+            last = now;
+        }
+        gcAt = Math.max(GC_BYTES, 2 * OWNED.get());
     }
 
     /** memcpy. */

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds liblayernorm4j and the native tests with a sanitizer and runs them under ctest:
+#   scripts/sanitize.sh asan    # AddressSanitizer + UndefinedBehaviorSanitizer (leaks checked too)
+#   scripts/sanitize.sh tsan    # ThreadSanitizer (the CPU thread pool, concurrent calls)
+# Extra arguments go to cmake (e.g. -DLN4J_CUDA=ON to add the emulated CUDA kernel tests, -DLN4J_BUILD_BENCH=ON
+# to add the benchmark's smoke tests). Build folder: target/sanitize-<kind> (LN4J_SANITIZE_BUILD overrides);
+# LN4J_JOBS sets the build parallelism (default 2). Exits non-zero on the first sanitizer report.
+set -euo pipefail
+kind=${1:-}
+case "$kind" in
+  asan|tsan) shift ;;
+  *) echo "usage: $0 asan|tsan [extra cmake -D arguments]" >&2; exit 2 ;;
+esac
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${LN4J_SANITIZE_BUILD:-$root/target/sanitize-$kind}
+cmake -S "$root/native" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLN4J_SANITIZE="$kind" \
+  -DLN4J_CUDA=OFF -DLN4J_BUILD_BENCH=OFF -DLN4J_BUILD_TESTS=ON "$@"
+cmake --build "$build" --parallel "${LN4J_JOBS:-2}"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:halt_on_error=1:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+start=$(date +%s)
+ctest --test-dir "$build" --output-on-failure
+echo "sanitize.sh $kind: ctest passed in $(( $(date +%s) - start )) s"
