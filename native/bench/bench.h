@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "layernorm4j/layernorm4j.h"
@@ -85,6 +86,8 @@ struct CpuClock {
   long long busy = -1, self = -1;  // clock ticks; -1 when /proc is not readable
 };
 CpuClock cpu_clock_now();
+// CPU time (clock ticks) of every thread of this process, by thread id, from /proc/self/task/*/stat.
+std::vector<std::pair<long, long long>> thread_ticks();
 // Average number of CPUs other processes kept busy between a and b (0 when /proc is not readable).
 double others_cpus(const CpuClock& a, const CpuClock& b);
 // Above this many CPUs (and at least 3 clock ticks of others' time) a series counts as disturbed.
@@ -131,6 +134,7 @@ struct Options {
   bool quick = false, validate_only = false, self_test = false;
   std::string regime = "both";         // cold | warm | both (README "Regimes")
   int retries = 3;                     // reruns of a disturbed series (0: no check)
+  bool busy = true;                    // per-thread busy time of ours at > 1 thread (sweep shapes; off with --quick)
   bool no_cpu = false, no_cuda = false, no_onednn = false, no_pytorch = false;
   bool fused = false;                  // --fused: the fused-vs-unfused section instead of the sweep
   std::string csv, json, svg;

@@ -4,6 +4,7 @@
 // Usage: ln4j_bench --help.  Rules (bytes counted, rotation, tolerances): README.md in this folder.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -37,6 +38,7 @@ const char* kUsage =
     "                      (as a user measures without rotation)\n"
     "  --warm              same as --regime warm\n"
     "  --retries N         rerun a series that other processes disturbed up to N times (default 3; 0: no check)\n"
+    "  --no-busy           skip the per-thread busy time of ours at > 1 thread (0.3 s per sweep result)\n"
     "  --quick             smoke run: 1048576 elements, cols 128,768,1000,4096,4097,65536, 7 samples\n"
     "  --validate-only     validate every implementation, time nothing (exit 1 if any is WRONG)\n"
     "  --self-test         check the validator itself on known-good and known-bad outputs, then exit\n"
@@ -134,6 +136,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--no-cuda") o.no_cuda = true;
     else if (a == "--no-onednn") o.no_onednn = true;
     else if (a == "--no-pytorch") o.no_pytorch = true;
+    else if (a == "--no-busy") o.busy = false;
     else if (a == "--csv") o.csv = val(i);
     else if (a == "--json") o.json = val(i);
     else if (a == "--svg") o.svg = val(i);
@@ -147,6 +150,7 @@ Options parse(int argc, char** argv) {
     if (!o.gpu_elements_set) o.gpu_elements = 16777216;
     if (!o.cols_set) o.cols = {128, 768, 1000, 4096, 4097, 65536};
     o.reps = std::min(o.reps, 7);
+    o.busy = false;
     o.budget_s = std::min(o.budget_s, 0.08);
   }
   if (o.cols.empty() && !o.cols_set && !o.fused) o.cols = {64, 128, 256, 512, 768, 1000, 1024, 2048, 4096, 4097, 8192, 12288, 16384, 65536};
@@ -158,15 +162,20 @@ Options parse(int argc, char** argv) {
 
 std::string machine_name() {
   std::string model = ln4j_cpu_model();
-  {  // /proc/cpuinfo's model name is the full one ("AMD EPYC 7B13"); CPUID's brand string may be shorter
+  {  // /proc/cpuinfo: the model name, and family/model numbers (VMs often show a bare "AMD EPYC" for several
+     // generations, which differ: Zen 3 has no AVX-512, Zen 4 has it on 256-bit datapaths)
     std::ifstream f("/proc/cpuinfo");
-    std::string line;
-    while (std::getline(f, line))
-      if (line.rfind("model name", 0) == 0) {
-        auto p = line.find(':');
-        if (p != std::string::npos && line.size() > p + 2) model = line.substr(p + 2);
-        break;
-      }
+    std::string line, family, number;
+    auto value = [&](const std::string& l) {
+      auto p = l.find(':');
+      return p != std::string::npos && l.size() > p + 2 ? l.substr(p + 2) : std::string();
+    };
+    while (std::getline(f, line) && !line.empty()) {
+      if (line.rfind("model name", 0) == 0 && !value(line).empty()) model = value(line);
+      else if (line.rfind("cpu family", 0) == 0) family = value(line);
+      else if (line.rfind("model\t", 0) == 0 || line.rfind("model :", 0) == 0) number = value(line);
+    }
+    if (!family.empty()) model += " (family " + family + " model " + number + ")";
   }
   const ln4j::cpu::CacheInfo& c = ln4j::cpu::cache_info();
   char buf[512];
@@ -244,6 +253,39 @@ struct Cpu {
     out.push_back(b);
   }
 
+  // Per-thread busy time of a call at `threads` threads: calls run for ~0.3 s while /proc/self/task gives every
+  // thread's CPU time; the `threads` busiest threads (the caller and the library's pool workers) are reported as
+  // a share of the wall time. A worker that finished its blocks spins briefly (~0.1 ms) before it sleeps, which
+  // counts as busy: low shares mean idle cores, shares near 100% do not prove useful work.
+  template <class Call>
+  std::string busy_note(int threads, Call&& call) {
+    auto before = thread_ticks();
+    const double t0 = now_s();
+    int s = 0;
+    while (now_s() - t0 < 0.3) {
+      call(s);
+      s = (s + 1) % A.count;
+    }
+    const double wall = now_s() - t0;
+    auto after = thread_ticks();
+    std::vector<double> share;
+    const double hz = (double)sysconf(_SC_CLK_TCK);
+    for (auto& a : after) {
+      long long prev = 0;
+      for (auto& b : before)
+        if (b.first == a.first) prev = b.second;
+      share.push_back((double)(a.second - prev) / hz / wall);
+    }
+    std::sort(share.rbegin(), share.rend());
+    std::string note = "busy per thread:";
+    for (int i = 0; i < threads && i < (int)share.size(); ++i) {
+      char b[16];
+      std::snprintf(b, sizeof b, " %.0f%%", 100 * std::min(1.0, share[(size_t)i]));
+      note += b;
+    }
+    return note;
+  }
+
   void ours(const Problem& p, int32_t isa, int threads, bool sweep, std::vector<Result>& out) {
     const std::string name = std::string("ln4j-") + ln4j_cpu_isa_name(isa);
     Result f = base(p, "forward", name, threads, sweep), b = base(p, "backward", name, threads, sweep);
@@ -273,6 +315,7 @@ struct Cpu {
         f.status = Status::VALIDATED;
       } else {
         finish(f, time_series([&](int s) { return fwd(s) == LN4J_OK; }, A.count, plan, f.t));
+        if (threads > 1 && sweep && o.busy) f.note = busy_note(threads, [&](int s) { return fwd(s) == LN4J_OK; });
       }
     }
     // the backward reads the reference statistics, whatever the forward wrote
@@ -296,6 +339,7 @@ struct Cpu {
         b.status = Status::VALIDATED;
       } else {
         finish(b, time_series([&](int s) { return bwd(s) == LN4J_OK; }, A.count, plan, b.t));
+        if (threads > 1 && sweep && o.busy) b.note = busy_note(threads, [&](int s) { return bwd(s) == LN4J_OK; });
       }
     }
     out.push_back(f);

@@ -5,6 +5,7 @@
 //   dx = rstd*(g*dy - c1 - xhat*c2), c1 = mean(g*dy), c2 = mean(g*dy*xhat)
 //   dgamma = sum over rows of dy*xhat, dbeta = sum over rows of dy
 #include <algorithm>
+#include <dirent.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -304,6 +305,28 @@ CpuClock cpu_clock_now() {
       c.self = (long long)(ut + st);
   }
   return c;
+}
+
+std::vector<std::pair<long, long long>> thread_ticks() {
+  std::vector<std::pair<long, long long>> out;
+  DIR* d = opendir("/proc/self/task");
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::string path = std::string("/proc/self/task/") + e->d_name + "/stat";
+    FILE* f = std::fopen(path.c_str(), "r");
+    if (!f) continue;
+    char buf[1024];
+    size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    std::fclose(f);
+    const char* p = std::strrchr(buf, ')');
+    unsigned long long ut = 0, st = 0;
+    if (p && std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
+      out.push_back({std::atol(e->d_name), (long long)(ut + st)});
+  }
+  closedir(d);
+  return out;
 }
 
 double others_cpus(const CpuClock& a, const CpuClock& b) {
