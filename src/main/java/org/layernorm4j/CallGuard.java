@@ -15,7 +15,8 @@ import java.util.concurrent.locks.LockSupport;
  * <ul>
  *   <li><b>Caller</b> ({@link #enter}): writes the start addresses of the tensors it is about to use into its
  *       thread's slot (plain stores), publishes the count, issues one full fence, then re-reads every tensor's
- *       closed flag; a closed one ends the call with IllegalStateException before any memory is touched. After the
+ *       closed flag; a closed one ends the call with IllegalStateException before any memory is touched (whether a
+ *       wrapped Pointer's owner freed it is checked by the callers' argument checks, not again here). After the
  *       call, {@link #exit} restores the count with a release store.</li>
  *   <li><b>Closer</b> ({@link #awaitUnused}, called by the free after {@code closed} was set): one full fence, then
  *       scans every thread's slot and waits (spin, yield, then short parks) until no slot names an address inside
@@ -51,9 +52,12 @@ final class CallGuard {
         private final int[] bases = new int[MAX_DEPTH];
         private int depth;
         private final WeakReference<Thread> owner;
+        /** The owner's thread id (ids are never reused), for the lookup cache. */
+        final long tid;
 
         Slot(Thread owner) {
             this.owner = new WeakReference<>(owner);
+            this.tid = owner.getId();
         }
 
         boolean dead() {
@@ -64,6 +68,23 @@ final class CallGuard {
 
     private static volatile Slot[] slots = new Slot[0];
     private static final ThreadLocal<Slot> MINE = ThreadLocal.withInitial(CallGuard::register);
+    /**
+     * Direct-mapped cache thread id -> slot, cheaper than the ThreadLocal lookup on every call; a miss (two threads
+     * whose ids collide) falls back to the ThreadLocal. Racy on purpose: a Slot is immutable but for the fields only
+     * its own thread writes, and the id check rejects another thread's entry.
+     */
+    private static final int CACHE_SIZE = 1024;
+    private static final Slot[] CACHE = new Slot[CACHE_SIZE];
+
+    private static Slot mine() {
+        long id = Thread.currentThread().getId();
+        int i = (int) id & (CACHE_SIZE - 1);
+        Slot s = CACHE[i];
+        if (s != null && s.tid == id) return s;
+        s = MINE.get();
+        CACHE[i] = s;
+        return s;
+    }
 
     private CallGuard() {}
 
@@ -82,29 +103,29 @@ final class CallGuard {
 
     private static int put(long[] keys, int n, Tensor t) {
         if (t == null) return n;
-        KEYS.setRelease(keys, n, t.rawAddress());
+        keys[n] = t.rawAddress();  // plain: the fence in publish() orders it before the closed checks
         return n + 1;
     }
 
     /** Guards one tensor (a copy or a read); {@code name} names it in the exception when it is closed. */
     static Slot enter(String name, Tensor a) {
-        Slot s = MINE.get();
+        Slot s = mine();
         int base = (int) COUNT.get(s);
         int n = put(s.keys, base, a);
         publish(s, base, n);
-        if (a.unusable()) fail(s, name, a);
+        if (a.isClosed()) fail(s, name, a);
         return s;
     }
 
     /** Guards two tensors (a copy from a to b). */
     static Slot enter(String nameA, Tensor a, String nameB, Tensor b) {
-        Slot s = MINE.get();
+        Slot s = mine();
         int base = (int) COUNT.get(s);
         int n = put(s.keys, base, a);
         n = put(s.keys, n, b);
         publish(s, base, n);
-        if (a.unusable()) fail(s, nameA, a);
-        if (b.unusable()) fail(s, nameB, b);
+        if (a.isClosed()) fail(s, nameA, a);
+        if (b.isClosed()) fail(s, nameB, b);
         return s;
     }
 
@@ -114,7 +135,7 @@ final class CallGuard {
      */
     static Slot enter(String[] names, Tensor t0, Tensor t1, Tensor t2, Tensor t3, Tensor t4, Tensor t5, Tensor t6,
             Tensor t7, Tensor t8, Tensor t9) {
-        Slot s = MINE.get();
+        Slot s = mine();
         long[] k = s.keys;
         int base = (int) COUNT.get(s);
         int n = put(k, base, t0);
@@ -128,22 +149,23 @@ final class CallGuard {
         n = put(k, n, t8);
         n = put(k, n, t9);
         publish(s, base, n);
-        if (t0 != null && t0.unusable()) fail(s, names[0], t0);
-        if (t1 != null && t1.unusable()) fail(s, names[1], t1);
-        if (t2 != null && t2.unusable()) fail(s, names[2], t2);
-        if (t3 != null && t3.unusable()) fail(s, names[3], t3);
-        if (t4 != null && t4.unusable()) fail(s, names[4], t4);
-        if (t5 != null && t5.unusable()) fail(s, names[5], t5);
-        if (t6 != null && t6.unusable()) fail(s, names[6], t6);
-        if (t7 != null && t7.unusable()) fail(s, names[7], t7);
-        if (t8 != null && t8.unusable()) fail(s, names[8], t8);
-        if (t9 != null && t9.unusable()) fail(s, names[9], t9);
+        if (t0 != null && t0.isClosed()) fail(s, names[0], t0);
+        if (t1 != null && t1.isClosed()) fail(s, names[1], t1);
+        if (t2 != null && t2.isClosed()) fail(s, names[2], t2);
+        if (t3 != null && t3.isClosed()) fail(s, names[3], t3);
+        if (t4 != null && t4.isClosed()) fail(s, names[4], t4);
+        if (t5 != null && t5.isClosed()) fail(s, names[5], t5);
+        if (t6 != null && t6.isClosed()) fail(s, names[6], t6);
+        if (t7 != null && t7.isClosed()) fail(s, names[7], t7);
+        if (t8 != null && t8.isClosed()) fail(s, names[8], t8);
+        if (t9 != null && t9.isClosed()) fail(s, names[9], t9);
         return s;
     }
 
     private static void publish(Slot s, int base, int n) {
-        if (s.depth == MAX_DEPTH) throw new IllegalStateException("call guard nested deeper than " + MAX_DEPTH);
-        s.bases[s.depth++] = base;
+        int d = s.depth;
+        s.bases[d] = base;  // deeper than MAX_DEPTH: ArrayIndexOutOfBoundsException before anything is published
+        s.depth = d + 1;
         COUNT.setOpaque(s, n);
         VarHandle.fullFence();
     }
@@ -185,7 +207,7 @@ final class CallGuard {
     static void awaitUnused(long address, long bytes) {
         VarHandle.fullFence();
         long end = address + Math.max(bytes, 1);
-        Slot mine = MINE.get();
+        Slot mine = mine();
         for (int round = 0; inUse(address, end, mine); round++) {
             if (round < 64) Thread.onSpinWait();
             else if (round < 128) Thread.yield();

@@ -1,8 +1,8 @@
 package org.layernorm4j;
 
-import java.util.Arrays;
-import org.layernorm4j.internal.Backend;
+import java.util.List;
 import org.layernorm4j.internal.CpuBackend;
+import org.layernorm4j.internal.NativeCpu;
 
 /**
  * Layer normalization (Ba, Kiros, Hinton 2016) over the trailing {@code normalizedShape} dims of x, as
@@ -18,15 +18,30 @@ import org.layernorm4j.internal.CpuBackend;
  * .cpuThreads(0).build()}; the object is immutable and thread-safe. gamma/beta are required when
  * elementwiseAffine is on (beta only with bias), and must be null otherwise.
  *
+ * <p><b>Calls.</b> Two directions, each a plain call and named variants:
+ * <ul>
+ *   <li>{@link #forward(Tensor, Tensor, Tensor)} returns a new {@link Forward} (y, mean, rstd; close it), and
+ *       {@link #forward(Tensor, Tensor, Tensor, Forward)} writes into outputs preallocated once with
+ *       {@link #newForwardOutputs(Tensor)} (allocates nothing: use it in loops);
+ *   <li>{@link #backward(Tensor, Forward, Tensor, Tensor)} returns new {@link Gradients} (dx, dgamma, dbeta), and
+ *       {@link #backward(Tensor, Forward, Tensor, Tensor, Gradients)} writes into outputs from
+ *       {@link #newBackwardOutputs(Tensor, Tensor)};
+ *   <li>the variants write into outputs: {@link #forwardWithResidual} (fused residual add),
+ *       {@link #backwardWithResidual} (its backward) and {@link #backwardFromOutput} (memory-saving backward from
+ *       y).
+ * </ul>
+ * The statistics never travel by position: the backward reads them from the forward's result ({@code saved}).
+ * Outputs made from your own tensors (wrapped memory, or y only for inference) come from {@link Forward#builder()}
+ * and {@link Gradients#builder()}.
+ *
  * <p><b>Dtypes.</b> gamma/beta (and dgamma/dbeta) have x's dtype, or FLOAT32 when x is BFLOAT16/FLOAT16. mean
  * and rstd are FLOAT64 for FLOAT64 x, FLOAT32 otherwise. All tensors must be on one device; the call runs there.
+ * eps is added in the compute type (FLOAT64 for FLOAT64 x, FLOAT32 otherwise) and must be a normal number there
+ * (at least 1.18e-38 for FLOAT32): a smaller one is refused, since a constant row would give NaN instead of beta.
  *
- * <p><b>Calls.</b> {@link #forward(Tensor, Tensor, Tensor)} and {@link #backward(Tensor, Tensor, Forward, Tensor)}
- * allocate their results (close them); the into-outputs forms write caller-provided tensors and allocate nothing
- * (mean/rstd may be null for an inference forward; dgamma/dbeta may be null when not wanted). Every argument is
- * checked in Java first: a bad one throws NullPointerException, IllegalArgumentException or IllegalStateException
- * naming the argument, the expected and the actual value, and no memory is touched. A native failure after the
- * checks throws {@link LayerNormException}.
+ * <p><b>Checks.</b> Every argument is checked in Java first: a bad one throws NullPointerException,
+ * IllegalArgumentException or IllegalStateException naming the argument, the expected and the actual value, and no
+ * memory is touched. A native failure after the checks throws {@link LayerNormException}.
  *
  * <p><b>CPU options.</b> System property {@code layernorm4j.cpu.isa} = {@code scalar|avx2|avx512|auto} forces an
  * ISA path (read on every call); {@code layernorm4j.cpu.threads} = default thread count (read once), also settable
@@ -34,31 +49,10 @@ import org.layernorm4j.internal.CpuBackend;
  * are bitwise identical for every thread count.
  */
 public final class LayerNorm {
-    private final long[] normalizedShape;
-    private final long cols;
-    private final double eps;
-    private final boolean affine;
-    private final boolean bias;
-    private final int cpuThreads;
-    private final boolean zeroCentered;
-    private final int norm;  // LN4J_NORM_LAYER (0) or LN4J_NORM_RMS (1, used by RMSNorm)
+    private final NormCore core;
 
-    static final int FLAG_ZERO_CENTERED_GAMMA = 1, FLAG_BACKWARD_FROM_OUTPUT = 2;  // LN4J_FLAG_*
-    /** Argument names of the guarded kernel calls, in CallGuard.enter order (named when closed by another thread). */
-    private static final String[] FORWARD_NAMES = {"x", "residual", "gamma", "beta", "y", "residualOut", "mean", "rstd",
-        null, null};
-    private static final String[] BACKWARD_NAMES = {"dy", "dResidualOut", "x", "mean", "rstd", "gamma", "beta", "dx",
-        "dgamma", "dbeta"};
-
-    private LayerNorm(Builder b) {
-        this.normalizedShape = b.normalizedShape;
-        this.cols = b.cols;
-        this.eps = b.eps;
-        this.affine = b.elementwiseAffine;
-        this.bias = b.elementwiseAffine && b.bias;
-        this.cpuThreads = b.cpuThreads;
-        this.zeroCentered = b.zeroCentered;
-        this.norm = b.rms ? 1 : 0;
+    private LayerNorm(NormCore core) {
+        this.core = core;
     }
 
     /**
@@ -71,55 +65,33 @@ public final class LayerNorm {
 
     /** Builder of {@link LayerNorm}; defaults eps 1e-5, elementwiseAffine true, bias true, cpuThreads 0. */
     public static final class Builder {
-        private final long[] normalizedShape;
-        private final long cols;
-        private double eps = 1e-5;
-        private boolean elementwiseAffine = true;
-        private boolean bias = true;
-        private int cpuThreads = 0;
-        private boolean zeroCentered = false;
-        boolean rms = false;  // set by RMSNorm.Builder
+        private final NormCore.Settings s;
 
         private Builder(long[] normalizedShape) {
-            if (normalizedShape == null) throw new NullPointerException("normalizedShape must not be null");
-            if (normalizedShape.length == 0) {
-                throw new IllegalArgumentException("normalizedShape must have at least one dim, got []");
-            }
-            for (long d : normalizedShape) {
-                if (d <= 0) {
-                    throw new IllegalArgumentException("normalizedShape dims must be >= 1, got "
-                            + Arrays.toString(normalizedShape));
-                }
-            }
-            this.normalizedShape = normalizedShape.clone();
-            this.cols = Tensor.numel("normalizedShape", this.normalizedShape);
+            s = new NormCore.Settings(normalizedShape);
         }
 
-        /** Added to the variance; must be finite and > 0 (default 1e-5). */
+        /** Added to the variance; must be finite and > 0 (default 1e-5), and normal in the compute type (above). */
         public Builder eps(double eps) {
-            if (!(eps > 0) || Double.isInfinite(eps)) {
-                throw new IllegalArgumentException("eps must be finite and > 0, got " + eps);
-            }
-            this.eps = eps;
+            s.eps(eps);
             return this;
         }
 
         /** Whether gamma (and beta with {@link #bias}) are applied (default true). */
         public Builder elementwiseAffine(boolean on) {
-            this.elementwiseAffine = on;
+            s.elementwiseAffine = on;
             return this;
         }
 
         /** Whether beta is added when elementwiseAffine is on (default true). */
         public Builder bias(boolean on) {
-            this.bias = on;
+            s.bias = on;
             return this;
         }
 
         /** Most threads a CPU call uses; 0 (default) = the pool default. */
         public Builder cpuThreads(int threads) {
-            if (threads < 0) throw new IllegalArgumentException("cpuThreads must be >= 0 (0 = pool default), got " + threads);
-            this.cpuThreads = threads;
+            s.cpuThreads(threads);
             return this;
         }
 
@@ -128,50 +100,51 @@ public final class LayerNorm {
          * identity scale. dgamma keeps its meaning (the gradient with respect to the stored gamma). Default false.
          */
         public Builder zeroCenteredGamma(boolean on) {
-            this.zeroCentered = on;
+            s.zeroCentered = on;
             return this;
         }
 
         public LayerNorm build() {
-            return new LayerNorm(this);
+            return new LayerNorm(new NormCore(s, false));
         }
     }
 
     // ---- configuration --------------------------------------------------------------------------------------
 
     public long[] normalizedShape() {
-        return normalizedShape.clone();
+        return core.normalizedShape.clone();
     }
 
     /** Elements per row (product of normalizedShape). */
     public long cols() {
-        return cols;
+        return core.cols;
     }
 
     public double eps() {
-        return eps;
+        return core.eps;
     }
 
     public boolean elementwiseAffine() {
-        return affine;
+        return core.affine;
     }
 
     /** True when beta is used (elementwiseAffine and bias). */
     public boolean bias() {
-        return bias;
+        return core.bias;
     }
 
     public int cpuThreads() {
-        return cpuThreads;
+        return core.cpuThreads;
     }
 
     /** True when gamma is applied as (1 + gamma). */
     public boolean zeroCenteredGamma() {
-        return zeroCentered;
+        return core.zeroCentered;
     }
 
-    private boolean rms() {
-        return norm == 1;
+    /** Shape of mean/rstd for x: x's shape without the normalized dims. */
+    public long[] statsShape(Tensor x) {
+        return core.statsShape(x);
     }
 
     /** Sets the CPU pool's default thread count (0 = available processors); overrides layernorm4j.cpu.threads. */
@@ -184,407 +157,293 @@ public final class LayerNorm {
         return CpuBackend.defaultThreads();
     }
 
-    @Override
-    public String toString() {
-        return (rms() ? "RMSNorm(" : "LayerNorm(") + Arrays.toString(normalizedShape) + ", eps=" + eps
-                + ", elementwiseAffine=" + affine + (rms() ? "" : ", bias=" + bias)
-                + (zeroCentered ? ", zeroCenteredGamma=true" : "") + (cpuThreads > 0 ? ", cpuThreads=" + cpuThreads : "")
-                + ")";
+    /** System property that forces a CPU ISA path: {@code scalar|avx2|avx512|auto}, read on every call. */
+    public static final String CPU_ISA_PROPERTY = CpuBackend.ISA_PROPERTY;
+
+    /** Version of the native library, e.g. {@code "0.1.0"}. */
+    public static String version() {
+        return NativeCpu.ln4j_version();
     }
 
-    // ---- results ----------------------------------------------------------------------------------------------
+    /** This CPU's model name as the native library reads it. */
+    public static String cpuModel() {
+        return NativeCpu.ln4j_cpu_model();
+    }
+
+    /** The CPU ISA path calls use now: the one {@link #CPU_ISA_PROPERTY} forces, else the best of this CPU. */
+    public static String cpuIsa() {
+        return CpuBackend.activeIsaName();
+    }
+
+    /** The CPU ISA paths this CPU runs, in increasing order (e.g. {@code [scalar, avx2, avx512]}). */
+    public static List<String> supportedCpuIsas() {
+        return List.copyOf(CpuBackend.supportedIsaNames());
+    }
+
+    @Override
+    public String toString() {
+        return core.toString();
+    }
+
+    // ---- results and outputs ----------------------------------------------------------------------------------
 
     /**
-     * Result of a forward: y, mean (null for RMSNorm), rstd, and for the fused residual forward
-     * {@link #residualOut()} = x + residual; close() closes them all.
+     * The tensors of a forward: {@link #output()} y, {@link #mean()}, {@link #rstd()} and, after
+     * {@link #forwardWithResidual}, {@link #residualOut()} s = x + residual. A forward returns one (it owns new
+     * tensors), or writes into one you preallocated ({@link #newForwardOutputs}, {@link #newForwardWithResidualOutputs}
+     * or {@link #builder()}); a backward reads the statistics from it. {@link #close()} closes every tensor it holds,
+     * even when one close throws.
      */
     public static final class Forward implements AutoCloseable {
         private final Tensor output, mean, rstd, residualOut;
 
-        Forward(Tensor output, Tensor mean, Tensor rstd, Tensor residualOut) {
+        private Forward(Tensor output, Tensor mean, Tensor rstd, Tensor residualOut) {
             this.output = output;
             this.mean = mean;
             this.rstd = rstd;
             this.residualOut = residualOut;
         }
 
-        /** s = x + residual of the fused forward (the next block's residual, and the backward's input); else null. */
-        public Tensor residualOut() {
-            return residualOut;
+        private Forward(NormCore.ForwardTensors t) {
+            this(t.y(), t.mean(), t.rstd(), t.residualOut());
         }
 
+        /** A builder of forward outputs over your own tensors (each named; mean, rstd and residualOut optional). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** y, x's shape and dtype. */
         public Tensor output() {
             return output;
         }
 
+        /** Per-row mean (stats shape and dtype), or null when these outputs do not keep it. */
         public Tensor mean() {
             return mean;
         }
 
+        /** Per-row rstd = 1/sqrt(var + eps), or null when these outputs do not keep it. */
         public Tensor rstd() {
             return rstd;
         }
 
+        /** s = x + residual of {@link LayerNorm#forwardWithResidual} (the next block's residual); else null. */
+        public Tensor residualOut() {
+            return residualOut;
+        }
+
+        /** Closes every tensor held, even when one close throws (the first failure is rethrown). */
         @Override
         public void close() {
-            output.close();
-            if (mean != null) mean.close();
-            rstd.close();
-            if (residualOut != null) residualOut.close();
+            NormCore.closeAll(output, mean, rstd, residualOut);
+        }
+
+        /**
+         * Forward outputs over tensors you own: y (required); mean and rstd (null: not written, as for inference;
+         * the backward needs them); residualOut (only for {@link LayerNorm#forwardWithResidual}; null: s not
+         * kept). Shapes, dtypes and devices are checked by the call that writes them.
+         */
+        public static final class Builder {
+            private Tensor output, mean, rstd, residualOut;
+
+            private Builder() {}
+
+            public Builder output(Tensor y) {
+                this.output = y;
+                return this;
+            }
+
+            public Builder mean(Tensor mean) {
+                this.mean = mean;
+                return this;
+            }
+
+            public Builder rstd(Tensor rstd) {
+                this.rstd = rstd;
+                return this;
+            }
+
+            public Builder residualOut(Tensor s) {
+                this.residualOut = s;
+                return this;
+            }
+
+            public Forward build() {
+                if (output == null) throw new NullPointerException("output (y) must not be null");
+                return new Forward(output, mean, rstd, residualOut);
+            }
         }
     }
 
-    /** Result of {@link #backward(Tensor, Tensor, Forward, Tensor)}; gamma()/beta() are null when absent. */
+    /**
+     * The gradients of a backward: {@link #dx()}, {@link #dgamma()}, {@link #dbeta()}. A backward returns new ones,
+     * or writes into ones you preallocated ({@link #newBackwardOutputs} or {@link #builder()}). {@link #close()}
+     * closes every tensor it holds, even when one close throws.
+     */
     public static final class Gradients implements AutoCloseable {
-        private final Tensor input, gamma, beta;
+        private final Tensor dx, dgamma, dbeta;
 
-        Gradients(Tensor input, Tensor gamma, Tensor beta) {
-            this.input = input;
-            this.gamma = gamma;
-            this.beta = beta;
+        private Gradients(Tensor dx, Tensor dgamma, Tensor dbeta) {
+            this.dx = dx;
+            this.dgamma = dgamma;
+            this.dbeta = dbeta;
         }
 
-        /** dx. */
-        public Tensor input() {
-            return input;
+        /** A builder of gradient outputs over your own tensors (dx required; dgamma, dbeta null when not wanted). */
+        public static Builder builder() {
+            return new Builder();
         }
 
-        /** dgamma (null without elementwiseAffine). */
-        public Tensor gamma() {
-            return gamma;
+        /** The gradient with respect to x (with respect to x and residual after {@link #backwardWithResidual}). */
+        public Tensor dx() {
+            return dx;
         }
 
-        /** dbeta (null without bias). */
-        public Tensor beta() {
-            return beta;
+        /** The gradient with respect to gamma (null without elementwiseAffine, or when not wanted). */
+        public Tensor dgamma() {
+            return dgamma;
         }
 
+        /** The gradient with respect to beta (null without bias, or when not wanted). */
+        public Tensor dbeta() {
+            return dbeta;
+        }
+
+        /** Closes every tensor held, even when one close throws (the first failure is rethrown). */
         @Override
         public void close() {
-            input.close();
-            if (gamma != null) gamma.close();
-            if (beta != null) beta.close();
+            NormCore.closeAll(dx, dgamma, dbeta);
+        }
+
+        /** Gradient outputs over tensors you own; checked by the call that writes them. */
+        public static final class Builder {
+            private Tensor dx, dgamma, dbeta;
+
+            private Builder() {}
+
+            public Builder dx(Tensor dx) {
+                this.dx = dx;
+                return this;
+            }
+
+            public Builder dgamma(Tensor dgamma) {
+                this.dgamma = dgamma;
+                return this;
+            }
+
+            public Builder dbeta(Tensor dbeta) {
+                this.dbeta = dbeta;
+                return this;
+            }
+
+            public Gradients build() {
+                if (dx == null) throw new NullPointerException("dx must not be null");
+                return new Gradients(dx, dgamma, dbeta);
+            }
         }
     }
 
-    // ---- allocating calls -------------------------------------------------------------------------------------
+    /** New outputs for {@link #forward(Tensor, Tensor, Tensor, Forward)} on x: y, mean and rstd (close them). */
+    public Forward newForwardOutputs(Tensor x) {
+        return new Forward(core.newForwardTensors(x, false));
+    }
 
-    /** Forward into new tensors y (x's shape), mean and rstd (x's shape without the normalized dims). */
+    /** New outputs for {@link #forwardWithResidual} on x: y, mean, rstd and residualOut (close them). */
+    public Forward newForwardWithResidualOutputs(Tensor x) {
+        return new Forward(core.newForwardTensors(x, true));
+    }
+
+    /**
+     * New outputs for every backward on x: dx, and dgamma (with elementwiseAffine), dbeta (with bias) in gamma's
+     * dtype (gamma null without elementwiseAffine). Close them.
+     */
+    public Gradients newBackwardOutputs(Tensor x, Tensor gamma) {
+        NormCore.GradientTensors t = core.newGradientTensors(x, gamma);
+        return new Gradients(t.dx(), t.dgamma(), t.dbeta());
+    }
+
+    // ---- forward ----------------------------------------------------------------------------------------------
+
+    /** Forward into new tensors: y (x's shape), mean and rstd (x's shape without the normalized dims). */
     public Forward forward(Tensor x, Tensor gamma, Tensor beta) {
-        return forwardAllocating(x, null, gamma, beta);
+        return NormCore.allocating(newForwardOutputs(x), out -> forward(x, gamma, beta, out));
     }
 
     /**
-     * Fused residual forward (pre-norm transformer blocks): normalizes {@code s = x + residual} in the same pass and
-     * returns s as {@link Forward#residualOut()} (so the next block's residual is never re-read). residual: x's
-     * shape and dtype. The backward of this forward is {@link #backward(Tensor, Tensor, Tensor, Forward, Tensor)}
-     * with s in place of x.
+     * Forward into {@code out} (from {@link #newForwardOutputs}, or {@link Forward#builder()}: y required, mean/rstd
+     * written when present). Allocates nothing.
      */
-    public Forward forward(Tensor x, Tensor residual, Tensor gamma, Tensor beta) {
-        if (residual == null) throw new NullPointerException("residual must not be null (use forward(x, gamma, beta))");
-        return forwardAllocating(x, residual, gamma, beta);
-    }
-
-    Forward forwardAllocating(Tensor x, Tensor residual, Tensor gamma, Tensor beta) {
-        checkX("x", x);
-        Device dev = x.device();
-        long[] statsShape = statsShape(x);
-        Tensor y = null, mean = null, rstd = null, sOut = null;
-        try {
-            y = Tensor.empty(x.dtype(), dev, x.shapeRef());
-            if (!rms()) mean = Tensor.empty(x.dtype().statsDType(), dev, statsShape);
-            rstd = Tensor.empty(x.dtype().statsDType(), dev, statsShape);
-            if (residual != null) sOut = Tensor.empty(x.dtype(), dev, x.shapeRef());
-            forward(x, residual, gamma, beta, y, sOut, mean, rstd);
-            return new Forward(y, mean, rstd, sOut);
-        } catch (RuntimeException | Error e) {
-            for (Tensor t : new Tensor[] {y, mean, rstd, sOut}) if (t != null) t.close();
-            throw e;
-        }
-    }
-
-    /** Backward into new tensors dx, dgamma (when affine), dbeta (when bias), from the forward's saved stats. */
-    public Gradients backward(Tensor dy, Tensor x, Forward saved, Tensor gamma) {
-        if (saved == null) throw new NullPointerException("saved must not be null");
-        return backwardAllocating(dy, null, x, saved.mean(), saved.rstd(), gamma, null, 0);
+    public void forward(Tensor x, Tensor gamma, Tensor beta, Forward out) {
+        NormCore.requireOut(out);
+        core.forward(x, null, gamma, beta, out.output, out.residualOut, out.mean, out.rstd);
     }
 
     /**
-     * Backward of the fused residual forward: {@code s} is the forward's {@link Forward#residualOut()};
-     * dResidualOut (may be null) is the gradient flowing into s from later blocks and is added to dx. The returned
-     * input() is d(x) = d(residual).
+     * Fused residual forward (pre-norm transformer blocks) into {@code out}: normalizes {@code s = x + residual} in
+     * the same pass and writes s to {@code out.residualOut()} when present (so the next block's residual is never
+     * re-read; outputs from {@link #newForwardWithResidualOutputs}). residual: x's shape and dtype. Its backward is
+     * {@link #backwardWithResidual}. Allocates nothing.
      */
-    public Gradients backward(Tensor dy, Tensor dResidualOut, Tensor s, Forward saved, Tensor gamma) {
-        if (saved == null) throw new NullPointerException("saved must not be null");
-        return backwardAllocating(dy, dResidualOut, s, saved.mean(), saved.rstd(), gamma, null, 0);
+    public void forwardWithResidual(Tensor x, Tensor residual, Tensor gamma, Tensor beta, Forward out) {
+        if (residual == null) throw new NullPointerException("residual must not be null (use forward(x, gamma, beta, out))");
+        NormCore.requireOut(out);
+        core.forward(x, residual, gamma, beta, out.output, out.residualOut, out.mean, out.rstd);
+    }
+
+    // ---- backward ---------------------------------------------------------------------------------------------
+
+    /**
+     * Backward of {@link #forward} into new tensors dx, dgamma (with elementwiseAffine), dbeta (with bias): dy is the
+     * gradient of y, saved the forward's result (its mean and rstd are read), x and gamma the forward's inputs.
+     */
+    public Gradients backward(Tensor dy, Forward saved, Tensor x, Tensor gamma) {
+        NormCore.requireSaved(saved);
+        return NormCore.allocating(newBackwardOutputs(x, gamma), out -> backward(dy, saved, x, gamma, out));
     }
 
     /**
-     * Memory-saving backward: rebuilds xhat = (y - beta) / g' from the forward's output y (g' = gamma, or 1 + gamma
-     * when zero-centred), so x need not be kept after the forward (as Apex's memory-efficient layer norm); only
-     * saved.rstd() is read. <b>Zero-gamma rule:</b> where g' is exactly 0, y equals beta whatever x was, so xhat —
-     * which dx and dgamma both need — cannot be rebuilt: the call throws IllegalArgumentException naming gamma and
-     * the first such column, and writes nothing. Use {@link #backward(Tensor, Tensor, Forward, Tensor)} (exact for
-     * any gamma) there.
+     * Backward of {@link #forward} into {@code out} (from {@link #newBackwardOutputs}, or {@link Gradients#builder()}:
+     * dgamma/dbeta written when present). With an empty batch dgamma and dbeta are zeros. Allocates nothing.
      */
-    public Gradients backwardFromOutput(Tensor dy, Tensor y, Forward saved, Tensor gamma, Tensor beta) {
-        if (saved == null) throw new NullPointerException("saved must not be null");
-        return backwardAllocating(dy, null, y, null, saved.rstd(), gamma, beta, FLAG_BACKWARD_FROM_OUTPUT);
-    }
-
-    Gradients backwardAllocating(Tensor dy, Tensor dres, Tensor x, Tensor mean, Tensor rstd, Tensor gamma,
-            Tensor beta, int flags) {
-        checkX("x", x);
-        Device dev = x.device();
-        DType pd = gamma != null ? gamma.dtype() : x.dtype();
-        Tensor dx = null, dgamma = null, dbeta = null;
-        try {
-            dx = Tensor.empty(x.dtype(), dev, x.shapeRef());
-            if (affine) dgamma = Tensor.empty(pd, dev, normalizedShape);
-            if (bias) dbeta = Tensor.empty(pd, dev, normalizedShape);
-            backwardInto(dy, dres, x, mean, rstd, gamma, beta, dx, dgamma, dbeta, flags);
-            return new Gradients(dx, dgamma, dbeta);
-        } catch (RuntimeException | Error e) {
-            if (dx != null) dx.close();
-            if (dgamma != null) dgamma.close();
-            if (dbeta != null) dbeta.close();
-            throw e;
+    public void backward(Tensor dy, Forward saved, Tensor x, Tensor gamma, Gradients out) {
+        NormCore.requireSaved(saved);
+        NormCore.requireOut(out);
+        if (saved.residualOut != null && x != saved.residualOut) {
+            throw new IllegalArgumentException("saved comes from forwardWithResidual, which normalized s = x + residual,"
+                    + " not x: use backwardWithResidual(dy, dResidualOut, saved, gamma, out)");
         }
-    }
-
-    // ---- into-outputs calls -----------------------------------------------------------------------------------
-
-    /**
-     * Forward into caller-provided tensors. y: x's shape and dtype; mean, rstd (each may be null): stats shape and
-     * dtype. Allocates nothing.
-     */
-    public void forward(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor mean, Tensor rstd) {
-        forward(x, null, gamma, beta, y, null, mean, rstd);
+        core.backward(0, "x", dy, null, x, saved.mean, saved.rstd, gamma, null, out.dx, out.dgamma, out.dbeta);
     }
 
     /**
-     * Forward into caller-provided tensors, with an optional fused residual: when residual is not null the call
-     * normalizes s = x + residual and writes s to residualOut (may be null: s not kept). residualOut must be null
-     * without residual. Allocates nothing.
+     * Backward of {@link #forwardWithResidual} into {@code out}: reads s = saved.residualOut() in place of x;
+     * dResidualOut (may be null) is the gradient flowing into s from later blocks and is added to dx, so
+     * {@code out.dx()} is d(x) = d(residual). Allocates nothing.
      */
-    public void forward(Tensor x, Tensor residual, Tensor gamma, Tensor beta, Tensor y, Tensor residualOut, Tensor mean,
-            Tensor rstd) {
-        long rows = checkX("x", x);
-        DType xd = x.dtype();
-        Device dev = x.device();
-        if (residual != null) checkLike("residual", residual, x, xd, dev);
-        DType pd = checkParams(x, gamma, beta, "gamma", "beta");
-        checkLike("y", y, x, xd, dev);
-        if (residualOut != null) {
-            if (residual == null) throw new IllegalArgumentException("residualOut must be null without residual, got " + residualOut);
-            checkLike("residualOut", residualOut, x, xd, dev);
+    public void backwardWithResidual(Tensor dy, Tensor dResidualOut, Forward saved, Tensor gamma, Gradients out) {
+        NormCore.requireSaved(saved);
+        NormCore.requireOut(out);
+        if (saved.residualOut == null) {
+            throw new NullPointerException("saved.residualOut() must not be null in backwardWithResidual (s = x + "
+                    + "residual: run forwardWithResidual with outputs that keep it)");
         }
-        if (mean != null) {
-            if (rms()) throw new IllegalArgumentException("mean must be null for RMSNorm (it has no mean), got " + mean);
-            checkStats("mean", mean, x);
-        }
-        if (rstd != null) checkStats("rstd", rstd, x);
-        if (rows == 0) return;
-        Backend be = dev.backend();
-        int s;
-        CallGuard.Slot guard = CallGuard.enter(FORWARD_NAMES, x, residual, gamma, beta, y, residualOut, mean, rstd,
-                null, null);
-        try {
-            s = be.forward(cpuThreads, norm, zeroCentered ? FLAG_ZERO_CENTERED_GAMMA : 0, xd.ordinal(), pd.ordinal(),
-                    rows, cols, eps, x.rawAddress(), addr(residual), addr(gamma), addr(beta), y.rawAddress(),
-                    addr(residualOut), addr(mean), addr(rstd));
-        } finally {
-            CallGuard.exit(guard, x, residual, gamma, beta, y, residualOut, mean, rstd, null, null);
-        }
-        if (s != 0) throw new LayerNormException(s, be.lastError());
-    }
-
-    private static long addr(Tensor t) {
-        return t == null ? 0L : t.rawAddress();
+        core.backward(0, "saved.residualOut()", dy, dResidualOut, saved.residualOut, saved.mean, saved.rstd, gamma,
+                null, out.dx, out.dgamma, out.dbeta);
     }
 
     /**
-     * Backward into caller-provided tensors. dy, dx: x's shape and dtype; mean, rstd: as the forward wrote them
-     * (required; mean null for RMSNorm); dgamma, dbeta: normalizedShape and the param dtype, or null when not wanted
-     * (must be null when elementwiseAffine / bias is off). Allocates nothing.
+     * Memory-saving backward into {@code out}: rebuilds xhat = (y - beta) / g' from the forward's output y =
+     * saved.output() (g' = gamma, or 1 + gamma when zero-centred), so x need not be kept after the forward (as
+     * Apex's memory-efficient layer norm); reads saved.rstd(), not the mean. beta as given to the forward.
+     * <b>Zero-gamma rule:</b> where g' is exactly 0, y equals beta whatever x was, so xhat — which dx and dgamma both
+     * need — cannot be rebuilt: the call throws IllegalArgumentException naming gamma and the first such column, and
+     * writes nothing. Use {@link #backward(Tensor, Forward, Tensor, Tensor, Gradients)} (exact for any gamma) there.
      */
-    public void backward(Tensor dy, Tensor x, Tensor mean, Tensor rstd, Tensor gamma, Tensor dx, Tensor dgamma,
-            Tensor dbeta) {
-        backwardInto(dy, null, x, mean, rstd, gamma, null, dx, dgamma, dbeta, 0);
-    }
-
-    /** Backward of the fused residual forward into caller tensors: x slot = s, dResidualOut (may be null) added to dx. */
-    public void backward(Tensor dy, Tensor dResidualOut, Tensor s, Tensor mean, Tensor rstd, Tensor gamma, Tensor dx,
-            Tensor dgamma, Tensor dbeta) {
-        backwardInto(dy, dResidualOut, s, mean, rstd, gamma, null, dx, dgamma, dbeta, 0);
-    }
-
-    /**
-     * Memory-saving backward into caller tensors (see {@link #backwardFromOutput(Tensor, Tensor, Forward, Tensor,
-     * Tensor)}): y is the forward's output, rstd its rstd; beta as given to the forward (null without bias).
-     */
-    public void backwardFromOutput(Tensor dy, Tensor y, Tensor rstd, Tensor gamma, Tensor beta, Tensor dx, Tensor dgamma,
-            Tensor dbeta) {
-        backwardInto(dy, null, y, null, rstd, gamma, beta, dx, dgamma, dbeta, FLAG_BACKWARD_FROM_OUTPUT);
-    }
-
-    void backwardInto(Tensor dy, Tensor dres, Tensor x, Tensor mean, Tensor rstd, Tensor gamma, Tensor beta, Tensor dx,
-            Tensor dgamma, Tensor dbeta, int flags) {
-        final boolean fromY = (flags & FLAG_BACKWARD_FROM_OUTPUT) != 0;
-        final String xName = fromY ? "y" : "x";
-        long rows = checkX(xName, x);
-        DType xd = x.dtype();
-        Device dev = x.device();
-        checkLike("dy", dy, x, xd, dev);
-        if (dres != null) checkLike("dResidualOut", dres, x, xd, dev);
-        if (!rms() && !fromY) {
-            if (mean == null) throw new NullPointerException("mean must not be null in backward (the forward's mean)");
-            checkStats("mean", mean, x);
-        } else if (mean != null) {
-            throw new IllegalArgumentException("mean must be null " + (fromY ? "in the backward from y" : "for RMSNorm")
-                    + ", got " + mean);
-        }
-        if (rstd == null) throw new NullPointerException("rstd must not be null in backward (the forward's rstd)");
-        checkStats("rstd", rstd, x);
-        DType pd = checkParams(x, gamma, fromY ? beta : null, "gamma", fromY ? "beta" : null);
-        checkLike("dx", dx, x, xd, dev);
-        if (dgamma != null) {
-            if (!affine) throw new IllegalArgumentException("dgamma must be null when elementwiseAffine is false, got " + dgamma);
-            checkParam("dgamma", dgamma, x, pd);
-        }
-        if (dbeta != null) {
-            if (!bias) {
-                throw new IllegalArgumentException("dbeta must be null when " + (affine ? "bias" : "elementwiseAffine")
-                        + " is false, got " + dbeta);
-            }
-            checkParam("dbeta", dbeta, x, pd);
-        }
-        if (rows == 0) {
-            if (dgamma != null || dbeta != null) {
-                throw new IllegalArgumentException(xName + " " + x + " has no rows: dgamma/dbeta would be all zeros; pass null");
-            }
-            return;
-        }
-        Backend be = dev.backend();
-        int s;
-        CallGuard.Slot guard = CallGuard.enter(BACKWARD_NAMES, dy, dres, x, mean, rstd, gamma, beta, dx, dgamma, dbeta);
-        try {
-            s = be.backward(cpuThreads, norm, flags | (zeroCentered ? FLAG_ZERO_CENTERED_GAMMA : 0), xd.ordinal(),
-                    pd.ordinal(), rows, cols, dy.rawAddress(), addr(dres), x.rawAddress(), addr(mean), rstd.rawAddress(),
-                    addr(gamma), addr(beta), dx.rawAddress(), addr(dgamma), addr(dbeta));
-        } finally {
-            CallGuard.exit(guard, dy, dres, x, mean, rstd, gamma, beta, dx, dgamma, dbeta);
-        }
-        if (s == LayerNormException.INVALID_ARGUMENT && fromY) {
-            // the zero-gamma rule (the only argument the native side checks that Java cannot see cheaply)
-            throw new IllegalArgumentException("gamma: " + be.lastError());
-        }
-        if (s != 0) throw new LayerNormException(s, be.lastError());
-    }
-
-    // ---- checks (LWJGL Checks style: before any native call) ---------------------------------------------------
-
-    /** Checks x against normalizedShape and returns the row count. */
-    private long checkX(String name, Tensor x) {
-        if (x == null) throw new NullPointerException(name + " must not be null");
-        x.checkOpen(name);
-        long[] s = x.shapeRef();
-        int k = normalizedShape.length;
-        int off = s.length - k;
-        if (off < 0) throw trailing(name, x);
-        for (int i = 0; i < k; i++) if (s[off + i] != normalizedShape[i]) throw trailing(name, x);
-        return x.numel() / cols;
-    }
-
-    private IllegalArgumentException trailing(String name, Tensor x) {
-        return new IllegalArgumentException(name + ": trailing dims of shape " + Arrays.toString(x.shapeRef())
-                + " must equal normalizedShape " + Arrays.toString(normalizedShape));
-    }
-
-    /** Checks gamma/beta presence, shape, dtype, device; returns the param dtype to pass to native code. */
-    private DType checkParams(Tensor x, Tensor gamma, Tensor beta, String gName, String bName) {
-        DType xd = x.dtype();
-        if (!affine) {
-            if (gamma != null) {
-                throw new IllegalArgumentException(gName + " must be null when elementwiseAffine is false, got " + gamma);
-            }
-            if (beta != null) {
-                throw new IllegalArgumentException(bName + " must be null when elementwiseAffine is false, got " + beta);
-            }
-            return xd;
-        }
-        if (gamma == null) throw new NullPointerException(gName + " must not be null when elementwiseAffine is true");
-        DType pd = gamma.dtype();
-        if (!xd.acceptsParamDType(pd)) {
-            throw new IllegalArgumentException(gName + " dtype must be " + xd + (xd.size() == 2 ? " or FLOAT32" : "")
-                    + " for x of " + xd + ", got " + pd);
-        }
-        checkParam(gName, gamma, x, pd);
-        if (bName != null) {
-            if (bias) {
-                if (beta == null) throw new NullPointerException(bName + " must not be null when bias is true");
-                checkParam(bName, beta, x, pd);
-            } else if (beta != null) {
-                throw new IllegalArgumentException(bName + " must be null when bias is false, got " + beta);
-            }
-        }
-        return pd;
-    }
-
-    private void checkParam(String name, Tensor t, Tensor x, DType pd) {
-        t.checkOpen(name);
-        if (t.dtype() != pd) {
-            throw new IllegalArgumentException(name + " dtype must be " + pd + " (the dtype of gamma), got " + t.dtype());
-        }
-        if (!Arrays.equals(t.shapeRef(), normalizedShape)) {
-            throw new IllegalArgumentException(name + " shape must be normalizedShape " + Arrays.toString(normalizedShape)
-                    + ", got " + Arrays.toString(t.shapeRef()));
-        }
-        checkDevice(name, t, x);
-    }
-
-    private static void checkDevice(String name, Tensor t, Tensor x) {
-        if (t.device() != x.device() && !t.device().equals(x.device())) {
-            throw new IllegalArgumentException(name + " is on " + t.device() + " but x is on " + x.device()
-                    + ": all tensors of a call must be on one device");
-        }
-    }
-
-    private static void checkLike(String name, Tensor t, Tensor x, DType xd, Device dev) {
-        if (t == null) throw new NullPointerException(name + " must not be null");
-        t.checkOpen(name);
-        if (t.dtype() != xd) {
-            throw new IllegalArgumentException(name + " dtype must be " + xd + " (the dtype of x), got " + t.dtype());
-        }
-        if (t != x && !Arrays.equals(t.shapeRef(), x.shapeRef())) {
-            throw new IllegalArgumentException(name + " shape must be " + Arrays.toString(x.shapeRef())
-                    + " (the shape of x), got " + Arrays.toString(t.shapeRef()));
-        }
-        checkDevice(name, t, x);
-    }
-
-    private void checkStats(String name, Tensor t, Tensor x) {
-        t.checkOpen(name);
-        DType sd = x.dtype().statsDType();
-        if (t.dtype() != sd) {
-            throw new IllegalArgumentException(name + " dtype must be " + sd + " for x of " + x.dtype() + ", got "
-                    + t.dtype());
-        }
-        long[] s = t.shapeRef();
-        long[] xs = x.shapeRef();
-        int r = xs.length - normalizedShape.length;
-        boolean ok = s.length == r;
-        for (int i = 0; ok && i < r; i++) ok = s[i] == xs[i];
-        if (!ok) {
-            throw new IllegalArgumentException(name + " shape must be " + Arrays.toString(Arrays.copyOf(xs, r))
-                    + " (x's shape without the normalized dims), got " + Arrays.toString(s));
-        }
-        checkDevice(name, t, x);
-    }
-
-    /** Shape of mean/rstd for x: x's shape without the normalized dims. */
-    public long[] statsShape(Tensor x) {
-        checkX("x", x);
-        return Arrays.copyOf(x.shapeRef(), x.rank() - normalizedShape.length);
+    public void backwardFromOutput(Tensor dy, Forward saved, Tensor gamma, Tensor beta, Gradients out) {
+        NormCore.requireSaved(saved);
+        NormCore.requireOut(out);
+        core.backward(NormCore.FLAG_BACKWARD_FROM_OUTPUT, "saved.output()", dy, null, saved.output, null, saved.rstd,
+                gamma, beta, out.dx, out.dgamma, out.dbeta);
     }
 }

@@ -6,28 +6,22 @@ package org.layernorm4j;
  * <pre>
  *   rstd = 1 / sqrt(mean(x^2) + eps),   y = x * rstd * gamma       (gamma, or 1 + gamma with zeroCenteredGamma)
  * </pre>
- * No mean is subtracted and there is no beta. The forward returns y and rstd ({@link LayerNorm.Forward#mean()} is
- * null); the backward returns dx and dgamma ({@link LayerNorm.Gradients#beta()} is null).
+ * No mean is subtracted and there is no beta: the forward gives y and rstd ({@link Forward}), the backward dx and
+ * dgamma ({@link Gradients}).
  *
- * <p>Same calls, checks, dtypes, devices and determinism as {@link LayerNorm} (it is a LayerNorm configured for the
- * RMS statistics): allocating forms returning {@link LayerNorm.Forward} / {@link LayerNorm.Gradients}, into-outputs
- * forms that allocate nothing, the fused residual forward {@code forward(x, residual, gamma)} with its backward,
- * and the memory-saving {@code backwardFromOutput} (xhat = y / g'; the same zero-gamma rule: an applied gamma of
- * exactly 0 throws IllegalArgumentException naming the column).
- *
- * <pre>
- * RMSNorm rms = RMSNorm.builder(4096).eps(1e-6).zeroCenteredGamma(true).build();
- * try (LayerNorm.Forward f = rms.forward(x, gamma);                  // f.output(), f.rstd()
- *      LayerNorm.Gradients g = rms.backward(dy, x, f, gamma)) {      // g.input() = dx, g.gamma() = dgamma
- *     ...
- * }
- * </pre>
+ * <p>The same calls, checks, dtypes, devices and determinism as {@link LayerNorm} (both are faces of one
+ * implementation): {@link #forward(Tensor, Tensor)} and {@link #backward(Tensor, Forward, Tensor, Tensor)} allocate
+ * their results, their four-argument and five-argument forms write into outputs preallocated once
+ * ({@link #newForwardOutputs}, {@link #newBackwardOutputs}), and the variants {@link #forwardWithResidual},
+ * {@link #backwardWithResidual} and the memory-saving {@link #backwardFromOutput} (xhat = y / g'; the same
+ * zero-gamma rule: an applied gamma of exactly 0 throws IllegalArgumentException naming the column) write into
+ * outputs.
  */
 public final class RMSNorm {
-    private final LayerNorm ln;
+    private final NormCore core;
 
-    private RMSNorm(LayerNorm ln) {
-        this.ln = ln;
+    private RMSNorm(NormCore core) {
+        this.core = core;
     }
 
     /** A builder for an RMS norm over trailing dims {@code normalizedShape} (at least one dim, each >= 1). */
@@ -37,127 +31,285 @@ public final class RMSNorm {
 
     /** Builder of {@link RMSNorm}; defaults eps 1e-5, elementwiseAffine true, zeroCenteredGamma false, cpuThreads 0. */
     public static final class Builder {
-        private final LayerNorm.Builder b;
+        private final NormCore.Settings s;
 
         private Builder(long[] normalizedShape) {
-            b = LayerNorm.builder(normalizedShape).bias(false);
-            b.rms = true;
+            s = new NormCore.Settings(normalizedShape);
+            s.bias = false;
         }
 
-        /** Added to the mean square; must be finite and > 0 (default 1e-5). */
+        /** Added to the mean square; must be finite and > 0 (default 1e-5), and normal in the compute type. */
         public Builder eps(double eps) {
-            b.eps(eps);
+            s.eps(eps);
             return this;
         }
 
         /** Whether gamma is applied (default true). */
         public Builder elementwiseAffine(boolean on) {
-            b.elementwiseAffine(on);
+            s.elementwiseAffine = on;
             return this;
         }
 
         /** Applies gamma as (1 + gamma), as in Gemma (default false). */
         public Builder zeroCenteredGamma(boolean on) {
-            b.zeroCenteredGamma(on);
+            s.zeroCentered = on;
             return this;
         }
 
         /** Most threads a CPU call uses; 0 (default) = the pool default. */
         public Builder cpuThreads(int threads) {
-            b.cpuThreads(threads);
+            s.cpuThreads(threads);
             return this;
         }
 
         public RMSNorm build() {
-            return new RMSNorm(b.build());
+            return new RMSNorm(new NormCore(s, true));
         }
     }
 
+    // ---- configuration --------------------------------------------------------------------------------------
+
     public long[] normalizedShape() {
-        return ln.normalizedShape();
+        return core.normalizedShape.clone();
     }
 
+    /** Elements per row (product of normalizedShape). */
     public long cols() {
-        return ln.cols();
+        return core.cols;
     }
 
     public double eps() {
-        return ln.eps();
+        return core.eps;
     }
 
     public boolean elementwiseAffine() {
-        return ln.elementwiseAffine();
+        return core.affine;
     }
 
     public boolean zeroCenteredGamma() {
-        return ln.zeroCenteredGamma();
+        return core.zeroCentered;
+    }
+
+    public int cpuThreads() {
+        return core.cpuThreads;
     }
 
     /** Shape of rstd for x: x's shape without the normalized dims. */
     public long[] statsShape(Tensor x) {
-        return ln.statsShape(x);
+        return core.statsShape(x);
     }
 
     @Override
     public String toString() {
-        return ln.toString();
+        return core.toString();
     }
+
+    // ---- results and outputs ----------------------------------------------------------------------------------
+
+    /**
+     * The tensors of an RMS forward: {@link #output()} y, {@link #rstd()} and, after {@link #forwardWithResidual},
+     * {@link #residualOut()} s = x + residual. {@link #close()} closes every tensor it holds, even when one close
+     * throws.
+     */
+    public static final class Forward implements AutoCloseable {
+        private final Tensor output, rstd, residualOut;
+
+        private Forward(Tensor output, Tensor rstd, Tensor residualOut) {
+            this.output = output;
+            this.rstd = rstd;
+            this.residualOut = residualOut;
+        }
+
+        /** A builder of forward outputs over your own tensors (y required; rstd and residualOut optional). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** y, x's shape and dtype. */
+        public Tensor output() {
+            return output;
+        }
+
+        /** Per-row rstd = 1/sqrt(mean(x^2) + eps), or null when these outputs do not keep it. */
+        public Tensor rstd() {
+            return rstd;
+        }
+
+        /** s = x + residual of {@link RMSNorm#forwardWithResidual}; else null. */
+        public Tensor residualOut() {
+            return residualOut;
+        }
+
+        /** Closes every tensor held, even when one close throws (the first failure is rethrown). */
+        @Override
+        public void close() {
+            NormCore.closeAll(output, rstd, residualOut);
+        }
+
+        /** Forward outputs over tensors you own: y required; rstd (null: not written), residualOut optional. */
+        public static final class Builder {
+            private Tensor output, rstd, residualOut;
+
+            private Builder() {}
+
+            public Builder output(Tensor y) {
+                this.output = y;
+                return this;
+            }
+
+            public Builder rstd(Tensor rstd) {
+                this.rstd = rstd;
+                return this;
+            }
+
+            public Builder residualOut(Tensor s) {
+                this.residualOut = s;
+                return this;
+            }
+
+            public Forward build() {
+                if (output == null) throw new NullPointerException("output (y) must not be null");
+                return new Forward(output, rstd, residualOut);
+            }
+        }
+    }
+
+    /** The gradients of an RMS backward: {@link #dx()} and {@link #dgamma()}; close() closes both. */
+    public static final class Gradients implements AutoCloseable {
+        private final Tensor dx, dgamma;
+
+        private Gradients(Tensor dx, Tensor dgamma) {
+            this.dx = dx;
+            this.dgamma = dgamma;
+        }
+
+        /** A builder of gradient outputs over your own tensors (dx required; dgamma null when not wanted). */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** The gradient with respect to x (x and residual after {@link RMSNorm#backwardWithResidual}). */
+        public Tensor dx() {
+            return dx;
+        }
+
+        /** The gradient with respect to gamma (null without elementwiseAffine, or when not wanted). */
+        public Tensor dgamma() {
+            return dgamma;
+        }
+
+        /** Closes every tensor held, even when one close throws (the first failure is rethrown). */
+        @Override
+        public void close() {
+            NormCore.closeAll(dx, dgamma);
+        }
+
+        /** Gradient outputs over tensors you own; checked by the call that writes them. */
+        public static final class Builder {
+            private Tensor dx, dgamma;
+
+            private Builder() {}
+
+            public Builder dx(Tensor dx) {
+                this.dx = dx;
+                return this;
+            }
+
+            public Builder dgamma(Tensor dgamma) {
+                this.dgamma = dgamma;
+                return this;
+            }
+
+            public Gradients build() {
+                if (dx == null) throw new NullPointerException("dx must not be null");
+                return new Gradients(dx, dgamma);
+            }
+        }
+    }
+
+    /** New outputs for {@link #forward(Tensor, Tensor, Forward)} on x: y and rstd (close them). */
+    public Forward newForwardOutputs(Tensor x) {
+        NormCore.ForwardTensors t = core.newForwardTensors(x, false);
+        return new Forward(t.y(), t.rstd(), null);
+    }
+
+    /** New outputs for {@link #forwardWithResidual} on x: y, rstd and residualOut (close them). */
+    public Forward newForwardWithResidualOutputs(Tensor x) {
+        NormCore.ForwardTensors t = core.newForwardTensors(x, true);
+        return new Forward(t.y(), t.rstd(), t.residualOut());
+    }
+
+    /** New outputs for every backward on x: dx, and dgamma in gamma's dtype with elementwiseAffine. Close them. */
+    public Gradients newBackwardOutputs(Tensor x, Tensor gamma) {
+        NormCore.GradientTensors t = core.newGradientTensors(x, gamma);
+        return new Gradients(t.dx(), t.dgamma());
+    }
+
+    // ---- forward ----------------------------------------------------------------------------------------------
 
     /** Forward into new tensors y and rstd. */
-    public LayerNorm.Forward forward(Tensor x, Tensor gamma) {
-        return ln.forwardAllocating(x, null, gamma, null);
+    public Forward forward(Tensor x, Tensor gamma) {
+        return NormCore.allocating(newForwardOutputs(x), out -> forward(x, gamma, out));
     }
 
-    /** Fused residual forward: normalizes s = x + residual; s comes back as {@link LayerNorm.Forward#residualOut()}. */
-    public LayerNorm.Forward forward(Tensor x, Tensor residual, Tensor gamma) {
-        if (residual == null) throw new NullPointerException("residual must not be null (use forward(x, gamma))");
-        return ln.forwardAllocating(x, residual, gamma, null);
-    }
-
-    /** Forward into caller tensors: y (x's shape), rstd (stats shape; may be null for inference). */
-    public void forward(Tensor x, Tensor gamma, Tensor y, Tensor rstd) {
-        ln.forward(x, null, gamma, null, y, null, null, rstd);
-    }
-
-    /** Fused residual forward into caller tensors; residualOut (may be null) receives s = x + residual. */
-    public void forward(Tensor x, Tensor residual, Tensor gamma, Tensor y, Tensor residualOut, Tensor rstd) {
-        if (residual == null) throw new NullPointerException("residual must not be null (use forward(x, gamma, y, rstd))");
-        ln.forward(x, residual, gamma, null, y, residualOut, null, rstd);
-    }
-
-    /** Backward into new tensors dx and dgamma (when affine), from the forward's rstd. */
-    public LayerNorm.Gradients backward(Tensor dy, Tensor x, LayerNorm.Forward saved, Tensor gamma) {
-        if (saved == null) throw new NullPointerException("saved must not be null");
-        return ln.backwardAllocating(dy, null, x, null, saved.rstd(), gamma, null, 0);
-    }
-
-    /** Backward of the fused residual forward: s = saved.residualOut(); dResidualOut (may be null) is added to dx. */
-    public LayerNorm.Gradients backward(Tensor dy, Tensor dResidualOut, Tensor s, LayerNorm.Forward saved, Tensor gamma) {
-        if (saved == null) throw new NullPointerException("saved must not be null");
-        return ln.backwardAllocating(dy, dResidualOut, s, null, saved.rstd(), gamma, null, 0);
-    }
-
-    /** Backward into caller tensors (dgamma may be null when not wanted). */
-    public void backward(Tensor dy, Tensor x, Tensor rstd, Tensor gamma, Tensor dx, Tensor dgamma) {
-        ln.backwardInto(dy, null, x, null, rstd, gamma, null, dx, dgamma, null, 0);
-    }
-
-    /** Backward of the fused residual forward into caller tensors. */
-    public void backward(Tensor dy, Tensor dResidualOut, Tensor s, Tensor rstd, Tensor gamma, Tensor dx, Tensor dgamma) {
-        ln.backwardInto(dy, dResidualOut, s, null, rstd, gamma, null, dx, dgamma, null, 0);
+    /** Forward into {@code out} (y required, rstd written when present). Allocates nothing. */
+    public void forward(Tensor x, Tensor gamma, Forward out) {
+        NormCore.requireOut(out);
+        core.forward(x, null, gamma, null, out.output, out.residualOut, null, out.rstd);
     }
 
     /**
-     * Memory-saving backward from the forward's output y (xhat = y / g'): x need not be kept. Zero-gamma rule: an
-     * applied gamma of exactly 0 throws IllegalArgumentException naming gamma and the first such column.
+     * Fused residual forward into {@code out}: normalizes s = x + residual and writes s to out.residualOut() when
+     * present. Its backward is {@link #backwardWithResidual}. Allocates nothing.
      */
-    public LayerNorm.Gradients backwardFromOutput(Tensor dy, Tensor y, LayerNorm.Forward saved, Tensor gamma) {
-        if (saved == null) throw new NullPointerException("saved must not be null");
-        return ln.backwardAllocating(dy, null, y, null, saved.rstd(), gamma, null, LayerNorm.FLAG_BACKWARD_FROM_OUTPUT);
+    public void forwardWithResidual(Tensor x, Tensor residual, Tensor gamma, Forward out) {
+        if (residual == null) throw new NullPointerException("residual must not be null (use forward(x, gamma, out))");
+        NormCore.requireOut(out);
+        core.forward(x, residual, gamma, null, out.output, out.residualOut, null, out.rstd);
     }
 
-    /** Memory-saving backward into caller tensors. */
-    public void backwardFromOutput(Tensor dy, Tensor y, Tensor rstd, Tensor gamma, Tensor dx, Tensor dgamma) {
-        ln.backwardInto(dy, null, y, null, rstd, gamma, null, dx, dgamma, null, LayerNorm.FLAG_BACKWARD_FROM_OUTPUT);
+    // ---- backward ---------------------------------------------------------------------------------------------
+
+    /** Backward of {@link #forward} into new tensors dx and dgamma (with elementwiseAffine), reading saved.rstd(). */
+    public Gradients backward(Tensor dy, Forward saved, Tensor x, Tensor gamma) {
+        NormCore.requireSaved(saved);
+        return NormCore.allocating(newBackwardOutputs(x, gamma), out -> backward(dy, saved, x, gamma, out));
+    }
+
+    /** Backward of {@link #forward} into {@code out} (dgamma written when present). Allocates nothing. */
+    public void backward(Tensor dy, Forward saved, Tensor x, Tensor gamma, Gradients out) {
+        NormCore.requireSaved(saved);
+        NormCore.requireOut(out);
+        if (saved.residualOut != null && x != saved.residualOut) {
+            throw new IllegalArgumentException("saved comes from forwardWithResidual, which normalized s = x + residual,"
+                    + " not x: use backwardWithResidual(dy, dResidualOut, saved, gamma, out)");
+        }
+        core.backward(0, "x", dy, null, x, null, saved.rstd, gamma, null, out.dx, out.dgamma, null);
+    }
+
+    /**
+     * Backward of {@link #forwardWithResidual} into {@code out}: reads s = saved.residualOut(); dResidualOut (may be
+     * null) is added to dx, so out.dx() is d(x) = d(residual). Allocates nothing.
+     */
+    public void backwardWithResidual(Tensor dy, Tensor dResidualOut, Forward saved, Tensor gamma, Gradients out) {
+        NormCore.requireSaved(saved);
+        NormCore.requireOut(out);
+        if (saved.residualOut == null) {
+            throw new NullPointerException("saved.residualOut() must not be null in backwardWithResidual (s = x + "
+                    + "residual: run forwardWithResidual with outputs that keep it)");
+        }
+        core.backward(0, "saved.residualOut()", dy, dResidualOut, saved.residualOut, null, saved.rstd, gamma, null,
+                out.dx, out.dgamma, null);
+    }
+
+    /**
+     * Memory-saving backward from y = saved.output() (xhat = y / g') into {@code out}: x need not be kept. Zero-gamma
+     * rule: an applied gamma of exactly 0 throws IllegalArgumentException naming gamma and the first such column.
+     */
+    public void backwardFromOutput(Tensor dy, Forward saved, Tensor gamma, Gradients out) {
+        NormCore.requireSaved(saved);
+        NormCore.requireOut(out);
+        core.backward(NormCore.FLAG_BACKWARD_FROM_OUTPUT, "saved.output()", dy, null, saved.output, null, saved.rstd,
+                gamma, null, out.dx, out.dgamma, null);
     }
 }

@@ -799,7 +799,7 @@ public final class Tensor implements AutoCloseable {
                         for (int i = 0; i < first; i++) b.putShort(i * 2, bits);
                     }
                 }
-                long done = first, total = numel;
+                long done = device.isCpu() ? first : 0, total = numel;  // a device tensor gets every chunk from the stage
                 long src = device.isCpu() ? address : stage.address;
                 while (done < total) {
                     long n = Math.min(first, total - done);

@@ -13,7 +13,7 @@ import org.junit.jupiter.api.function.Executable;
 import org.layernorm4j.internal.CpuBackend;
 
 /**
- * Every bad input of issue 2 gets NullPointerException / IllegalArgumentException / IllegalStateException whose
+ * Every bad input gets NullPointerException / IllegalArgumentException / IllegalStateException whose
  * message names the argument, the expected and the actual value, and the caller's buffers are left untouched
  * (outputs are filled with 42 before the call and compared byte for byte after it, inputs too).
  */
@@ -66,16 +66,19 @@ class BadInputTest {
 
     @Test
     void nullTensors() {
-        expect(NullPointerException.class, () -> ln.forward(null, g, b, y, mean, rstd), "x must not be null");
-        expect(NullPointerException.class, () -> ln.forward(x, null, b, y, mean, rstd), "gamma", "elementwiseAffine");
-        expect(NullPointerException.class, () -> ln.forward(x, g, null, y, mean, rstd), "beta", "bias");
-        expect(NullPointerException.class, () -> ln.forward(x, g, b, null, mean, rstd), "y must not be null");
-        expect(NullPointerException.class, () -> ln.backward(null, x, mean, rstd, g, dx, dg, db), "dy must not be null");
-        expect(NullPointerException.class, () -> ln.backward(dy, x, null, rstd, g, dx, dg, db), "mean must not be null");
-        expect(NullPointerException.class, () -> ln.backward(dy, x, mean, null, g, dx, dg, db), "rstd must not be null");
-        expect(NullPointerException.class, () -> ln.backward(dy, x, mean, rstd, g, null, dg, db), "dx must not be null");
+        expect(NullPointerException.class, () -> ln.forward(null, g, b, Data.fwd(y, mean, rstd)), "x must not be null");
+        expect(NullPointerException.class, () -> ln.forward(x, null, b, Data.fwd(y, mean, rstd)), "gamma", "elementwiseAffine");
+        expect(NullPointerException.class, () -> ln.forward(x, g, null, Data.fwd(y, mean, rstd)), "beta", "bias");
+        expect(NullPointerException.class, () -> ln.forward(x, g, b, Data.fwd(null, mean, rstd)), "output (y) must not be null");
+        expect(NullPointerException.class, () -> ln.forward(x, g, b, null), "out must not be null");
+        expect(NullPointerException.class, () -> ln.backward(dy, Data.fwd(y, mean, rstd), x, g, null), "out must not be null");
+        expect(NullPointerException.class, () -> ln.backward(dy, null, x, g, Data.grads(dx, dg, db)), "saved must not be null");
+        expect(NullPointerException.class, () -> ln.backward(null, Data.fwd(y, mean, rstd), x, g, Data.grads(dx, dg, db)), "dy must not be null");
+        expect(NullPointerException.class, () -> ln.backward(dy, Data.fwd(y, null, rstd), x, g, Data.grads(dx, dg, db)), "saved.mean() must not be null");
+        expect(NullPointerException.class, () -> ln.backward(dy, Data.fwd(y, mean, null), x, g, Data.grads(dx, dg, db)), "saved.rstd() must not be null");
+        expect(NullPointerException.class, () -> ln.backward(dy, Data.fwd(y, mean, rstd), x, g, Data.grads(null, dg, db)), "dx must not be null");
         expect(NullPointerException.class, () -> ln.forward(null, g, b), "x must not be null");
-        expect(NullPointerException.class, () -> ln.backward(dy, x, null, g), "saved must not be null");
+        expect(NullPointerException.class, () -> ln.backward(dy, null, x, g), "saved must not be null");
         expect(NullPointerException.class, () -> Tensor.of((float[]) null, 2), "data");
     }
 
@@ -84,7 +87,7 @@ class BadInputTest {
     @Test
     void xTrailingDimsDiffer() {
         try (Tensor bad = f32(R, C - 1); Tensor small = f32(C)) {
-            expect(IllegalArgumentException.class, () -> ln.forward(bad, g, b, y, mean, rstd), "x", "[2, 7]", "[8]");
+            expect(IllegalArgumentException.class, () -> ln.forward(bad, g, b, Data.fwd(y, mean, rstd)), "x", "[2, 7]", "[8]");
             LayerNorm two = LayerNorm.builder(2, C).build();
             expect(IllegalArgumentException.class, () -> two.forward(small, null, null), "x", "[8]", "[2, 8]");
         }
@@ -93,31 +96,31 @@ class BadInputTest {
     @Test
     void paramsWrongShapeOrPresentWhenOff() {
         try (Tensor g7 = f32(C - 1); Tensor b9 = f32(C + 1)) {
-            expect(IllegalArgumentException.class, () -> ln.forward(x, g7, b, y, mean, rstd), "gamma", "[8]", "[7]");
-            expect(IllegalArgumentException.class, () -> ln.forward(x, g, b9, y, mean, rstd), "beta", "[8]", "[9]");
-            expect(IllegalArgumentException.class, () -> ln.backward(dy, x, mean, rstd, g, dx, g7, db), "dgamma", "[8]", "[7]");
+            expect(IllegalArgumentException.class, () -> ln.forward(x, g7, b, Data.fwd(y, mean, rstd)), "gamma", "[8]", "[7]");
+            expect(IllegalArgumentException.class, () -> ln.forward(x, g, b9, Data.fwd(y, mean, rstd)), "beta", "[8]", "[9]");
+            expect(IllegalArgumentException.class, () -> ln.backward(dy, Data.fwd(y, mean, rstd), x, g, Data.grads(dx, g7, db)), "dgamma", "[8]", "[7]");
         }
         LayerNorm off = LayerNorm.builder(C).elementwiseAffine(false).build();
-        expect(IllegalArgumentException.class, () -> off.forward(x, g, null, y, mean, rstd), "gamma must be null",
+        expect(IllegalArgumentException.class, () -> off.forward(x, g, null, Data.fwd(y, mean, rstd)), "gamma must be null",
                 "elementwiseAffine is false");
-        expect(IllegalArgumentException.class, () -> off.forward(x, null, b, y, mean, rstd), "beta must be null");
-        expect(IllegalArgumentException.class, () -> off.backward(dy, x, mean, rstd, null, dx, dg, null),
+        expect(IllegalArgumentException.class, () -> off.forward(x, null, b, Data.fwd(y, mean, rstd)), "beta must be null");
+        expect(IllegalArgumentException.class, () -> off.backward(dy, Data.fwd(y, mean, rstd), x, null, Data.grads(dx, dg, null)),
                 "dgamma must be null");
         LayerNorm noBias = LayerNorm.builder(C).bias(false).build();
-        expect(IllegalArgumentException.class, () -> noBias.forward(x, g, b, y, mean, rstd), "beta must be null",
+        expect(IllegalArgumentException.class, () -> noBias.forward(x, g, b, Data.fwd(y, mean, rstd)), "beta must be null",
                 "bias is false");
-        expect(IllegalArgumentException.class, () -> noBias.backward(dy, x, mean, rstd, g, dx, dg, db), "dbeta must be null");
+        expect(IllegalArgumentException.class, () -> noBias.backward(dy, Data.fwd(y, mean, rstd), x, g, Data.grads(dx, dg, db)), "dbeta must be null");
     }
 
     @Test
     void outputsWrongShape() {
         try (Tensor y9 = f32(R, C + 1); Tensor m3 = f32(3); Tensor dx3 = f32(3, C); Tensor m0 = f32()) {
-            expect(IllegalArgumentException.class, () -> ln.forward(x, g, b, y9, mean, rstd), "y shape", "[2, 8]", "[2, 9]");
-            expect(IllegalArgumentException.class, () -> ln.forward(x, g, b, y, m3, rstd), "mean shape", "[2]", "[3]");
-            expect(IllegalArgumentException.class, () -> ln.forward(x, g, b, y, mean, m0), "rstd shape", "[2]", "[]");
-            expect(IllegalArgumentException.class, () -> ln.backward(dy, x, mean, rstd, g, dx3, dg, db), "dx shape",
+            expect(IllegalArgumentException.class, () -> ln.forward(x, g, b, Data.fwd(y9, mean, rstd)), "y shape", "[2, 8]", "[2, 9]");
+            expect(IllegalArgumentException.class, () -> ln.forward(x, g, b, Data.fwd(y, m3, rstd)), "mean shape", "[2]", "[3]");
+            expect(IllegalArgumentException.class, () -> ln.forward(x, g, b, Data.fwd(y, mean, m0)), "rstd shape", "[2]", "[]");
+            expect(IllegalArgumentException.class, () -> ln.backward(dy, Data.fwd(y, mean, rstd), x, g, Data.grads(dx3, dg, db)), "dx shape",
                     "[2, 8]", "[3, 8]");
-            expect(IllegalArgumentException.class, () -> ln.backward(dx3, x, mean, rstd, g, dx, dg, db), "dy shape");
+            expect(IllegalArgumentException.class, () -> ln.backward(dx3, Data.fwd(y, mean, rstd), x, g, Data.grads(dx, dg, db)), "dy shape");
         }
     }
 
@@ -129,21 +132,21 @@ class BadInputTest {
                 Tensor g64 = Tensor.empty(DType.FLOAT64, Device.cpu(), C).fill(42);
                 Tensor m64 = Tensor.empty(DType.FLOAT64, Device.cpu(), R).fill(42);
                 Tensor gbf = Tensor.empty(DType.BFLOAT16, Device.cpu(), C).fill(1)) {
-            expect(IllegalArgumentException.class, () -> ln.forward(x, g, b, y64, mean, rstd), "y dtype", "FLOAT32", "FLOAT64");
-            expect(IllegalArgumentException.class, () -> ln.forward(x, g64, b, y, mean, rstd), "gamma dtype", "FLOAT32",
+            expect(IllegalArgumentException.class, () -> ln.forward(x, g, b, Data.fwd(y64, mean, rstd)), "y dtype", "FLOAT32", "FLOAT64");
+            expect(IllegalArgumentException.class, () -> ln.forward(x, g64, b, Data.fwd(y, mean, rstd)), "gamma dtype", "FLOAT32",
                     "FLOAT64");
-            expect(IllegalArgumentException.class, () -> ln.forward(x, g, g64, y, mean, rstd), "beta dtype", "FLOAT64");
-            expect(IllegalArgumentException.class, () -> ln.forward(x, g, b, y, m64, rstd), "mean dtype", "FLOAT32",
+            expect(IllegalArgumentException.class, () -> ln.forward(x, g, g64, Data.fwd(y, mean, rstd)), "beta dtype", "FLOAT64");
+            expect(IllegalArgumentException.class, () -> ln.forward(x, g, b, Data.fwd(y, m64, rstd)), "mean dtype", "FLOAT32",
                     "FLOAT64");
-            expect(IllegalArgumentException.class, () -> ln.forward(x, gbf, b, y, mean, rstd), "gamma dtype", "BFLOAT16");
-            expect(IllegalArgumentException.class, () -> ln.backward(dy, x, mean, rstd, g, dx, dg, g64), "dbeta dtype");
+            expect(IllegalArgumentException.class, () -> ln.forward(x, gbf, b, Data.fwd(y, mean, rstd)), "gamma dtype", "BFLOAT16");
+            expect(IllegalArgumentException.class, () -> ln.backward(dy, Data.fwd(y, mean, rstd), x, g, Data.grads(dx, dg, g64)), "dbeta dtype");
         }
     }
 
     @Test
     void tensorsOnDifferentDevices() {
         try (FloatPointer mem = new FloatPointer(C); Tensor gCuda = Tensor.wrap(mem, DType.FLOAT32, Device.cuda(0), C)) {
-            expect(IllegalArgumentException.class, () -> ln.forward(x, gCuda, b, y, mean, rstd), "gamma", "cuda:0", "cpu");
+            expect(IllegalArgumentException.class, () -> ln.forward(x, gCuda, b, Data.fwd(y, mean, rstd)), "gamma", "cuda:0", "cpu");
         }
     }
 
@@ -182,9 +185,9 @@ class BadInputTest {
     void closedTensors() {
         Tensor closedX = Tensor.of(Data.offCentre(1, R, C), R, C);
         closedX.close();
-        expect(IllegalStateException.class, () -> ln.forward(closedX, g, b, y, mean, rstd), "x is closed", "[2, 8]");
+        expect(IllegalStateException.class, () -> ln.forward(closedX, g, b, Data.fwd(y, mean, rstd)), "x is closed", "[2, 8]");
         y.close();
-        expect(IllegalStateException.class, () -> ln.forward(x, g, b, y, mean, rstd), "y is closed");
+        expect(IllegalStateException.class, () -> ln.forward(x, g, b, Data.fwd(y, mean, rstd)), "y is closed");
         expect(IllegalStateException.class, () -> y.toFloatArray(), "closed");
         expect(IllegalStateException.class, () -> y.to(Device.cpu()), "closed");
     }
@@ -204,7 +207,7 @@ class BadInputTest {
 
     @Test
     void unknownIsaProperty() {
-        Isa.run("sse9", () -> expect(IllegalArgumentException.class, () -> ln.forward(x, g, b, y, mean, rstd),
+        Isa.run("sse9", () -> expect(IllegalArgumentException.class, () -> ln.forward(x, g, b, Data.fwd(y, mean, rstd)),
                 CpuBackend.ISA_PROPERTY, "sse9", "scalar, avx2, avx512"));
     }
 
@@ -213,7 +216,7 @@ class BadInputTest {
         java.util.List<String> have = Isa.supported();
         org.junit.jupiter.api.Assumptions.assumeTrue(have.size() < 3,
                 "this CPU runs every ISA path (" + have + "): no unsupported one to ask for");
-        Isa.run("avx512", () -> expect(IllegalStateException.class, () -> ln.forward(x, g, b, y, mean, rstd),
+        Isa.run("avx512", () -> expect(IllegalStateException.class, () -> ln.forward(x, g, b, Data.fwd(y, mean, rstd)),
                 "avx512", "best available is " + have.get(have.size() - 1)));
     }
 

@@ -1,6 +1,6 @@
 package org.layernorm4j;
 
-import org.layernorm4j.internal.Reference;
+import org.layernorm4j.cli.Reference;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;

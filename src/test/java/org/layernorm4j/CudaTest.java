@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.layernorm4j.internal.Reference;
+import org.layernorm4j.cli.Reference;
 
 /**
  * The CUDA path through the Java API (runs only where a CUDA device is usable; elsewhere each test is reported as
@@ -50,18 +50,19 @@ class CudaTest {
                 Tensor dg = Data.poisoned(pdt, cols).to(gpu); Tensor db = Data.poisoned(pdt, cols).to(gpu)) {
             Reference ref = new Reference(x.toDoubleArray(), g.toDoubleArray(), b.toDoubleArray(), rows, cols, ln.eps(),
                     Data.uAcc(dt), dt.unitRoundoff(), DType.FLOAT32.unitRoundoff());
-            ln.forward(xg, gg, bg, y, mean, rstd);
+            LayerNorm.Forward f = Data.fwd(y, mean, rstd);
+            ln.forward(xg, gg, bg, f);
             within("y", y.toDoubleArray(), ref.y, ref.boundY);
             within("mean", mean.toDoubleArray(), ref.mean, ref.boundMean);
             within("rstd", rstd.toDoubleArray(), ref.rstd, ref.boundRstd);
-            ln.backward(dyg, xg, mean, rstd, gg, dx, dg, db);
+            ln.backward(dyg, f, xg, gg, Data.grads(dx, dg, db));
             Reference.Backward bw = ref.new Backward(dy.toDoubleArray(), dt.unitRoundoff(), pdt.unitRoundoff());
             within("dx", dx.toDoubleArray(), bw.dx, bw.boundDx);
             within("dgamma", dg.toDoubleArray(), bw.dgamma, bw.boundDgamma);
             within("dbeta", db.toDoubleArray(), bw.dbeta, bw.boundDbeta);
             // bitwise determinism: the same call again gives the same bits
             byte[] first = Data.bytes(dg.to(Device.cpu()));
-            ln.backward(dyg, xg, mean, rstd, gg, dx, dg, db);
+            ln.backward(dyg, f, xg, gg, Data.grads(dx, dg, db));
             assertArrayEquals(first, Data.bytes(dg.to(Device.cpu())), "dgamma bits differ between two runs");
         }
     }
@@ -86,7 +87,7 @@ class CudaTest {
             try (Tensor y = Tensor.empty(DType.FLOAT32, gpu, rows, cols);
                     Tensor mean = Tensor.empty(DType.FLOAT32, gpu, rows); Tensor rstd = Tensor.empty(DType.FLOAT32, gpu, rows)) {
                 try (CudaStream.Scope on = stream.use()) {
-                    ln.forward(xg, gg, bg, y, mean, rstd);
+                    ln.forward(xg, gg, bg, Data.fwd(y, mean, rstd));
                 }
                 stream.synchronize();
                 double[] yc = cpu.output().toDoubleArray(), yg = y.toDoubleArray();

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import org.junit.jupiter.api.Test;
 
 /**
- * Issue 5 on CUDA through the Java API (runs only with a usable CUDA device, else skipped with the reason): RMSNorm,
+ * The transformer variants on CUDA through the Java API (runs only with a usable CUDA device, else skipped with the reason): RMSNorm,
  * zero-centred gamma, the fused residual and the backward from y agree with the CPU path (itself checked against
  * float64 in NormalizationVariantsTest) for every 16/32-bit dtype, outputs poisoned first; the zero-gamma rule throws.
  */
@@ -26,28 +26,34 @@ class CudaVariantsTest {
                     Tensor g = Tensor.of(Data.gamma(4, cols), pd, cols); Tensor b = Tensor.of(Data.beta(5, cols), pd, cols);
                     Tensor xg = x.to(gpu); Tensor rg = r.to(gpu); Tensor wg = w.to(gpu); Tensor gg = g.to(gpu);
                     Tensor bg = b.to(gpu);
-                    LayerNorm.Forward fc = rms.forward(x, r, g); LayerNorm.Forward fg = rms.forward(xg, rg, gg);
-                    LayerNorm.Gradients bc = rms.backward(w, r, fc.residualOut(), fc, g);
-                    LayerNorm.Gradients bgr = rms.backward(wg, rg, fg.residualOut(), fg, gg);
+                    RMSNorm.Forward fc = rms.newForwardWithResidualOutputs(x);
+                    RMSNorm.Forward fg = rms.newForwardWithResidualOutputs(xg);
+                    RMSNorm.Gradients bc = rms.newBackwardOutputs(x, g); RMSNorm.Gradients bgr = rms.newBackwardOutputs(xg, gg);
                     LayerNorm.Forward lc = ln.forward(x, g, b); LayerNorm.Forward lg = ln.forward(xg, gg, bg);
-                    LayerNorm.Gradients yc = ln.backwardFromOutput(w, lc.output(), lc, g, b);
-                    LayerNorm.Gradients yg = ln.backwardFromOutput(wg, lg.output(), lg, gg, bg)) {
+                    LayerNorm.Gradients yc = ln.newBackwardOutputs(x, g); LayerNorm.Gradients yg = ln.newBackwardOutputs(xg, gg)) {
+                rms.forwardWithResidual(x, r, g, fc);
+                rms.forwardWithResidual(xg, rg, gg, fg);
+                rms.backwardWithResidual(w, r, fc, g, bc);
+                rms.backwardWithResidual(wg, rg, fg, gg, bgr);
+                ln.backwardFromOutput(w, lc, g, b, yc);
+                ln.backwardFromOutput(wg, lg, gg, bg, yg);
                 double k = dt == DType.FLOAT32 ? 1e-4 : dt == DType.BFLOAT16 ? 0.1 : 0.02;
                 agree(dt + " rms y", fc.output(), fg.output(), k);
                 agree(dt + " rms s", fc.residualOut(), fg.residualOut(), 0);
-                agree(dt + " rms dx", bc.input(), bgr.input(), k);
-                agree(dt + " rms dgamma", bc.gamma(), bgr.gamma(), k);
-                agree(dt + " from-y dx", yc.input(), yg.input(), k);
-                agree(dt + " from-y dgamma", yc.gamma(), yg.gamma(), k);
+                agree(dt + " rms dx", bc.dx(), bgr.dx(), k);
+                agree(dt + " rms dgamma", bc.dgamma(), bgr.dgamma(), k);
+                agree(dt + " from-y dx", yc.dx(), yg.dx(), k);
+                agree(dt + " from-y dgamma", yc.dgamma(), yg.dgamma(), k);
             }
         }
         float[] g0 = Data.gamma(6, cols);
         g0[17] = 0;
         LayerNorm ln = LayerNorm.builder(cols).build();
         try (Tensor x = Tensor.of(Data.offCentre(7, rows, cols), rows, cols).to(gpu); Tensor g = Tensor.of(g0, cols).to(gpu);
-                Tensor b = Tensor.of(Data.beta(8, cols), cols).to(gpu); LayerNorm.Forward f = ln.forward(x, g, b)) {
+                Tensor b = Tensor.of(Data.beta(8, cols), cols).to(gpu); LayerNorm.Forward f = ln.forward(x, g, b);
+                LayerNorm.Gradients out = ln.newBackwardOutputs(x, g)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> ln.backwardFromOutput(x, f.output(), f, g, b).close());
+                    () -> ln.backwardFromOutput(x, f, g, b, out));
             assertTrue(e.getMessage().contains("column 17"), e.getMessage());
         }
     }

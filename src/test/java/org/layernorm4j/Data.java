@@ -47,6 +47,16 @@ final class Data {
         return x == DType.FLOAT64 ? 0x1p-53 : 0x1p-24;
     }
 
+    /** Forward outputs over the given tensors (test shorthand; mean/rstd may be null). */
+    static LayerNorm.Forward fwd(Tensor y, Tensor mean, Tensor rstd) {
+        return LayerNorm.Forward.builder().output(y).mean(mean).rstd(rstd).build();
+    }
+
+    /** Gradient outputs over the given tensors (test shorthand; dgamma/dbeta may be null). */
+    static LayerNorm.Gradients grads(Tensor dx, Tensor dgamma, Tensor dbeta) {
+        return LayerNorm.Gradients.builder().dx(dx).dgamma(dgamma).dbeta(dbeta).build();
+    }
+
     /** Raw bytes of a CPU tensor, for bitwise comparisons. */
     static byte[] bytes(Tensor t) {
         byte[] b = new byte[(int) t.byteSize()];

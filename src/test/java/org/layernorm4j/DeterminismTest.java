@@ -18,9 +18,9 @@ class DeterminismTest {
     /** y, mean, rstd, dx, dgamma, dbeta as raw bytes. */
     static byte[][] run(DType dt, int threads, Tensor x, Tensor dy, Tensor g, Tensor b) {
         LayerNorm ln = LayerNorm.builder(COLS).cpuThreads(threads).build();
-        try (LayerNorm.Forward f = ln.forward(x, g, b); LayerNorm.Gradients gr = ln.backward(dy, x, f, g)) {
+        try (LayerNorm.Forward f = ln.forward(x, g, b); LayerNorm.Gradients gr = ln.backward(dy, f, x, g)) {
             return new byte[][] {Data.bytes(f.output()), Data.bytes(f.mean()), Data.bytes(f.rstd()),
-                Data.bytes(gr.input()), Data.bytes(gr.gamma()), Data.bytes(gr.beta())};
+                Data.bytes(gr.dx()), Data.bytes(gr.dgamma()), Data.bytes(gr.dbeta())};
         }
     }
 

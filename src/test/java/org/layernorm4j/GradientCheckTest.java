@@ -21,10 +21,10 @@ class GradientCheckTest {
         double[] w = toD(Data.offCentre(8, rows, cols));
         try (Tensor tx = Tensor.of(x, rows, cols); Tensor tg = Tensor.of(g, cols); Tensor tb = Tensor.of(b, cols);
                 Tensor tw = Tensor.of(w, rows, cols); LayerNorm.Forward f = ln.forward(tx, tg, tb);
-                LayerNorm.Gradients gr = ln.backward(tw, tx, f, tg)) {
-            compare("dx", gr.input().toDoubleArray(), x, i -> loss(ln, perturb(x, i), g, b, w, rows, cols), x);
-            compare("dgamma", gr.gamma().toDoubleArray(), g, i -> loss(ln, x, perturb(g, i), b, w, rows, cols), g);
-            compare("dbeta", gr.beta().toDoubleArray(), b, i -> loss(ln, x, g, perturb(b, i), w, rows, cols), b);
+                LayerNorm.Gradients gr = ln.backward(tw, f, tx, tg)) {
+            compare("dx", gr.dx().toDoubleArray(), x, i -> loss(ln, perturb(x, i), g, b, w, rows, cols), x);
+            compare("dgamma", gr.dgamma().toDoubleArray(), g, i -> loss(ln, x, perturb(g, i), b, w, rows, cols), g);
+            compare("dbeta", gr.dbeta().toDoubleArray(), b, i -> loss(ln, x, g, perturb(b, i), w, rows, cols), b);
         }
     }
 

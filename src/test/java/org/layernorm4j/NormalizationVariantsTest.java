@@ -10,7 +10,7 @@ import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 /**
- * Issue 5 through the Java API: RMSNorm, zero-centred gamma, the fused residual add and the memory-saving backward.
+ * The transformer variants through the Java API: RMSNorm, zero-centred gamma, the fused residual add and the memory-saving backward.
  *
  * <ul>
  *   <li>Gradients by central finite differences in float64 (as GradientCheckTest: L = sum(y*w) [+ sum(s*v)], step
@@ -27,21 +27,40 @@ class NormalizationVariantsTest {
 
     // ---- float64 finite differences ----------------------------------------------------------------------------
 
-    /** L(x, gamma, beta, residual) = sum(y * w) + sum(s * v) of one forward (s only with a residual). */
+    /** One forward: y, and s = x + residual (null without a residual). */
     interface Fwd {
-        LayerNorm.Forward run(Tensor x, Tensor r, Tensor g, Tensor b);
+        double[][] run(Tensor x, Tensor r, Tensor g, Tensor b);
     }
 
+    /** A LayerNorm forward as a Fwd: the allocating forward, or forwardWithResidual into new outputs. */
+    static Fwd fwd(LayerNorm ln) {
+        return (x, r, g, b) -> {
+            try (LayerNorm.Forward f = r == null ? ln.forward(x, g, b) : ln.newForwardWithResidualOutputs(x)) {
+                if (r != null) ln.forwardWithResidual(x, r, g, b, f);
+                return new double[][] {f.output().toDoubleArray(), r == null ? null : f.residualOut().toDoubleArray()};
+            }
+        };
+    }
+
+    /** An RMSNorm forward as a Fwd (b unused). */
+    static Fwd fwd(RMSNorm rms) {
+        return (x, r, g, b) -> {
+            try (RMSNorm.Forward f = r == null ? rms.forward(x, g) : rms.newForwardWithResidualOutputs(x)) {
+                if (r != null) rms.forwardWithResidual(x, r, g, f);
+                return new double[][] {f.output().toDoubleArray(), r == null ? null : f.residualOut().toDoubleArray()};
+            }
+        };
+    }
+
+    /** L(x, gamma, beta, residual) = sum(y * w) + sum(s * v) of one forward (s only with a residual). */
     private static double loss(Fwd f, double[] x, double[] r, double[] g, double[] b, double[] w, double[] v) {
         try (Tensor tx = Tensor.of(x, ROWS, COLS); Tensor tr = r == null ? null : Tensor.of(r, ROWS, COLS);
-                Tensor tg = g == null ? null : Tensor.of(g, COLS); Tensor tb = b == null ? null : Tensor.of(b, COLS);
-                LayerNorm.Forward out = f.run(tx, tr, tg, tb)) {
-            double[] y = out.output().toDoubleArray();
+                Tensor tg = g == null ? null : Tensor.of(g, COLS); Tensor tb = b == null ? null : Tensor.of(b, COLS)) {
+            double[][] out = f.run(tx, tr, tg, tb);
             double s = 0;
-            for (int i = 0; i < y.length; i++) s += y[i] * w[i];
-            if (out.residualOut() != null) {
-                double[] so = out.residualOut().toDoubleArray();
-                for (int i = 0; i < so.length; i++) s += so[i] * v[i];
+            for (int i = 0; i < out[0].length; i++) s += out[0][i] * w[i];
+            if (out[1] != null) {
+                for (int i = 0; i < out[1].length; i++) s += out[1][i] * v[i];
             }
             return s;
         }
@@ -72,13 +91,12 @@ class NormalizationVariantsTest {
         for (boolean zc : new boolean[] {false, true}) {
             RMSNorm rms = RMSNorm.builder(COLS).eps(1e-3).zeroCenteredGamma(zc).build();
             double[] x = d(Data.offCentre(11, ROWS, COLS)), g = d(Data.gamma(12, COLS)), w = d(Data.offCentre(13, ROWS, COLS));
-            Fwd f = (tx, tr, tg, tb) -> rms.forward(tx, tg);
+            Fwd f = fwd(rms);
             try (Tensor tx = Tensor.of(x, ROWS, COLS); Tensor tg = Tensor.of(g, COLS); Tensor tw = Tensor.of(w, ROWS, COLS);
-                    LayerNorm.Forward fw = rms.forward(tx, tg); LayerNorm.Gradients gr = rms.backward(tw, tx, fw, tg)) {
-                assertNull(fw.mean());
-                assertNull(gr.beta());
-                fd("rms zc=" + zc + " dx", gr.input().toDoubleArray(), x, xp -> loss(f, xp, null, g, null, w, null));
-                fd("rms zc=" + zc + " dgamma", gr.gamma().toDoubleArray(), g, gp -> loss(f, x, null, gp, null, w, null));
+                    RMSNorm.Forward fw = rms.forward(tx, tg); RMSNorm.Gradients gr = rms.backward(tw, fw, tx, tg)) {
+                assertNull(fw.residualOut());
+                fd("rms zc=" + zc + " dx", gr.dx().toDoubleArray(), x, xp -> loss(f, xp, null, g, null, w, null));
+                fd("rms zc=" + zc + " dgamma", gr.dgamma().toDoubleArray(), g, gp -> loss(f, x, null, gp, null, w, null));
                 // forward values against the float64 formula
                 double[] y = fw.output().toDoubleArray();
                 for (int r = 0; r < ROWS; r++) {
@@ -99,13 +117,13 @@ class NormalizationVariantsTest {
         LayerNorm ln = LayerNorm.builder(COLS).eps(1e-3).zeroCenteredGamma(true).build();
         double[] x = d(Data.offCentre(21, ROWS, COLS)), g = d(Data.gamma(22, COLS)), b = d(Data.beta(23, COLS));
         double[] w = d(Data.offCentre(24, ROWS, COLS));
-        Fwd f = (tx, tr, tg, tb) -> ln.forward(tx, tg, tb);
+        Fwd f = fwd(ln);
         try (Tensor tx = Tensor.of(x, ROWS, COLS); Tensor tg = Tensor.of(g, COLS); Tensor tb = Tensor.of(b, COLS);
                 Tensor tw = Tensor.of(w, ROWS, COLS); LayerNorm.Forward fw = ln.forward(tx, tg, tb);
-                LayerNorm.Gradients gr = ln.backward(tw, tx, fw, tg)) {
-            fd("zc dx", gr.input().toDoubleArray(), x, xp -> loss(f, xp, null, g, b, w, null));
-            fd("zc dgamma", gr.gamma().toDoubleArray(), g, gp -> loss(f, x, null, gp, b, w, null));
-            fd("zc dbeta", gr.beta().toDoubleArray(), b, bp -> loss(f, x, null, g, bp, w, null));
+                LayerNorm.Gradients gr = ln.backward(tw, fw, tx, tg)) {
+            fd("zc dx", gr.dx().toDoubleArray(), x, xp -> loss(f, xp, null, g, b, w, null));
+            fd("zc dgamma", gr.dgamma().toDoubleArray(), g, gp -> loss(f, x, null, gp, b, w, null));
+            fd("zc dbeta", gr.dbeta().toDoubleArray(), b, bp -> loss(f, x, null, g, bp, w, null));
         }
     }
 
@@ -117,19 +135,36 @@ class NormalizationVariantsTest {
         double[] g = d(Data.gamma(33, COLS)), b = d(Data.beta(34, COLS));
         double[] w = d(Data.offCentre(35, ROWS, COLS)), v = d(Data.offCentre(36, ROWS, COLS));
         for (boolean isRms : new boolean[] {false, true}) {
-            Fwd f = isRms ? (tx, tr, tg, tb) -> rms.forward(tx, tr, tg) : (tx, tr, tg, tb) -> ln.forward(tx, tr, tg, tb);
+            Fwd f = isRms ? fwd(rms) : fwd(ln);
             double[] bb = isRms ? null : b;
             try (Tensor tx = Tensor.of(x, ROWS, COLS); Tensor tr = Tensor.of(r, ROWS, COLS); Tensor tg = Tensor.of(g, COLS);
                     Tensor tb = isRms ? null : Tensor.of(b, COLS); Tensor tw = Tensor.of(w, ROWS, COLS);
-                    Tensor tv = Tensor.of(v, ROWS, COLS); LayerNorm.Forward fw = f.run(tx, tr, tg, tb);
-                    LayerNorm.Gradients gr = isRms ? rms.backward(tw, tv, fw.residualOut(), fw, tg)
-                            : ln.backward(tw, tv, fw.residualOut(), fw, tg)) {
-                double[] s = fw.residualOut().toDoubleArray();
+                    Tensor tv = Tensor.of(v, ROWS, COLS)) {
+                double[] s, dx, dg;
+                if (isRms) {
+                    try (RMSNorm.Forward fw = rms.newForwardWithResidualOutputs(tx);
+                            RMSNorm.Gradients gr = rms.newBackwardOutputs(tx, tg)) {
+                        rms.forwardWithResidual(tx, tr, tg, fw);
+                        rms.backwardWithResidual(tw, tv, fw, tg, gr);
+                        s = fw.residualOut().toDoubleArray();
+                        dx = gr.dx().toDoubleArray();
+                        dg = gr.dgamma().toDoubleArray();
+                    }
+                } else {
+                    try (LayerNorm.Forward fw = ln.newForwardWithResidualOutputs(tx);
+                            LayerNorm.Gradients gr = ln.newBackwardOutputs(tx, tg)) {
+                        ln.forwardWithResidual(tx, tr, tg, tb, fw);
+                        ln.backwardWithResidual(tw, tv, fw, tg, gr);
+                        s = fw.residualOut().toDoubleArray();
+                        dx = gr.dx().toDoubleArray();
+                        dg = gr.dgamma().toDoubleArray();
+                    }
+                }
                 for (int i = 0; i < s.length; i++) assertEquals(x[i] + r[i], s[i], 0.0, "s = x + residual at " + i);
                 String n = isRms ? "rms residual " : "ln residual ";
-                fd(n + "dx", gr.input().toDoubleArray(), x, xp -> loss(f, xp, r, g, bb, w, v));
-                fd(n + "dresidual", gr.input().toDoubleArray(), r, rp -> loss(f, x, rp, g, bb, w, v));
-                fd(n + "dgamma", gr.gamma().toDoubleArray(), g, gp -> loss(f, x, r, gp, bb, w, v));
+                fd(n + "dx", dx, x, xp -> loss(f, xp, r, g, bb, w, v));
+                fd(n + "dresidual", dx, r, rp -> loss(f, x, rp, g, bb, w, v));
+                fd(n + "dgamma", dg, g, gp -> loss(f, x, r, gp, bb, w, v));
             }
         }
     }
@@ -145,14 +180,23 @@ class NormalizationVariantsTest {
                 double[] x = d(Data.offCentre(41, ROWS, COLS)), g = d(Data.gamma(42, COLS)), b = d(Data.beta(43, COLS));
                 double[] w = d(Data.offCentre(44, ROWS, COLS));
                 try (Tensor tx = Tensor.of(x, ROWS, COLS); Tensor tg = Tensor.of(g, COLS); Tensor tb = Tensor.of(b, COLS);
-                        Tensor tw = Tensor.of(w, ROWS, COLS);
-                        LayerNorm.Forward fw = isRms ? rms.forward(tx, tg) : ln.forward(tx, tg, tb);
-                        LayerNorm.Gradients fromX = isRms ? rms.backward(tw, tx, fw, tg) : ln.backward(tw, tx, fw, tg);
-                        LayerNorm.Gradients fromY = isRms ? rms.backwardFromOutput(tw, fw.output(), fw, tg)
-                                : ln.backwardFromOutput(tw, fw.output(), fw, tg, tb)) {
-                    close("dx rms=" + isRms + " zc=" + zc, fromX.input().toDoubleArray(), fromY.input().toDoubleArray());
-                    close("dgamma rms=" + isRms + " zc=" + zc, fromX.gamma().toDoubleArray(), fromY.gamma().toDoubleArray());
-                    if (!isRms) close("dbeta zc=" + zc, fromX.beta().toDoubleArray(), fromY.beta().toDoubleArray());
+                        Tensor tw = Tensor.of(w, ROWS, COLS)) {
+                    if (isRms) {
+                        try (RMSNorm.Forward fw = rms.forward(tx, tg); RMSNorm.Gradients fromX = rms.backward(tw, fw, tx, tg);
+                                RMSNorm.Gradients fromY = rms.newBackwardOutputs(tx, tg)) {
+                            rms.backwardFromOutput(tw, fw, tg, fromY);
+                            close("dx rms zc=" + zc, fromX.dx().toDoubleArray(), fromY.dx().toDoubleArray());
+                            close("dgamma rms zc=" + zc, fromX.dgamma().toDoubleArray(), fromY.dgamma().toDoubleArray());
+                        }
+                    } else {
+                        try (LayerNorm.Forward fw = ln.forward(tx, tg, tb); LayerNorm.Gradients fromX = ln.backward(tw, fw, tx, tg);
+                                LayerNorm.Gradients fromY = ln.newBackwardOutputs(tx, tg)) {
+                            ln.backwardFromOutput(tw, fw, tg, tb, fromY);
+                            close("dx zc=" + zc, fromX.dx().toDoubleArray(), fromY.dx().toDoubleArray());
+                            close("dgamma zc=" + zc, fromX.dgamma().toDoubleArray(), fromY.dgamma().toDoubleArray());
+                            close("dbeta zc=" + zc, fromX.dbeta().toDoubleArray(), fromY.dbeta().toDoubleArray());
+                        }
+                    }
                 }
             }
     }
@@ -179,14 +223,14 @@ class NormalizationVariantsTest {
                         Tensor db = Data.poisoned(DType.FLOAT32, COLS)) {
                     for (Tensor want : new Tensor[] {dg, null}) {
                         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                                () -> ln.backwardFromOutput(tw, fw.output(), fw.rstd(), tg, tb, dx, want, db));
+                                () -> ln.backwardFromOutput(tw, fw, tg, tb, Data.grads(dx, want, db)));
                         assertTrue(e.getMessage().contains("gamma") && e.getMessage().contains("column 9"), e.getMessage());
                         for (double v : dx.toDoubleArray()) assertTrue(Double.isNaN(v), "dx written by a refused call");
                         for (double v : db.toDoubleArray()) assertTrue(Double.isNaN(v), "dbeta written by a refused call");
                     }
                     // the backward from x is exact for any gamma
-                    try (LayerNorm.Gradients ok = ln.backward(tw, tx, fw, tg)) {
-                        for (double v : ok.input().toDoubleArray()) assertTrue(Double.isFinite(v));
+                    try (LayerNorm.Gradients ok = ln.backward(tw, fw, tx, tg)) {
+                        for (double v : ok.dx().toDoubleArray()) assertTrue(Double.isFinite(v));
                     }
                 }
             }
@@ -224,30 +268,43 @@ class NormalizationVariantsTest {
                 Tensor y = Data.poisoned(dt, rows, cols); Tensor s = Data.poisoned(dt, rows, cols);
                 Tensor rstd = Data.poisoned(DType.FLOAT32, rows); Tensor mean = Data.poisoned(DType.FLOAT32, rows);
                 Tensor dx = Data.poisoned(dt, rows, cols); Tensor dg = Data.poisoned(pd, cols);
-                LayerNorm.Forward f64 = rmsv ? (res ? rms.forward(x64, r64, g64) : rms.forward(x64, g64))
-                        : (res ? ln.forward(x64, r64, g64, null) : ln.forward(x64, g64, null))) {
-            Tensor xs64 = res ? f64.residualOut() : x64;
-            try (LayerNorm.Gradients b64 = rmsv ? (res ? rms.backward(w64, r64, xs64, f64, g64) : rms.backward(w64, x64, f64, g64))
-                    : (res ? ln.backward(w64, r64, xs64, f64, g64) : ln.backward(w64, x64, f64, g64))) {
+                Tensor y64 = Data.poisoned(DType.FLOAT64, rows, cols); Tensor s64 = Data.poisoned(DType.FLOAT64, rows, cols);
+                Tensor rstd64 = Data.poisoned(DType.FLOAT64, rows); Tensor mean64 = Data.poisoned(DType.FLOAT64, rows);
+                Tensor dx64 = Data.poisoned(DType.FLOAT64, rows, cols); Tensor dg64 = Data.poisoned(DType.FLOAT64, cols)) {
+            // the same call twice: in float64 (the reference) and in dt
+            Tensor[][] runs = {{x64, r64, w64, g64, y64, s64, rstd64, mean64, dx64, dg64}, {x, r, w, g, y, s, rstd, mean, dx, dg}};
+            for (Tensor[] t : runs) {
                 if (rmsv) {
-                    if (res) rms.forward(x, r, g, y, s, rstd);
-                    else rms.forward(x, g, y, rstd);
-                    Tensor xs = res ? s : x;
-                    if (res) rms.backward(w, r, xs, rstd, g, dx, dg);
-                    else rms.backward(w, x, rstd, g, dx, dg);
+                    RMSNorm.Forward f = RMSNorm.Forward.builder().output(t[4]).residualOut(res ? t[5] : null).rstd(t[6]).build();
+                    RMSNorm.Gradients gr = RMSNorm.Gradients.builder().dx(t[8]).dgamma(t[9]).build();
+                    if (res) {
+                        rms.forwardWithResidual(t[0], t[1], t[3], f);
+                        rms.backwardWithResidual(t[2], t[1], f, t[3], gr);
+                    } else {
+                        rms.forward(t[0], t[3], f);
+                        rms.backward(t[2], f, t[0], t[3], gr);
+                    }
                 } else {
-                    ln.forward(x, res ? r : null, g, null, y, res ? s : null, mean, rstd);
-                    if (fromY) ln.backwardFromOutput(w, y, rstd, g, null, dx, dg, null);
-                    else ln.backward(w, r, res ? s : x, mean, rstd, g, dx, dg, null);
+                    LayerNorm.Forward f = LayerNorm.Forward.builder().output(t[4]).residualOut(res ? t[5] : null)
+                            .mean(t[7]).rstd(t[6]).build();
+                    LayerNorm.Gradients gr = Data.grads(t[8], t[9], null);
+                    if (res) {
+                        ln.forwardWithResidual(t[0], t[1], t[3], null, f);
+                        ln.backwardWithResidual(t[2], t[1], f, t[3], gr);
+                    } else {
+                        ln.forward(t[0], t[3], null, f);
+                        if (fromY) ln.backwardFromOutput(t[2], f, t[3], null, gr);
+                        else ln.backward(t[2], f, t[0], t[3], gr);
+                    }
                 }
-                double uo = dt == DType.FLOAT32 ? 0x1p-24 : dt == DType.BFLOAT16 ? 0x1p-8 : 0x1p-11;
-                // y: output rounding (uo) plus the float32 statistics (a few hundred u32 at 65 columns); dx and dgamma
-                // also see the rounding of s (residual) and, from y, of y itself, amplified by |xhat| ~ 3 and 1/|g| <= 2.
-                agree(what + " y", y.toDoubleArray(), f64.output().toDoubleArray(), 4 * uo + 512 * 0x1p-24);
-                double kb = 64 * uo + 2048 * 0x1p-24;
-                agree(what + " dx", dx.toDoubleArray(), b64.input().toDoubleArray(), kb);
-                agree(what + " dgamma", dg.toDoubleArray(), b64.gamma().toDoubleArray(), kb * rows);
             }
+            double uo = dt == DType.FLOAT32 ? 0x1p-24 : dt == DType.BFLOAT16 ? 0x1p-8 : 0x1p-11;
+            // y: output rounding (uo) plus the float32 statistics (a few hundred u32 at 65 columns); dx and dgamma
+            // also see the rounding of s (residual) and, from y, of y itself, amplified by |xhat| ~ 3 and 1/|g| <= 2.
+            agree(what + " y", y.toDoubleArray(), y64.toDoubleArray(), 4 * uo + 512 * 0x1p-24);
+            double kb = 64 * uo + 2048 * 0x1p-24;
+            agree(what + " dx", dx.toDoubleArray(), dx64.toDoubleArray(), kb);
+            agree(what + " dgamma", dg.toDoubleArray(), dg64.toDoubleArray(), kb * rows);
         }
     }
 
@@ -273,10 +330,13 @@ class NormalizationVariantsTest {
             try (Tensor x = Tensor.of(Data.offCentre(71, rows, cols), rows, cols);
                     Tensor r = Tensor.of(Data.offCentre(72, rows, cols), rows, cols);
                     Tensor g = Tensor.of(Data.gamma(73, cols), cols); Tensor w = Tensor.of(Data.offCentre(74, rows, cols), rows, cols);
-                    LayerNorm.Forward f = rms.forward(x, r, g); LayerNorm.Gradients gr = rms.backward(w, r, f.residualOut(), f, g);
-                    LayerNorm.Gradients gy = rms.backwardFromOutput(w, f.output(), f, g)) {
-                byte[] all = concat(Data.bytes(f.output()), Data.bytes(gr.input()), Data.bytes(gr.gamma()),
-                        Data.bytes(gy.input()), Data.bytes(gy.gamma()));
+                    RMSNorm.Forward f = rms.newForwardWithResidualOutputs(x); RMSNorm.Gradients gr = rms.newBackwardOutputs(x, g);
+                    RMSNorm.Gradients gy = rms.newBackwardOutputs(x, g)) {
+                rms.forwardWithResidual(x, r, g, f);
+                rms.backwardWithResidual(w, r, f, g, gr);
+                rms.backwardFromOutput(w, f, g, gy);
+                byte[] all = concat(Data.bytes(f.output()), Data.bytes(gr.dx()), Data.bytes(gr.dgamma()),
+                        Data.bytes(gy.dx()), Data.bytes(gy.dgamma()));
                 if (first == null) first = all;
                 else assertArrayEquals(first, all, "threads " + t);
             }
@@ -302,12 +362,20 @@ class NormalizationVariantsTest {
         try (Tensor x = Tensor.of(new float[16], 2, 8); Tensor g = Tensor.of(new float[8], 8); Tensor b = Tensor.of(new float[8], 8);
                 Tensor wrong = Tensor.of(new float[24], 3, 8); Tensor y = Tensor.empty(DType.FLOAT32, Device.cpu(), 2, 8);
                 Tensor st = Tensor.empty(DType.FLOAT32, Device.cpu(), 2); Tensor d64 = Tensor.of(new double[16], 2, 8)) {
-            msg(IllegalArgumentException.class, "residual", () -> ln.forward(x, wrong, g, b));
-            msg(IllegalArgumentException.class, "residual", () -> rms.forward(x, d64, g));
-            msg(NullPointerException.class, "residual", () -> rms.forward(x, null, g));
-            msg(IllegalArgumentException.class, "residualOut", () -> ln.forward(x, null, g, b, y, y, st, st));
-            msg(IllegalArgumentException.class, "dResidualOut", () -> ln.backward(x, wrong, x, st, st, g, y, null, null));
-            msg(NullPointerException.class, "beta", () -> ln.backwardFromOutput(x, x, st, g, null, y, null, null));
+            LayerNorm.Forward lf = LayerNorm.Forward.builder().output(y).mean(st).rstd(st).build();
+            LayerNorm.Forward lfs = LayerNorm.Forward.builder().output(y).residualOut(x).mean(st).rstd(st).build();
+            RMSNorm.Forward rf = RMSNorm.Forward.builder().output(y).rstd(st).build();
+            msg(IllegalArgumentException.class, "residual", () -> ln.forwardWithResidual(x, wrong, g, b, lf));
+            msg(IllegalArgumentException.class, "residual", () -> rms.forwardWithResidual(x, d64, g, rf));
+            msg(NullPointerException.class, "residual", () -> rms.forwardWithResidual(x, null, g, rf));
+            msg(IllegalArgumentException.class, "residualOut", () -> ln.forward(x, g, b, lfs));
+            msg(IllegalArgumentException.class, "dResidualOut",
+                    () -> ln.backwardWithResidual(x, wrong, lfs, g, Data.grads(y, null, null)));
+            msg(NullPointerException.class, "saved.residualOut()",
+                    () -> ln.backwardWithResidual(x, null, lf, g, Data.grads(y, null, null)));
+            // the backward of a residual forward differentiates through s, not x: the plain backward refuses x
+            msg(IllegalArgumentException.class, "backwardWithResidual", () -> ln.backward(x, lfs, wrong, g));
+            msg(NullPointerException.class, "beta", () -> ln.backwardFromOutput(x, lf, g, null, Data.grads(y, null, null)));
             msg(IllegalArgumentException.class, "eps", () -> RMSNorm.builder(8).eps(0));
             msg(IllegalArgumentException.class, "normalizedShape", () -> RMSNorm.builder(8, 0));
         }

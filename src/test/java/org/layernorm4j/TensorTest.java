@@ -82,7 +82,7 @@ class TensorTest {
         try (FloatPointer xs = new FloatPointer(1f, 2f, 3f, 4f); FloatPointer ys = new FloatPointer(4);
                 Tensor x = Tensor.wrap(xs, DType.FLOAT32, Device.cpu(), 4);
                 Tensor y = Tensor.wrap(ys, DType.FLOAT32, Device.cpu(), 4)) {
-            LayerNorm.builder(4).elementwiseAffine(false).build().forward(x, null, null, y, null, null);
+            LayerNorm.builder(4).elementwiseAffine(false).build().forward(x, null, null, Data.fwd(y, null, null));
             double rstd = 1 / Math.sqrt(1.25 + 1e-5);
             assertEquals(-1.5 * rstd, ys.get(0), 1e-6);
             assertEquals(1.5 * rstd, ys.get(3), 1e-6);

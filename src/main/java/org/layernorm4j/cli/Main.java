@@ -1,6 +1,8 @@
 package org.layernorm4j.cli;
 
-import java.util.Arrays;
+import java.io.PrintStream;
+import java.nio.file.Paths;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
@@ -9,64 +11,231 @@ import org.layernorm4j.Device;
 import org.layernorm4j.LayerNorm;
 import org.layernorm4j.LayerNormException;
 import org.layernorm4j.Tensor;
-import org.layernorm4j.internal.CpuBackend;
-import org.layernorm4j.internal.NativeCpu;
-import org.layernorm4j.internal.Reference;
+import org.layernorm4j.internal.Natives;
 
 /**
- * The LayerNorm4j command line: {@code java -jar layernorm4j-<v>-cli.jar [info|check|bench]...}.
- * <ul>
- *   <li>{@code info}: version, OS/arch, CPU model, ISA path chosen and available, thread count, CUDA status.
- *   <li>{@code check}: forward and backward on random off-centre data for every backend, ISA path and dtype,
- *       against a float64 reference with rounding-derived bounds; prints max errors; exit status 1 on a failure.
- *   <li>{@code bench [options]}: the native harness's model sweep through the Java API ({@link BenchSweep}): median,
- *       p10, p90, GB/s and the ratio to a copy ceiling measured in the same run; {@code bench --help} lists options.
- * </ul>
- * No argument runs info, check and {@code bench --quick}. System properties {@code layernorm4j.cpu.isa} and
- * {@code layernorm4j.cpu.threads} apply as in {@link LayerNorm}.
+ * The LayerNorm4j command line: {@code java -jar layernorm4j-<v>-cli.jar [info] [check] [bench [options]]};
+ * {@code --help} lists every command, option, system property and exit code.
+ *
+ * <p>The whole command line (and the {@code layernorm4j.cpu.*} properties) is checked before any work; errors go to
+ * stderr as one line, with exit status {@value #EXIT_USAGE} (bad command line), {@value #EXIT_FAILED} (a check
+ * failed) or {@value #EXIT_ENVIRONMENT} (this machine or JVM cannot run it: natives, platform, CPU, memory).
  */
 public final class Main {
+    /** Everything ran and every check passed. */
+    public static final int EXIT_OK = 0;
+    /** {@code check} found a result outside its bound. */
+    public static final int EXIT_FAILED = 1;
+    /** A bad command line or system property value. */
+    public static final int EXIT_USAGE = 2;
+    /** The environment cannot run it: natives missing or unloadable, unsupported platform or CPU, out of memory. */
+    public static final int EXIT_ENVIRONMENT = 3;
+    /** An unexpected internal error (a bug: please report it with the output of -Dlayernorm4j.cli.trace=true). */
+    public static final int EXIT_INTERNAL = 4;
+
+    private static final String TRACE_PROPERTY = "layernorm4j.cli.trace";
+
     private Main() {}
 
-    public static void main(String[] args) {
-        List<String> cmds = args.length == 0 ? List.of("info", "check", "bench", "--quick") : Arrays.asList(args);
-        boolean ok = true;
-        for (int i = 0; i < cmds.size(); i++) {
-            String c = cmds.get(i);
-            switch (c) {
-                case "info": info(); break;
-                case "check": ok &= check(); break;
-                case "bench": {
-                    // Everything after `bench` is its options (--cols 768,4096 --quick ...): see BenchSweep's usage.
-                    List<String> opts = cmds.subList(i + 1, cmds.size());
-                    int rc = BenchSweep.run(opts.toArray(new String[0]), System.out);
-                    System.exit(rc != 0 ? rc : ok ? 0 : 1);
-                    break;
-                }
-                case "-h": case "--help": case "help":
-                    System.out.println("usage: java -jar layernorm4j-cli.jar [info] [check] [bench [bench options]] (bench last)");
-                    BenchSweep.run(new String[] {"--help"}, System.out);
-                    break;
-                default:
-                    System.err.println("unknown command '" + c + "': expected info, check or bench");
-                    System.exit(2);
-            }
+    /** A usage error: one line for stderr, exit status 2. */
+    static final class UsageException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        UsageException(String message) {
+            super(message);
         }
-        System.exit(ok ? 0 : 1);
     }
 
-    static void info() {
-        System.out.println("== info");
-        System.out.println("layernorm4j " + NativeCpu.ln4j_version());
-        System.out.println("os/arch     " + System.getProperty("os.name") + " " + System.getProperty("os.arch")
-                + ", java " + System.getProperty("java.version"));
-        System.out.println("cpu         " + NativeCpu.ln4j_cpu_model() + ", " + Runtime.getRuntime().availableProcessors()
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /** Runs the command line; returns the exit status. */
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        List<String> cmds = new ArrayList<>();
+        BenchSweep.Options bench = null;
+        try {
+            // 1. the whole command line, before any work
+            for (String a : args) {
+                if (a.equals("-h") || a.equals("--help") || a.equals("help")) {
+                    usage(out);
+                    return EXIT_OK;
+                }
+            }
+            if (args.length == 1 && (args[0].equals("--version") || args[0].equals("-V"))) {
+                out.println(versionLine());
+                return EXIT_OK;
+            }
+            if (args.length == 0) {
+                cmds.add("info");
+                cmds.add("check");
+                bench = BenchSweep.parse(new String[] {"--quick"});
+            }
+            for (int i = 0; i < args.length; i++) {
+                String c = args[i];
+                switch (c) {
+                    case "info":
+                    case "check":
+                        if (cmds.contains(c)) throw new UsageException("'" + c + "' given twice");
+                        cmds.add(c);
+                        break;
+                    case "bench":
+                        bench = BenchSweep.parse(java.util.Arrays.copyOfRange(args, i + 1, args.length));
+                        i = args.length;
+                        break;
+                    case "--version":
+                    case "-V":
+                        throw new UsageException("--version takes no command with it");
+                    default:
+                        throw new UsageException(c.startsWith("-") ? "unknown option '" + c + "' (options go after 'bench')"
+                                : "unknown command '" + c + "': expected info, check or bench");
+                }
+            }
+            // 2. the environment: natives, then the system properties that need them
+            checkProperties();
+        } catch (UsageException e) {
+            err.println(programName() + ": " + e.getMessage() + " (see --help)");
+            return EXIT_USAGE;
+        } catch (EnvironmentException e) {
+            err.println(programName() + ": " + e.getMessage());
+            return EXIT_ENVIRONMENT;
+        } catch (LinkageError e) {
+            err.println(programName() + ": " + linkageMessage(e));
+            return EXIT_ENVIRONMENT;
+        }
+        // 3. the work
+        try {
+            boolean ok = true;
+            if (cmds.contains("info")) info(out);
+            if (cmds.contains("check")) ok = check(out);
+            if (bench != null) BenchSweep.run(bench, out);
+            return ok ? EXIT_OK : EXIT_FAILED;
+        } catch (LinkageError e) {
+            err.println(programName() + ": " + linkageMessage(e));
+            return EXIT_ENVIRONMENT;
+        } catch (OutOfMemoryError e) {
+            err.println(programName() + ": out of memory (" + Natives.oneLine(String.valueOf(e.getMessage()))
+                    + "): give the JVM more (-Xmx) or use a smaller bench (--elements, --rotate-mib)");
+            return EXIT_ENVIRONMENT;
+        } catch (RuntimeException e) {
+            err.println(programName() + ": internal error: " + Natives.oneLine(String.valueOf(e))
+                    + " (run with -D" + TRACE_PROPERTY + "=true for the stack trace)");
+            if (Boolean.getBoolean(TRACE_PROPERTY)) e.printStackTrace(err);
+            return EXIT_INTERNAL;
+        }
+    }
+
+    /** An environment error found before the work: one line for stderr, exit status 3. */
+    static final class EnvironmentException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        EnvironmentException(String message) {
+            super(message);
+        }
+    }
+
+    private static String linkageMessage(LinkageError e) {
+        // NoClassDefFoundError after a failed static initializer: the first failure (its cause) says why
+        Throwable t = e;
+        while (t instanceof NoClassDefFoundError && t.getCause() != null) t = t.getCause();
+        String m = t.getMessage() == null ? t.toString() : t.getMessage();
+        m = m.replaceFirst("^Exception java\\.lang\\.\\w+: ", "").replaceFirst(" \\[in thread \"[^\"]*\"\\]$", "");
+        return Natives.oneLine(m);
+    }
+
+    /** The natives load and the layernorm4j.cpu.* properties are valid; otherwise a one-line exception. */
+    static void checkProperties() throws UsageException, EnvironmentException {
+        try {
+            LayerNorm.version();
+        } catch (LinkageError e) {
+            throw new EnvironmentException(linkageMessage(e));
+        }
+        try {
+            LayerNorm.cpuIsa();
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(Natives.oneLine(e.getMessage()));
+        } catch (IllegalStateException e) {
+            throw new EnvironmentException(Natives.oneLine(e.getMessage()));
+        }
+        try {
+            LayerNorm.defaultCpuThreads();
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new UsageException(Natives.oneLine(e.getMessage()));
+        }
+    }
+
+    /** How this program was started: "java -jar <jar name>" or "java -cp ... org.layernorm4j.cli.Main". */
+    static String programName() {
+        return "layernorm4j";
+    }
+
+    static String invocation() {
+        try {
+            String loc = Paths.get(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI()).getFileName()
+                    .toString();
+            if (loc.endsWith(".jar")) return "java -jar " + loc;
+        } catch (Exception | Error e) {
+            // no code source (unusual class loader): the generic form below
+        }
+        return "java -cp <class path> " + Main.class.getName();
+    }
+
+    static String versionLine() {
+        return "layernorm4j " + Natives.version() + " (Java " + System.getProperty("java.version") + ", "
+                + System.getProperty("os.name") + " " + System.getProperty("os.arch") + ")";
+    }
+
+    static void usage(PrintStream out) {
+        String me = invocation();
+        out.println("usage: " + me + " [info] [check] [bench [bench options]]");
+        out.println("       " + me + " --help | --version");
+        out.println();
+        out.println("LayerNorm4j " + Natives.version() + ": layer normalization kernels for the CPU (scalar, AVX2, AVX-512)");
+        out.println("and CUDA, from Java. With no command: info, check, then bench --quick.");
+        out.println();
+        out.println("commands (run in this order; bench last, its options after it):");
+        out.println("  info          version, OS/arch, CPU model, ISA path (chosen and available), threads, CUDA status");
+        out.println("  check         forward and backward of every backend, ISA path and dtype on random off-centre data");
+        out.println("                against a float64 reference with rounding-derived bounds, one row per case");
+        out.println("  bench         the model sweep through the Java API: median, p10, p90, GB/s and % of a copy ceiling");
+        out.println();
+        out.println("bench options:");
+        BenchSweep.usage(out);
+        out.println();
+        out.println("options:");
+        out.println("  -h, --help    this text (anywhere on the command line; nothing runs)");
+        out.println("  -V, --version the version, then exit");
+        out.println();
+        out.println("system properties (java -D<name>=<value> " + me.substring("java ".length()) + " ...):");
+        String[][] props = {
+            {LayerNorm.CPU_ISA_PROPERTY + "=scalar|avx2|avx512|auto", "force a CPU ISA path (default auto: the best this CPU runs)"},
+            {"layernorm4j.cpu.threads" + "=N", "CPU threads (default 0: available processors)"},
+            {"org.bytedeco.javacpp.cachedir=DIR", "where the natives are extracted (default ~/.javacpp/cache)"},
+            {"org.bytedeco.javacpp.logger.debug=true", "log every native library load"},
+            {TRACE_PROPERTY + "=true", "print the stack trace of an internal error"}};
+        for (String[] p : props) out.printf(Locale.ROOT, "  %-44s %s%n", p[0], p[1]);
+        out.println();
+        out.println("exit status:");
+        out.println("  " + EXIT_OK + "  success");
+        out.println("  " + EXIT_FAILED + "  check: a result outside its bound");
+        out.println("  " + EXIT_USAGE + "  bad command line or system property value (one line on stderr)");
+        out.println("  " + EXIT_ENVIRONMENT + "  this machine cannot run it: natives missing or not loadable, unsupported platform,");
+        out.println("     a forced ISA path the CPU lacks, out of memory (one line on stderr)");
+        out.println("  " + EXIT_INTERNAL + "  internal error (a bug; -D" + TRACE_PROPERTY + "=true shows where)");
+    }
+
+    static void info(PrintStream out) {
+        out.println("== info");
+        out.println("layernorm4j " + LayerNorm.version());
+        out.println("os/arch     " + System.getProperty("os.name") + " " + System.getProperty("os.arch")
+                + " (natives: " + Natives.platform() + "), java " + System.getProperty("java.version"));
+        out.println("cpu         " + LayerNorm.cpuModel() + ", " + Runtime.getRuntime().availableProcessors()
                 + " processors");
-        String forced = System.getProperty(CpuBackend.ISA_PROPERTY);
-        System.out.println("isa         " + CpuBackend.activeIsaName() + (forced == null ? " (best of this CPU)"
-                : " (forced by -D" + CpuBackend.ISA_PROPERTY + ")") + "; available: " + CpuBackend.supportedIsaNames());
-        System.out.println("threads     " + LayerNorm.defaultCpuThreads());
-        System.out.println("cuda        " + (Device.cudaAvailable() ? "available, " + Device.cudaDeviceCount()
+        String forced = System.getProperty(LayerNorm.CPU_ISA_PROPERTY);
+        out.println("isa         " + LayerNorm.cpuIsa() + (forced == null ? " (best of this CPU)"
+                : " (forced by -D" + LayerNorm.CPU_ISA_PROPERTY + ")") + "; available: " + LayerNorm.supportedCpuIsas());
+        out.println("threads     " + LayerNorm.defaultCpuThreads());
+        out.println("cuda        " + (Device.cudaAvailable() ? "available, " + Device.cudaDeviceCount()
                 + " device(s)" : "unavailable: " + Device.cudaUnavailableReason()));
     }
 
@@ -74,14 +243,14 @@ public final class Main {
 
     private static final int[][] CHECK_SHAPES = {{1, 768}, {7, 33}, {13, 1000}, {3, 4097}, {64, 256}};
 
-    static boolean check() {
-        System.out.println("== check (error / bound, bound derived from rounding; <= 1 passes)");
-        String saved = System.getProperty(CpuBackend.ISA_PROPERTY);
+    static boolean check(PrintStream out) {
+        out.println("== check (error / bound, bound derived from rounding; <= 1 passes)");
+        String saved = System.getProperty(LayerNorm.CPU_ISA_PROPERTY);
         int fails = 0, passes = 0;
         try {
-            List<String> isas = CpuBackend.supportedIsaNames();
+            List<String> isas = LayerNorm.supportedCpuIsas();
             for (String isa : isas) {
-                System.setProperty(CpuBackend.ISA_PROPERTY, isa);
+                System.setProperty(LayerNorm.CPU_ISA_PROPERTY, isa);
                 for (DType dt : DType.values()) {
                     for (int[] sh : CHECK_SHAPES) {
                         String label = String.format(Locale.ROOT, "cpu %-6s %-8s %5d x %-5d", isa, dt, sh[0], sh[1]);
@@ -90,11 +259,11 @@ public final class Main {
                             boolean pass = r.startsWith("PASS");
                             if (pass) passes++;
                             else fails++;
-                            System.out.println(label + " " + r);
+                            out.println(label + " " + r);
                         } catch (LayerNormException e) {
                             // The CPU backend implements every dtype on every ISA: UNSUPPORTED is a failure too.
                             fails++;
-                            System.out.println(label + " FAIL " + e.getMessage());
+                            out.println(label + " FAIL " + e.getMessage());
                         }
                     }
                 }
@@ -109,22 +278,22 @@ public final class Main {
                                 boolean pass = r.startsWith("PASS");
                                 if (pass) passes++;
                                 else fails++;
-                                System.out.println(label + " " + r);
+                                out.println(label + " " + r);
                             } catch (LayerNormException e) {
                                 fails++;
-                                System.out.println(label + " FAIL " + e.getMessage());
+                                out.println(label + " FAIL " + e.getMessage());
                             }
                         }
                     }
                 }
             } else {
-                System.out.println("cuda: skipped: " + Device.cudaUnavailableReason());
+                out.println("cuda: skipped: " + Device.cudaUnavailableReason());
             }
         } finally {
-            if (saved == null) System.clearProperty(CpuBackend.ISA_PROPERTY);
-            else System.setProperty(CpuBackend.ISA_PROPERTY, saved);
+            if (saved == null) System.clearProperty(LayerNorm.CPU_ISA_PROPERTY);
+            else System.setProperty(LayerNorm.CPU_ISA_PROPERTY, saved);
         }
-        System.out.println("check: " + passes + " passed, " + fails + " failed");
+        out.println("check: " + passes + " passed, " + fails + " failed");
         return fails == 0;
     }
 
@@ -171,8 +340,9 @@ public final class Main {
             double uAcc = dt == DType.FLOAT64 ? 0x1p-53 : 0x1p-24;
             Reference ref = new Reference(x.toDoubleArray(), gamma.toDoubleArray(), beta.toDoubleArray(), rows, cols,
                     ln.eps(), uAcc, dt.unitRoundoff(), dt.statsDType().unitRoundoff());
-            ln.forward(x, gamma, beta, y, mean, rstd);
-            ln.backward(dy, x, mean, rstd, gamma, dx, dgamma, dbeta);
+            LayerNorm.Forward f = LayerNorm.Forward.builder().output(y).mean(mean).rstd(rstd).build();
+            ln.forward(x, gamma, beta, f);
+            ln.backward(dy, f, x, gamma, LayerNorm.Gradients.builder().dx(dx).dgamma(dgamma).dbeta(dbeta).build());
             Reference.Backward bw = ref.new Backward(dy.toDoubleArray(), dt.unitRoundoff(), pdt.unitRoundoff());
             double[] yv = y.toDoubleArray(), dxv = dx.toDoubleArray(), dgv = dgamma.toDoubleArray(),
                     dbv = dbeta.toDoubleArray();

@@ -16,6 +16,7 @@ public final class CudaProbe {
         int count = 0;
         String reason;
         try {
+            Natives.loadCuda(); // first: its one-line error, before JavaCPP's Pointer needs any native library
             try (PointerPointer<BytePointer> out = new PointerPointer<>(1)) {
                 count = NativeCuda.ln4j_cuda_device_count(out);
                 BytePointer p = out.get(BytePointer.class, 0);
@@ -23,7 +24,9 @@ public final class CudaProbe {
             }
         } catch (Throwable t) {
             count = 0;
-            reason = "CUDA library failed to load: " + oneLine(String.valueOf(t));
+            // Natives' errors are already one line for the user (unsupported platform, CUDA jar not on the class path)
+            reason = t instanceof UnsatisfiedLinkError && t.getCause() == null && t.getMessage() != null
+                    ? oneLine(t.getMessage()) : "CUDA library failed to load: " + oneLine(String.valueOf(t));
         }
         COUNT = Math.max(count, 0);
         REASON = COUNT > 0 ? "" : (reason.isEmpty() ? "no CUDA device" : reason);

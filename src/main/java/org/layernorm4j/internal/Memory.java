@@ -5,7 +5,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.concurrent.atomic.AtomicLong;
 import org.bytedeco.javacpp.BytePointer;
-import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.Pointer;
 
 /**
@@ -36,7 +35,7 @@ public final class Memory {
     static {
         // Pointer.malloc/free/memcpy are JavaCPP natives (jnijavacpp): load them with our own libraries, so a
         // program whose first call is Tensor.of works.
-        Loader.load(NativeCpu.class);
+        Natives.loadCpu();
     }
 
     private Memory() {}
@@ -118,7 +117,7 @@ public final class Memory {
 
     /** Counts {@code bytes} about to be allocated for an owned tensor; may first ask for a garbage collection. */
     public static void reserve(long bytes) {
-        if (OWNED.addAndGet(bytes) > gcAt) collect();
+        if (OWNED.addAndGet(bytes) > gcAt) collect(false);
     }
 
     /** Uncounts {@code bytes} of an owned tensor that was freed (or never allocated). */
@@ -130,15 +129,22 @@ public final class Memory {
 
     /**
      * Asks for a garbage collection, so that the cleaner frees unclosed, unreachable tensors, and waits until the
-     * freeing stops (at most about 100 ms); then moves the threshold to twice what is still held.
+     * freeing stops (at most about 100 ms); then moves the threshold to twice what is still held. Called when an
+     * allocation failed, before its one retry.
      */
-    public static synchronized void collect() {
-        if (OWNED.get() <= gcAt / 2 && gcAt > GC_BYTES) return;  // another thread just collected
+    public static void collect() {
+        collect(true);
+    }
+
+    private static synchronized void collect(boolean force) {
+        if (!force && OWNED.get() <= gcAt) return;  // another thread collected while this one waited for the lock
         System.gc();
         long deadline = System.nanoTime() + 100_000_000L;
         long last = Long.MAX_VALUE;
         int still = 0;
-        while (System.nanoTime() < deadline && still < 3) {
+        // the cleaner thread frees what the collection found; on a busy machine it may start late, so wait until
+        // the count is well under the base threshold or has stopped falling for 10 ms
+        while (System.nanoTime() < deadline && still < 10 && last > GC_BYTES / 2) {
             try {
                 Thread.sleep(1);
             } catch (InterruptedException e) {

@@ -1,6 +1,5 @@
 package org.layernorm4j.internal;
 
-import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Platform;
 
@@ -12,7 +11,7 @@ import org.bytedeco.javacpp.annotation.Platform;
 @Platform(include = "layernorm4j/layernorm4j.h", link = "layernorm4j")
 public final class NativeCpu {
     static {
-        Loader.load();
+        Natives.loadCpu();
     }
 
     private NativeCpu() {}

@@ -1,6 +1,5 @@
 package org.layernorm4j.internal;
 
-import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.PointerPointer;
 import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Platform;
@@ -13,7 +12,7 @@ import org.bytedeco.javacpp.annotation.Platform;
 @Platform(include = "layernorm4j/layernorm4j.h", link = "layernorm4j_cuda")
 public final class NativeCuda {
     static {
-        Loader.load();
+        Natives.loadCuda();
     }
 
     private NativeCuda() {}

@@ -66,6 +66,8 @@ public class LayerNormBench {
     private int rows, cols;
     private LayerNorm ln;
     private Tensor x, dy, gamma, beta, y, mean, rstd, dx, dgamma, dbeta;
+    private LayerNorm.Forward fwd;
+    private LayerNorm.Gradients grads;
     private float[] hx, hdy, hg, hb, hy, hm, hr, hdx, hdg, hdb;
 
     @Setup(Level.Trial)
@@ -104,7 +106,9 @@ public class LayerNormBench {
             stream = org.layernorm4j.CudaStream.create(dev);
             streamScope = stream.use();  // JMH runs setup and the benchmark on the same thread (Scope.Thread)
         }
-        ln.forward(x, gamma, beta, y, mean, rstd);
+        fwd = LayerNorm.Forward.builder().output(y).mean(mean).rstd(rstd).build();
+        grads = LayerNorm.Gradients.builder().dx(dx).dgamma(dgamma).dbeta(dbeta).build();
+        ln.forward(x, gamma, beta, fwd);
         VectorLayerNorm.forward(hx, hg, hb, hy, hm, hr, rows, cols, 1e-5f);
     }
 
@@ -128,14 +132,14 @@ public class LayerNormBench {
 
     @Benchmark
     public Tensor oursForward() {
-        ln.forward(x, gamma, beta, y, mean, rstd);
+        ln.forward(x, gamma, beta, fwd);
         sync();
         return y;
     }
 
     @Benchmark
     public Tensor oursBackward() {
-        ln.backward(dy, x, mean, rstd, gamma, dx, dgamma, dbeta);
+        ln.backward(dy, fwd, x, gamma, grads);
         sync();
         return dx;
     }

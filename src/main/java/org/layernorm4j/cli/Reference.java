@@ -1,4 +1,4 @@
-package org.layernorm4j.internal;
+package org.layernorm4j.cli;
 
 /**
  * Float64 layer-norm reference and rounding-derived error bounds, used by the CLI's {@code check} and
