@@ -26,7 +26,7 @@ grep -m1 'model name' /proc/cpuinfo || true
 "$bin" --fused --csv "$out/fused.csv" | tee "$out/fused.txt"
 java -jar "$jar" bench | tee "$out/java-cold.txt"
 java -jar "$jar" bench --warm | tee "$out/java-warm.txt"
-mvn -B -q test-compile dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/jmh.cp
+mvn -B -q -f layernorm4j.pom.xml test-compile dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/jmh.cp
 java --add-modules jdk.incubator.vector -cp "target/test-classes:target/classes:$(cat target/jmh.cp)" \
   org.openjdk.jmh.Main LayerNormBench -p regime=cold,warm -f 1 -wi 3 -i 5 -r 300ms -w 300ms \
   -rf json -rff "$out/jmh.json" | tee "$out/jmh.txt"
