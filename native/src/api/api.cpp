@@ -5,6 +5,7 @@
 
 #include "../common/args.h"
 #include "../common/status.h"
+#include "../cpu/cache_info.h"
 #include "../cpu/cpu_backend.h"
 
 using namespace ln4j;
@@ -47,6 +48,13 @@ int ln4j_cpu_set_default_threads(int32_t threads) {
     return fail(LN4J_ERR_INVALID_ARGUMENT,
                 "ln4j_cpu_set_default_threads: threads must be >= 0 (0 = online processors), got %d", threads);
   return guarded("ln4j_cpu_set_default_threads", [&] { return cpu::set_default_threads(threads); });
+}
+
+int64_t ln4j_cpu_stream_threshold(void) { return cpu::stream_threshold(); }
+int ln4j_cpu_set_stream_threshold(int64_t bytes) {
+  clear_error();
+  cpu::set_stream_threshold(bytes);
+  return LN4J_OK;
 }
 
 int ln4j_cpu_forward(const ln4j_forward_args* args, const ln4j_exec* exec) {

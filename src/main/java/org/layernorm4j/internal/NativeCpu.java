@@ -43,6 +43,10 @@ public final class NativeCpu {
 
     public static native int ln4j_cpu_set_default_threads(int threads);
 
+    public static native @Cast("int64_t") long ln4j_cpu_stream_threshold();
+
+    public static native int ln4j_cpu_set_stream_threshold(@Cast("int64_t") long bytes);
+
     /** {@code args}: address of an {@code ln4j_forward_args}; {@code exec}: of an {@code ln4j_exec}. */
     public static native int ln4j_cpu_forward(@Cast("const ln4j_forward_args*") long args,
             @Cast("const ln4j_exec*") long exec);
