@@ -51,6 +51,7 @@ public final class CudaStream implements AutoCloseable {
         org.layernorm4j.internal.CudaBackend.requireUsable(device.ordinal());
     }
 
+    /** The CUDA device this stream belongs to. */
     public Device device() {
         return device;
     }

@@ -19,7 +19,9 @@ import org.layernorm4j.internal.CudaProbe;
 public final class Device {
     /** Kind of device. */
     public enum Kind {
+        /** The host CPU. */
         CPU,
+        /** An NVIDIA GPU through CUDA. */
         CUDA
     }
 
