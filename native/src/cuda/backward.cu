@@ -61,8 +61,14 @@ struct BwdParams {
 // before launch by the zero-gamma rule; the guard only keeps a division by zero out of the kernel).
 template <class A>
 __device__ __forceinline__ A xhat_of(A v, A g, A b, A mean, A rstd, bool from_y) {
-  if (from_y) return g != A(0) ? (v - b) / g : A(0);
-  return (v - mean) * rstd;
+  if (from_y) return g != A(0) ? sub_rn(v, b) / g : A(0);
+  return mul_rn(sub_rn(v, mean), rstd);
+}
+
+// dx of one element: rstd * (g*dy - c1 - xhat*c2) (+ dres), every operation explicitly rounded.
+template <class A>
+__device__ __forceinline__ A dx_of(A rstd, A gdy, A c1, A xhat, A c2) {
+  return mul_rn(rstd, sub_rn(sub_rn(gdy, c1), mul_rn(xhat, c2)));
 }
 
 template <class T, class P, class A, int K>
@@ -73,6 +79,8 @@ __global__ void __launch_bounds__(K > 0 ? kRegBlock : kStreamBlock) backward_row
   const bool partials = p.part_dgamma != nullptr;
   const A inv_cols = A(1) / A(p.cols);
   const bool centred = !p.rms;
+  LN4J_DYNAMIC_SMEM(unsigned char, smem_raw);
+  A* scratch = reinterpret_cast<A*>(smem_raw);  // kScratchBytes for block_sum2, then (K == 0) the partials
   if constexpr (K > 0) {
     A dgamma[K], dbeta[K], g[K], b[K];
 #pragma unroll
@@ -94,22 +102,22 @@ __global__ void __launch_bounds__(K > 0 ? kRegBlock : kStreamBlock) backward_row
         const bool in = j < p.cols;
         xhat[k] = in ? xhat_of(A(Conv<T>::load(p.x[o + j])), g[k], b[k], mean, rstd, p.from_y) : A(0);
         dyv[k] = in ? A(Conv<T>::load(p.dy[o + j])) : A(0);
-        const A gdy = g[k] * dyv[k];
-        s1 += gdy;
-        s2 += gdy * xhat[k];
+        const A gdy = mul_rn(g[k], dyv[k]);
+        s1 = add_rn(s1, gdy);
+        s2 = add_rn(s2, mul_rn(gdy, xhat[k]));
       }
-      block_sum2(s1, s2);
-      const A c1 = centred ? s1 * inv_cols : A(0), c2 = s2 * inv_cols;
+      block_sum2(s1, s2, scratch);
+      const A c1 = centred ? mul_rn(s1, inv_cols) : A(0), c2 = mul_rn(s2, inv_cols);
 #pragma unroll
       for (int k = 0; k < K; ++k) {
         const int64_t j = int64_t(k) * blockDim.x + threadIdx.x;
         if (j < p.cols) {
-          A d = rstd * (g[k] * dyv[k] - c1 - xhat[k] * c2);
-          if (p.dres) d += A(Conv<T>::load(p.dres[o + j]));
+          A d = dx_of(rstd, mul_rn(g[k], dyv[k]), c1, xhat[k], c2);
+          if (p.dres) d = add_rn(d, A(Conv<T>::load(p.dres[o + j])));
           p.dx[o + j] = Conv<T>::store(d);
         }
-        dgamma[k] += dyv[k] * xhat[k];
-        dbeta[k] += dyv[k];
+        dgamma[k] = add_rn(dgamma[k], mul_rn(dyv[k], xhat[k]));
+        dbeta[k] = add_rn(dbeta[k], dyv[k]);
       }
     }
     if (partials) {
@@ -123,11 +131,10 @@ __global__ void __launch_bounds__(K > 0 ? kRegBlock : kStreamBlock) backward_row
       }
     }
   } else {
-    LN4J_DYNAMIC_SMEM(unsigned char, smem_raw);
     A* dgp = nullptr;  // this part's partials: shared memory, or its rows of the workspace
     A* dbp = nullptr;
     if (partials) {
-      dgp = p.smem_partials ? reinterpret_cast<A*>(smem_raw) : p.part_dgamma + part * p.cols;
+      dgp = p.smem_partials ? reinterpret_cast<A*>(smem_raw + kScratchBytes) : p.part_dgamma + part * p.cols;
       dbp = p.smem_partials ? dgp + p.cols : p.part_dbeta + part * p.cols;
     }
     for (int64_t row = row0; row < row1; ++row) {
@@ -138,24 +145,24 @@ __global__ void __launch_bounds__(K > 0 ? kRegBlock : kStreamBlock) backward_row
         const A g = gamma_at<P, A>(p.gamma, j, p.zc);
         const A b = p.from_y ? beta_at<P, A>(p.beta, j) : A(0);
         const A xhat = xhat_of(A(Conv<T>::load(p.x[o + j])), g, b, mean, rstd, p.from_y);
-        const A gdy = g * A(Conv<T>::load(p.dy[o + j]));
-        s1 += gdy;
-        s2 += gdy * xhat;
+        const A gdy = mul_rn(g, A(Conv<T>::load(p.dy[o + j])));
+        s1 = add_rn(s1, gdy);
+        s2 = add_rn(s2, mul_rn(gdy, xhat));
       }
-      block_sum2(s1, s2);
-      const A c1 = centred ? s1 * inv_cols : A(0), c2 = s2 * inv_cols;
+      block_sum2(s1, s2, scratch);
+      const A c1 = centred ? mul_rn(s1, inv_cols) : A(0), c2 = mul_rn(s2, inv_cols);
       for (int64_t j = threadIdx.x; j < p.cols; j += blockDim.x) {
         const A g = gamma_at<P, A>(p.gamma, j, p.zc);
         const A b = p.from_y ? beta_at<P, A>(p.beta, j) : A(0);
         const A xhat = xhat_of(A(Conv<T>::load(p.x[o + j])), g, b, mean, rstd, p.from_y);
         const A dy = A(Conv<T>::load(p.dy[o + j]));
-        A d = rstd * (g * dy - c1 - xhat * c2);
-        if (p.dres) d += A(Conv<T>::load(p.dres[o + j]));
+        A d = dx_of(rstd, mul_rn(g, dy), c1, xhat, c2);
+        if (p.dres) d = add_rn(d, A(Conv<T>::load(p.dres[o + j])));
         p.dx[o + j] = Conv<T>::store(d);
         if (partials) {
           const bool first = row == row0;
-          dgp[j] = (first ? A(0) : dgp[j]) + dy * xhat;
-          dbp[j] = (first ? A(0) : dbp[j]) + dy;
+          dgp[j] = add_rn(first ? A(0) : dgp[j], mul_rn(dy, xhat));
+          dbp[j] = add_rn(first ? A(0) : dbp[j], dy);
         }
       }
     }
@@ -183,8 +190,8 @@ __global__ void backward_finalize(const A* part_dgamma, const A* part_dbeta, P* 
   for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < cols; j += int64_t(gridDim.x) * blockDim.x) {
     A sg = A(0), sb = A(0);
     for (int64_t q = 0; q < parts; ++q) {
-      sg += part_dgamma[q * cols + j];
-      sb += part_dbeta[q * cols + j];
+      sg = add_rn(sg, part_dgamma[q * cols + j]);
+      sb = add_rn(sb, part_dbeta[q * cols + j]);
     }
     if (dgamma) dgamma[j] = Conv<P>::store(sg);
     if (dbeta) dbeta[j] = Conv<P>::store(sb);
@@ -192,15 +199,26 @@ __global__ void backward_finalize(const A* part_dgamma, const A* part_dbeta, P* 
 }
 
 template <class T, class P, class A, int K>
-int launch_rows(const BwdParams<T, P, A>& p, int64_t parts, cudaStream_t s, const char* fn, int64_t smem = 0) {
+int launch_rows(const BwdParams<T, P, A>& p, int64_t parts, cudaStream_t s, const char* fn, int64_t smem) {
   LN4J_LAUNCH(unsigned(parts), K > 0 ? kRegBlock : kStreamBlock, size_t(smem), s, backward_rows<T, P, A, K>)(p);
   return cuda_status(cudaGetLastError(), fn, "launch of backward_rows");
 }
 
 template <class T, class P, class A>
-int backward_typed(const BackwardArgs& a, void* workspace, cudaStream_t s, const char* fn) {
+int backward_typed(const BackwardArgs& a, void* workspace, int64_t ws_bytes, cudaStream_t s, const char* fn) {
   const PartLayout L = part_layout(a.p.rows, a.p.cols);
   const bool partials = a.dgamma || a.dbeta;
+  const bool from_y = (a.p.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT) != 0;
+  // The workspace holds the partials (dgamma/dbeta wanted) and the zero-gamma flag of the backward from y with
+  // gamma (at partials_bytes); ln4j_cuda_backward_workspace_bytes covers both.
+  if (partials || (from_y && a.gamma)) {
+    const int64_t need = workspace_bytes(a.p.rows, a.p.cols);
+    if (!workspace || ws_bytes < need || reinterpret_cast<uintptr_t>(workspace) % 8 != 0)
+      return fail(LN4J_ERR_INVALID_ARGUMENT,
+                  "%s: workspace must be an 8-byte aligned block of >= %lld bytes (ln4j_cuda_backward_workspace_bytes) "
+                  "when dgamma or dbeta is wanted or with LN4J_FLAG_BACKWARD_FROM_OUTPUT and gamma, got %p, %lld bytes",
+                  fn, (long long)need, workspace, (long long)ws_bytes);
+  }
   A* part_dgamma = partials ? static_cast<A*>(workspace) : nullptr;
   A* part_dbeta = partials ? part_dgamma + L.parts * a.p.cols : nullptr;
   BwdParams<T, P, A> p;
@@ -219,8 +237,31 @@ int backward_typed(const BackwardArgs& a, void* workspace, cudaStream_t s, const
   p.rows_per_part = L.rows_per_part;
   p.rms = a.p.norm == LN4J_NORM_RMS;
   p.zc = (a.p.flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) != 0;
-  p.from_y = (a.p.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT) != 0;
+  p.from_y = from_y;
   p.smem_partials = false;
+  clear_stale_error();
+
+  // Everything that can fail before a kernel writes an output is done first: the shared-memory setting of the
+  // streaming form and the zero-gamma check.
+  const int64_t c = a.p.cols;
+  int form = c <= 1 * kRegBlock ? 1 : c <= 2 * kRegBlock ? 2 : c <= 4 * kRegBlock ? 4 : c <= 8 * kRegBlock ? 8
+             : c <= 16 * kRegBlock ? 16 : 0;
+  int64_t dyn = kScratchBytes;
+  if (form == 0 && partials) {
+    // Partials in shared memory when they fit the device's limit; the same operations in the same order as in the
+    // workspace, so the bits do not depend on which the GPU allows.
+    const int64_t want = kScratchBytes + 2 * c * int64_t(sizeof(A));
+    int64_t limit = 48 * 1024;
+    if (want > limit) {
+      int device = 0;
+      if (int e = cuda_status(cudaGetDevice(&device), fn, "cudaGetDevice")) return e;
+      if (int e = dynamic_smem_limit(backward_rows<T, P, A, 0>, device, &limit, fn, "backward_rows")) return e;
+    }
+    if (want <= limit) {
+      p.smem_partials = true;
+      dyn = want;
+    }
+  }
   if (p.from_y && p.gamma) {
     // Zero-gamma rule: xhat[j] cannot be rebuilt from y where g_eff[j] == 0, so such a call fails before
     // anything is written. The check runs on the device (a tiny kernel over gamma, integer
@@ -245,35 +286,13 @@ int backward_typed(const BackwardArgs& a, void* workspace, cudaStream_t s, const
                   fn, host, p.zc ? " (1 + gamma = 0)" : " (gamma = 0)");
   }
   int st;
-  const int64_t c = a.p.cols;
-  if (c <= 1 * kRegBlock) st = launch_rows<T, P, A, 1>(p, L.parts, s, fn);
-  else if (c <= 2 * kRegBlock) st = launch_rows<T, P, A, 2>(p, L.parts, s, fn);
-  else if (c <= 4 * kRegBlock) st = launch_rows<T, P, A, 4>(p, L.parts, s, fn);
-  else if (c <= 8 * kRegBlock) st = launch_rows<T, P, A, 8>(p, L.parts, s, fn);
-  else if (c <= 16 * kRegBlock) st = launch_rows<T, P, A, 16>(p, L.parts, s, fn);
-  else {
-    // Partials in shared memory when they fit the device's opt-in limit (less the static reserve of block_sum2).
-    const int64_t smem = 2 * c * int64_t(sizeof(A));
-    constexpr int64_t kStaticReserve = 1024;
-    int64_t dyn = 0;
-    if (partials) {
-      int device = 0, optin = 0;
-      if (int e = cuda_status(cudaGetDevice(&device), fn, "cudaGetDevice")) return e;
-      if (int e = cuda_status(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device), fn,
-                              "cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)"))
-        return e;
-      if (smem + kStaticReserve <= optin) {
-        if (smem + kStaticReserve > 48 * 1024) {
-          if (int e = cuda_status(cudaFuncSetAttribute(backward_rows<T, P, A, 0>,
-                                                       cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)),
-                                  fn, "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)"))
-            return e;
-        }
-        p.smem_partials = true;
-        dyn = smem;
-      }
-    }
-    st = launch_rows<T, P, A, 0>(p, L.parts, s, fn, dyn);
+  switch (form) {
+    case 1: st = launch_rows<T, P, A, 1>(p, L.parts, s, fn, dyn); break;
+    case 2: st = launch_rows<T, P, A, 2>(p, L.parts, s, fn, dyn); break;
+    case 4: st = launch_rows<T, P, A, 4>(p, L.parts, s, fn, dyn); break;
+    case 8: st = launch_rows<T, P, A, 8>(p, L.parts, s, fn, dyn); break;
+    case 16: st = launch_rows<T, P, A, 16>(p, L.parts, s, fn, dyn); break;
+    default: st = launch_rows<T, P, A, 0>(p, L.parts, s, fn, dyn); break;
   }
   if (st != LN4J_OK || !partials) return st;
   const int threads = 256;
@@ -302,14 +321,14 @@ int64_t workspace_bytes(int64_t rows, int64_t cols) { return partials_bytes(rows
 int backward(const BackwardArgs& a, void* workspace, int64_t ws_bytes, cudaStream_t s, const char* fn) {
   const bool f32p = a.p.param_dtype == LN4J_FLOAT32;
   switch (a.p.x_dtype) {
-    case LN4J_FLOAT32: return backward_typed<float, float, float>(a, workspace, s, fn);
-    case LN4J_FLOAT64: return backward_typed<double, double, double>(a, workspace, s, fn);
+    case LN4J_FLOAT32: return backward_typed<float, float, float>(a, workspace, ws_bytes, s, fn);
+    case LN4J_FLOAT64: return backward_typed<double, double, double>(a, workspace, ws_bytes, s, fn);
     case LN4J_BFLOAT16:
-      return f32p ? backward_typed<__nv_bfloat16, float, float>(a, workspace, s, fn)
-                  : backward_typed<__nv_bfloat16, __nv_bfloat16, float>(a, workspace, s, fn);
+      return f32p ? backward_typed<__nv_bfloat16, float, float>(a, workspace, ws_bytes, s, fn)
+                  : backward_typed<__nv_bfloat16, __nv_bfloat16, float>(a, workspace, ws_bytes, s, fn);
     case LN4J_FLOAT16:
-      return f32p ? backward_typed<__half, float, float>(a, workspace, s, fn)
-                  : backward_typed<__half, __half, float>(a, workspace, s, fn);
+      return f32p ? backward_typed<__half, float, float>(a, workspace, ws_bytes, s, fn)
+                  : backward_typed<__half, __half, float>(a, workspace, ws_bytes, s, fn);
     default: return fail(LN4J_ERR_INTERNAL, "%s: unexpected x_dtype %d", fn, a.p.x_dtype);
   }
 }

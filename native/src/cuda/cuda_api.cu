@@ -16,9 +16,15 @@ namespace {
 
 // One-line reason for a failed cudaGetDeviceCount (thread-local buffer for the generic case).
 const char* reason_of(cudaError_t e) {
-  if (e == cudaErrorInsufficientDriver) return "no NVIDIA driver";
+  static thread_local char buf[160];
+  if (e == cudaErrorInsufficientDriver) {
+    // The runtime linked in needs a driver of its major version: CUDA 13.x driver >= 580, 12.x >= 525.
+    const int major = CUDART_VERSION / 1000, minor = CUDART_VERSION % 1000 / 10;
+    std::snprintf(buf, sizeof buf, "no NVIDIA driver, or one too old for CUDA %d.%d (needs driver >= %d)", major,
+                  minor, major >= 13 ? 580 : 525);
+    return buf;
+  }
   if (e == cudaErrorNoDevice) return "no CUDA device";
-  static thread_local char buf[128];
   std::snprintf(buf, sizeof buf, "CUDA error %s", cudaGetErrorName(e));
   return buf;
 }
@@ -87,11 +93,12 @@ LN4J_API int ln4j_cuda_backward(int32_t device, void* stream, int32_t norm, int3
   BackwardArgs a{{norm, flags, x_dtype, param_dtype, rows, cols, 0.0}, dy, dresidual_out, x, mean, rstd, gamma,
                  beta, dx, dgamma, dbeta};
   if (int s = check_backward(a, fn)) return s;
-  if (dgamma || dbeta) {
+  // The workspace holds the dgamma/dbeta partials and the zero-gamma flag of the backward from y with gamma.
+  if (dgamma || dbeta || ((flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT) && gamma)) {
     const int64_t need = cuda::workspace_bytes(rows, cols);
     if (!workspace)
       return fail(LN4J_ERR_INVALID_ARGUMENT,
-                  "%s: workspace must not be NULL when dgamma or dbeta is wanted (%lld bytes, see "
+                  "%s: workspace must not be NULL when dgamma or dbeta is wanted or with LN4J_FLAG_BACKWARD_FROM_OUTPUT and gamma (%lld bytes, see "
                   "ln4j_cuda_backward_workspace_bytes)",
                   fn, (long long)need);
     if (workspace_bytes < need)

@@ -1,13 +1,18 @@
 // Device helpers shared by the CUDA kernels: dtype conversion (load/store), 16-byte packs, and deterministic
-// warp/block reductions (sums and Welford/Chan merges in a fixed order, no atomics).
+// warp/block reductions (sums in a fixed order, no atomics), explicitly rounded arithmetic, and the
+// once-per-device-and-kernel shared-memory setting.
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <map>
+#include <mutex>
+#include <utility>
 
-#include "../common/stats.h"
+#include "cuda_internal.h"
+
 
 // Kernel launches and dynamic shared memory go through these two macros, so that the kernels also compile with a
 // host compiler for the CPU emulation test (tests/cuda/emu, where LN4J_CUDA_EMULATED is defined). The kernel
@@ -81,92 +86,105 @@ __device__ __forceinline__ A beta_at(const P* beta, int64_t j) {
   return beta ? A(Conv<P>::load(beta[j])) : A(0);
 }
 
+// Arithmetic with an explicit rounding (round to nearest even) for every operation whose result is kept: ptxas
+// never contracts these into an FMA, whatever the architecture or the driver's JIT of the PTX, so a kernel gives
+// the same bits on every GPU (and the host emulation in tests/cuda/emu, whose plain IEEE operations round the
+// same way, gives those bits too). Division and sqrt are IEEE-rounded by default (no --use_fast_math).
+__device__ __forceinline__ float add_rn(float a, float b) { return __fadd_rn(a, b); }
+__device__ __forceinline__ double add_rn(double a, double b) { return __dadd_rn(a, b); }
+__device__ __forceinline__ float sub_rn(float a, float b) { return __fsub_rn(a, b); }
+__device__ __forceinline__ double sub_rn(double a, double b) { return __dsub_rn(a, b); }
+__device__ __forceinline__ float mul_rn(float a, float b) { return __fmul_rn(a, b); }
+__device__ __forceinline__ double mul_rn(double a, double b) { return __dmul_rn(a, b); }
+
+// Block reductions take their scratch from the kernel's dynamic shared memory (kScratchBytes at its start), so
+// a kernel has no static shared memory and its whole shared-memory footprint is the launch's dynamic size.
+constexpr int kScratchBytes = 2 * 32 * 8;
+
 // Sum over groups of `width` lanes (a power of two <= 32); every lane of the group gets the same bits
 // (the xor butterfly adds the same two values in every lane, and IEEE addition commutes).
 // All 32 lanes of the warp must call it.
 template <class A>
 __device__ __forceinline__ A group_sum(A v, int width) {
-  for (int o = width / 2; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o, width);
+  for (int o = width / 2; o > 0; o /= 2) v = add_rn(v, __shfl_xor_sync(0xffffffffu, v, o, width));
   return v;
 }
 
 // Sum over the block (blockDim.x a multiple of 32, <= 1024) in a fixed order; every thread gets the result.
-// Every thread of the block must call it.
+// Every thread of the block must call it. scratch: 32 A of shared memory.
 template <class A>
-__device__ __forceinline__ A block_sum(A v) {
-  __shared__ A shared[32];
+__device__ __forceinline__ A block_sum(A v, A* scratch) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
   v = group_sum(v, 32);
-  __syncthreads();  // the previous call's readers are done with `shared`
-  if (lane == 0) shared[warp] = v;
+  __syncthreads();  // the previous call's readers are done with the scratch
+  if (lane == 0) scratch[warp] = v;
   __syncthreads();
-  A t = lane < warps ? shared[lane] : A(0);
+  A t = lane < warps ? scratch[lane] : A(0);
   t = group_sum(t, 32);
   return t;
 }
 
-// Two sums at once (one pair of barriers), same contract as block_sum.
+// Two sums at once (one pair of barriers), same contract as block_sum. scratch: 64 A of shared memory.
 template <class A>
-__device__ __forceinline__ void block_sum2(A& a, A& b) {
-  __shared__ A shared[2][32];
+__device__ __forceinline__ void block_sum2(A& a, A& b, A* scratch) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
   a = group_sum(a, 32);
   b = group_sum(b, 32);
   __syncthreads();
   if (lane == 0) {
-    shared[0][warp] = a;
-    shared[1][warp] = b;
+    scratch[warp] = a;
+    scratch[32 + warp] = b;
   }
   __syncthreads();
-  A ta = lane < warps ? shared[0][lane] : A(0);
-  A tb = lane < warps ? shared[1][lane] : A(0);
+  A ta = lane < warps ? scratch[lane] : A(0);
+  A tb = lane < warps ? scratch[32 + lane] : A(0);
   a = group_sum(ta, 32);
   b = group_sum(tb, 32);
 }
 
-template <class A>
-__device__ __forceinline__ Welford<A> shfl_down_welford(const Welford<A>& w, int o) {
-  Welford<A> r;
-  r.count = __shfl_down_sync(0xffffffffu, w.count, o);
-  r.mean = __shfl_down_sync(0xffffffffu, w.mean, o);
-  r.m2 = __shfl_down_sync(0xffffffffu, w.m2, o);
-  return r;
+// The most dynamic shared memory `kernel` may be launched with on `device`: the device's opt-in maximum less the
+// kernel's static shared memory, set with cudaFuncSetAttribute once per device and kernel. The attribute is
+// process-wide, so setting it per call to that call's size would let a concurrent smaller setting make another
+// thread's launch fail; set once to the maximum, every launch up to it is valid from any thread.
+struct SmemLimits {
+  std::mutex mu;
+  std::map<std::pair<const void*, int>, int64_t> limit;  // (kernel, device) -> bytes
+};
+inline SmemLimits& smem_limits() {
+  static SmemLimits s;
+  return s;
+}
+template <class Kernel>
+int dynamic_smem_limit(Kernel* kernel, int device, int64_t* out, const char* fn, const char* kernel_name) {
+  SmemLimits& L = smem_limits();
+  std::lock_guard<std::mutex> lock(L.mu);
+  const std::pair<const void*, int> key(reinterpret_cast<const void*>(kernel), device);
+  const auto it = L.limit.find(key);
+  if (it != L.limit.end()) {
+    *out = it->second;
+    return LN4J_OK;
+  }
+  int optin = 0;
+  if (int st = cuda_status(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device), fn,
+                           "cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)"))
+    return st;
+  cudaFuncAttributes fa{};
+  if (int st = cuda_status(cudaFuncGetAttributes(&fa, kernel), fn, kernel_name)) return st;
+  const int dyn = optin - int(fa.sharedSizeBytes);
+  if (dyn <= 0) return fail(LN4J_ERR_CUDA, "%s: %s: no dynamic shared memory left (opt-in %d bytes, static %d)", fn,
+                            kernel_name, optin, int(fa.sharedSizeBytes));
+  if (int st = cuda_status(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, dyn), fn,
+                           "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)"))
+    return st;
+  L.limit.emplace(key, dyn);
+  *out = dyn;
+  return LN4J_OK;
 }
 
-// Chan merge of every thread's Welford state over the block, in a fixed tree order (a merge is not exactly
-// commutative, so lane 0 merges and broadcasts: every thread gets the same bits). All threads must call it.
-template <class A>
-__device__ __forceinline__ Welford<A> block_welford(Welford<A> w) {
-  __shared__ A shared[3][32];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-  for (int o = 16; o > 0; o /= 2) {
-    Welford<A> other = shfl_down_welford(w, o);
-    welford_merge(w, other);
-  }
-  __syncthreads();
-  if (lane == 0) {
-    shared[0][warp] = w.count;
-    shared[1][warp] = w.mean;
-    shared[2][warp] = w.m2;
-  }
-  __syncthreads();
-  if (warp == 0) {
-    Welford<A> t{A(0), A(0), A(0)};
-    if (lane < warps) t = Welford<A>{shared[0][lane], shared[1][lane], shared[2][lane]};
-    for (int o = 16; o > 0; o /= 2) {
-      Welford<A> other = shfl_down_welford(t, o);
-      welford_merge(t, other);
-    }
-    if (lane == 0) {
-      shared[0][0] = t.count;
-      shared[1][0] = t.mean;
-      shared[2][0] = t.m2;
-    }
-  }
-  __syncthreads();
-  Welford<A> r{shared[0][0], shared[1][0], shared[2][0]};
-  return r;
-}
+// Errors left by earlier runtime calls of this thread (another library's failed launch, a failed copy) must not
+// be reported against the next launch: clear them on entry. A sticky error (a lost context) cannot be cleared and
+// fails the first checked call, before anything is launched.
+inline void clear_stale_error() { (void)cudaGetLastError(); }
 
 }  // namespace cuda
 }  // namespace ln4j

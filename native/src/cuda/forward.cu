@@ -15,9 +15,14 @@
 //           registers, 16-byte loads/stores when the row is aligned, scalar otherwise; mean and var are two
 //           passes over the registers with xor-butterfly sums.
 //   smem  : cols * sizeof(acc) fits the block's shared memory. One block per row; each thread keeps its
-//           elements in shared memory (x is read once), two passes over it, block sums in fixed order.
-//   stream: any larger cols. One block per row; Welford per thread merged with Chan's formula over the block
-//           (RMSNorm: a plain sum of squares), then a second pass re-reads the row to normalize.
+//           elements in shared memory (s is read once), two passes over it, block sums in fixed order.
+//   stream: any larger cols. One block per row, the same passes and the same order of operations as smem, but
+//           each pass re-reads the row from global memory (three reads of x, and of residual when fused).
+// smem and stream give the same bits: which one runs depends on the GPU's opt-in shared memory, the result does
+// not. Every kept sum and product is explicitly rounded (add_rn/mul_rn, cuda_util.cuh), so no architecture's FMA
+// contraction changes the bits either.
+// In-place residual updates are supported: residual_out may alias residual or x (and y may alias x). Each element
+// is read and written by the thread that owns it, and residual_out is written in the last pass that reads s.
 // All indexing of rows and elements is 64-bit; grids stride over rows.
 #include <algorithm>
 
@@ -55,7 +60,7 @@ template <class T, class P, class A>
 __device__ __forceinline__ A load_s(const FwdParams<T, P, A>& p, const T* xr, const T* rr, T* sr, int64_t j) {
   A v = A(Conv<T>::load(xr[j]));
   if (rr) {
-    v += A(Conv<T>::load(rr[j]));
+    v = add_rn(v, A(Conv<T>::load(rr[j])));
     if (sr) sr[j] = Conv<T>::store(v);
   }
   return v;
@@ -72,7 +77,7 @@ __device__ __forceinline__ void load_s_pack(const T* xr, const T* rr, T* sr, int
   if (rr) {
     const PackT pr = reinterpret_cast<const PackT*>(rr)[q];
 #pragma unroll
-    for (int v = 0; v < V; ++v) out[v] += A(Conv<T>::load(pr.v[v]));
+    for (int v = 0; v < V; ++v) out[v] = add_rn(out[v], A(Conv<T>::load(pr.v[v])));
     if (sr) {
       PackT ps;
 #pragma unroll
@@ -92,7 +97,12 @@ __device__ __forceinline__ bool row_aligned(const FwdParams<T, P, A>& p, int64_t
 
 template <class T, class P, class A>
 __device__ __forceinline__ T affine_out(const FwdParams<T, P, A>& p, A xhat, int64_t j) {
-  return Conv<T>::store(xhat * gamma_at<P, A>(p.gamma, j, p.zc) + beta_at<P, A>(p.beta, j));
+  return Conv<T>::store(add_rn(mul_rn(xhat, gamma_at<P, A>(p.gamma, j, p.zc)), beta_at<P, A>(p.beta, j)));
+}
+
+template <class A>
+__device__ __forceinline__ A xhat_of(A s, A mean, A rstd) {
+  return mul_rn(sub_rn(s, mean), rstd);
 }
 
 // ---- group regime: G lanes per row, K packs of V elements per lane, element j = (k*G + lane)*V + v ----
@@ -132,7 +142,7 @@ __global__ void __launch_bounds__(kGroupBlock) forward_group(FwdParams<T, P, A> 
         }
       }
 #pragma unroll
-      for (int v = 0; v < V; ++v) sum += buf[k * V + v];
+      for (int v = 0; v < V; ++v) sum = add_rn(sum, buf[k * V + v]);
     }
     const A mean = p.rms ? A(0) : group_sum(sum, G) / A(cols);
     A sq = A(0);
@@ -141,12 +151,12 @@ __global__ void __launch_bounds__(kGroupBlock) forward_group(FwdParams<T, P, A> 
 #pragma unroll
       for (int v = 0; v < V; ++v) {
         const int j = (k * G + lane) * V + v;
-        const A d = buf[k * V + v] - mean;
-        if (j < cols) sq += d * d;
+        const A d = sub_rn(buf[k * V + v], mean);
+        if (j < cols) sq = add_rn(sq, mul_rn(d, d));
       }
     }
     const A var = group_sum(sq, G) / A(cols);
-    const A rstd = A(1) / sqrt(var + p.eps);
+    const A rstd = A(1) / sqrt(add_rn(var, p.eps));
     if (!active) continue;
 #pragma unroll
     for (int k = 0; k < K; ++k) {
@@ -154,13 +164,13 @@ __global__ void __launch_bounds__(kGroupBlock) forward_group(FwdParams<T, P, A> 
       if (vec && j0 + V <= cols) {
         PackT pk;
 #pragma unroll
-        for (int v = 0; v < V; ++v) pk.v[v] = affine_out(p, (buf[k * V + v] - mean) * rstd, j0 + v);
+        for (int v = 0; v < V; ++v) pk.v[v] = affine_out(p, xhat_of(buf[k * V + v], mean, rstd), j0 + v);
         *reinterpret_cast<PackT*>(yr + j0) = pk;
       } else {
 #pragma unroll
         for (int v = 0; v < V; ++v) {
           const int j = j0 + v;
-          if (j < cols) yr[j] = affine_out(p, (buf[k * V + v] - mean) * rstd, j);
+          if (j < cols) yr[j] = affine_out(p, xhat_of(buf[k * V + v], mean, rstd), j);
         }
       }
     }
@@ -171,16 +181,41 @@ __global__ void __launch_bounds__(kGroupBlock) forward_group(FwdParams<T, P, A> 
   }
 }
 
-// ---- smem regime: each thread's elements in shared memory at slot * blockDim + tid (s read once) ----
-// Ownership: with 16-byte packs (vec), packs q = tid, tid + blockDim, ... then the scalar tail
-// j = packs*V + tid, ...; otherwise elements j = tid, tid + blockDim, ... `slot` numbers the thread's elements
-// 0, 1, 2, ... in the same order in every pass.
+// ---- smem and stream regimes: one block per row. Thread `tid` owns, in this order (its slots 0, 1, 2, ...):
+// with 16-byte packs (vec), packs q = tid, tid + blockDim, ... (V elements each), then the scalar tail
+// j = packs*V + tid, ...; otherwise elements j = tid, tid + blockDim, ... Both regimes visit the slots in this
+// order in every pass, so their sums are the same operations in the same order. ----
+template <class T, class P, class A, class F>
+__device__ __forceinline__ void for_each_owned(const T* xr, const T* rr, T* sr, int64_t cols, bool vec, F&& f) {
+  constexpr int V = Pack<T>::V;
+  const int64_t tid = threadIdx.x, nt = blockDim.x;
+  const int64_t packs = vec ? cols / V : 0;
+  int64_t slot = 0;
+  for (int64_t q = tid; q < packs; q += nt) {
+    A v8[V];
+    load_s_pack<T, P, A>(xr, rr, sr, q, v8);
+#pragma unroll
+    for (int v = 0; v < V; ++v) f(slot++, q * V + v, v8[v]);
+  }
+  for (int64_t j = packs * V + tid; j < cols; j += nt) {
+    A sv = A(Conv<T>::load(xr[j]));
+    if (rr) {
+      sv = add_rn(sv, A(Conv<T>::load(rr[j])));
+      if (sr) sr[j] = Conv<T>::store(sv);
+    }
+    f(slot++, j, sv);
+  }
+}
+
+// smem regime: the owned s values in shared memory at slot * blockDim + tid (after the reduction scratch), so
+// x (and residual) are read once; residual_out is written in that one read.
 template <class T, class P, class A>
 __global__ void __launch_bounds__(kRowBlock) forward_smem(FwdParams<T, P, A> p) {
-  LN4J_DYNAMIC_SMEM(unsigned char, smem_raw);
-  A* own = reinterpret_cast<A*>(smem_raw);
   constexpr int V = Pack<T>::V;
   using PackT = typename Pack<T>::type;
+  LN4J_DYNAMIC_SMEM(unsigned char, smem_raw);
+  A* scratch = reinterpret_cast<A*>(smem_raw);
+  A* own = reinterpret_cast<A*>(smem_raw + kScratchBytes);
   const int64_t tid = threadIdx.x, nt = blockDim.x;
   for (int64_t row = blockIdx.x; row < p.rows; row += gridDim.x) {
     const int64_t o = row * p.cols;
@@ -189,41 +224,31 @@ __global__ void __launch_bounds__(kRowBlock) forward_smem(FwdParams<T, P, A> p) 
     T* sr = p.residual_out ? p.residual_out + o : nullptr;
     T* yr = p.y + o;
     const bool vec = row_aligned(p, row);
-    const int64_t packs = vec ? p.cols / V : 0;  // elements [0, packs*V) as packs, the rest one by one
+    const int64_t packs = vec ? p.cols / V : 0;
     A sum = A(0);
-    int64_t slot = 0;
-    for (int64_t q = tid; q < packs; q += nt) {
-      A v8[V];
-      load_s_pack<T, P, A>(xr, rr, sr, q, v8);
-#pragma unroll
-      for (int v = 0; v < V; ++v) {
-        own[slot++ * nt + tid] = v8[v];
-        sum += v8[v];
-      }
-    }
-    for (int64_t j = packs * V + tid; j < p.cols; j += nt) {
-      const A sv = load_s(p, xr, rr, sr, j);
-      own[slot++ * nt + tid] = sv;
-      sum += sv;
-    }
-    const int64_t nslots = slot;
-    const A mean = p.rms ? A(0) : block_sum(sum) / A(p.cols);
+    int64_t nslots = 0;
+    for_each_owned<T, P, A>(xr, rr, sr, p.cols, vec, [&](int64_t slot, int64_t, A sv) {
+      own[slot * nt + tid] = sv;
+      sum = add_rn(sum, sv);
+      nslots = slot + 1;
+    });
+    const A mean = p.rms ? A(0) : block_sum(sum, scratch) / A(p.cols);
     A sq = A(0);
     for (int64_t k = 0; k < nslots; ++k) {
-      const A d = own[k * nt + tid] - mean;
-      sq += d * d;
+      const A d = sub_rn(own[k * nt + tid], mean);
+      sq = add_rn(sq, mul_rn(d, d));
     }
-    const A var = block_sum(sq) / A(p.cols);
-    const A rstd = A(1) / sqrt(var + p.eps);
-    slot = 0;
+    const A var = block_sum(sq, scratch) / A(p.cols);
+    const A rstd = A(1) / sqrt(add_rn(var, p.eps));
+    int64_t slot = 0;
     for (int64_t q = tid; q < packs; q += nt) {
       PackT pk;
 #pragma unroll
-      for (int v = 0; v < V; ++v) pk.v[v] = affine_out(p, (own[slot++ * nt + tid] - mean) * rstd, q * V + v);
+      for (int v = 0; v < V; ++v) pk.v[v] = affine_out(p, xhat_of(own[slot++ * nt + tid], mean, rstd), q * V + v);
       reinterpret_cast<PackT*>(yr)[q] = pk;
     }
     for (int64_t j = packs * V + tid; j < p.cols; j += nt)
-      yr[j] = affine_out(p, (own[slot++ * nt + tid] - mean) * rstd, j);
+      yr[j] = affine_out(p, xhat_of(own[slot++ * nt + tid], mean, rstd), j);
     if (threadIdx.x == 0) {
       if (p.mean) p.mean[row] = mean;
       if (p.rstd) p.rstd[row] = rstd;
@@ -231,38 +256,49 @@ __global__ void __launch_bounds__(kRowBlock) forward_smem(FwdParams<T, P, A> p) 
   }
 }
 
-// ---- stream regime (rows too long for shared memory): statistics in one pass (Welford per thread merged
-// with Chan's formula over the block; RMSNorm: a plain sum of squares), then a second pass re-reads the row
-// (s recomputed bit for bit) to normalize ----
+// stream regime (rows too long for shared memory): the passes of the smem regime, each re-reading s from global
+// memory in the same slot order. residual_out is written only in the last pass: it may alias residual or x, which
+// the first two passes still read.
 template <class T, class P, class A>
 __global__ void __launch_bounds__(kRowBlock) forward_stream(FwdParams<T, P, A> p) {
+  constexpr int V = Pack<T>::V;
+  using PackT = typename Pack<T>::type;
+  LN4J_DYNAMIC_SMEM(unsigned char, smem_raw);
+  A* scratch = reinterpret_cast<A*>(smem_raw);
+  const int64_t tid = threadIdx.x, nt = blockDim.x;
   for (int64_t row = blockIdx.x; row < p.rows; row += gridDim.x) {
     const int64_t o = row * p.cols;
     const T* xr = p.x + o;
     const T* rr = p.residual ? p.residual + o : nullptr;
     T* sr = p.residual_out ? p.residual_out + o : nullptr;
     T* yr = p.y + o;
-    A mean, var;
-    if (p.rms) {
-      A sq = A(0);
-      for (int64_t j = threadIdx.x; j < p.cols; j += blockDim.x) {
-        const A sv = load_s(p, xr, rr, sr, j);
-        sq += sv * sv;
-      }
-      mean = A(0);
-      var = block_sum(sq) / A(p.cols);
-    } else {
-      Welford<A> w{A(0), A(0), A(0)};
-      for (int64_t j = threadIdx.x; j < p.cols; j += blockDim.x) welford_push(w, load_s(p, xr, rr, sr, j));
-      const Welford<A> all = block_welford(w);
-      mean = all.mean;
-      var = all.m2 / all.count;
-      var = var > A(0) ? var : A(0);
+    const bool vec = row_aligned(p, row);
+    const int64_t packs = vec ? p.cols / V : 0;
+    A sum = A(0);
+    for_each_owned<T, P, A>(xr, rr, nullptr, p.cols, vec, [&](int64_t, int64_t, A sv) { sum = add_rn(sum, sv); });
+    const A mean = p.rms ? A(0) : block_sum(sum, scratch) / A(p.cols);
+    A sq = A(0);
+    for_each_owned<T, P, A>(xr, rr, nullptr, p.cols, vec, [&](int64_t, int64_t, A sv) {
+      const A d = sub_rn(sv, mean);
+      sq = add_rn(sq, mul_rn(d, d));
+    });
+    const A var = block_sum(sq, scratch) / A(p.cols);
+    const A rstd = A(1) / sqrt(add_rn(var, p.eps));
+    for (int64_t q = tid; q < packs; q += nt) {
+      A v8[V];
+      load_s_pack<T, P, A>(xr, rr, sr, q, v8);
+      PackT pk;
+#pragma unroll
+      for (int v = 0; v < V; ++v) pk.v[v] = affine_out(p, xhat_of(v8[v], mean, rstd), q * V + v);
+      reinterpret_cast<PackT*>(yr)[q] = pk;
     }
-    const A rstd = A(1) / sqrt(var + p.eps);
-    for (int64_t j = threadIdx.x; j < p.cols; j += blockDim.x) {
-      const A sv = load_s<T, P, A>(p, xr, rr, nullptr, j);
-      yr[j] = affine_out(p, (sv - mean) * rstd, j);
+    for (int64_t j = packs * V + tid; j < p.cols; j += nt) {
+      A sv = A(Conv<T>::load(xr[j]));
+      if (rr) {
+        sv = add_rn(sv, A(Conv<T>::load(rr[j])));
+        if (sr) sr[j] = Conv<T>::store(sv);
+      }
+      yr[j] = affine_out(p, xhat_of(sv, mean, rstd), j);
     }
     if (threadIdx.x == 0) {
       if (p.mean) p.mean[row] = mean;
@@ -319,31 +355,26 @@ int forward_typed(const ForwardArgs& a, cudaStream_t s, const char* fn) {
   p.eps = A(a.p.eps);
   p.rms = a.p.norm == LN4J_NORM_RMS;
   p.zc = (a.p.flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) != 0;
+  clear_stale_error();
   if (p.cols <= 1024) return forward_group_dispatch(p, s, fn);
 
-  // smem regime: the element slots of the busiest thread, times blockDim, times sizeof(A).
+  // smem regime: the element slots of the busiest thread, times blockDim, times sizeof(A), after the scratch.
+  // Which regime runs depends on the device's limit; the bits do not (see the top of this file).
   constexpr int V = Pack<T>::V;
   const int64_t slots = (p.cols / V + kRowBlock - 1) / kRowBlock * V + 1;
-  const int64_t smem = slots * kRowBlock * int64_t(sizeof(A));
-  int device = 0, optin = 0;
-  if (int st = cuda_status(cudaGetDevice(&device), fn, "cudaGetDevice")) return st;
-  if (int st = cuda_status(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device), fn,
-                           "cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)"))
-    return st;
+  const int64_t smem = kScratchBytes + slots * kRowBlock * int64_t(sizeof(A));
   const int64_t blocks = grid_for(p.rows);
-  // The block's static shared memory (block_sum: at most 32 doubles) counts against the same limit.
-  constexpr int64_t kStaticReserve = 1024;
-  if (smem + kStaticReserve <= optin) {
-    if (smem + kStaticReserve > 48 * 1024) {
-      if (int st = cuda_status(cudaFuncSetAttribute(forward_smem<T, P, A>,
-                                                    cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)),
-                               fn, "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)"))
-        return st;
-    }
+  int64_t limit = 48 * 1024;  // every kernel may use the default without the attribute
+  if (smem > limit) {
+    int device = 0;
+    if (int st = cuda_status(cudaGetDevice(&device), fn, "cudaGetDevice")) return st;
+    if (int st = dynamic_smem_limit(forward_smem<T, P, A>, device, &limit, fn, "forward_smem")) return st;
+  }
+  if (smem <= limit) {
     LN4J_LAUNCH(unsigned(blocks), kRowBlock, size_t(smem), s, forward_smem<T, P, A>)(p);
     return cuda_status(cudaGetLastError(), fn, "launch of forward_smem");
   }
-  LN4J_LAUNCH(unsigned(blocks), kRowBlock, 0, s, forward_stream<T, P, A>)(p);
+  LN4J_LAUNCH(unsigned(blocks), kRowBlock, size_t(kScratchBytes), s, forward_stream<T, P, A>)(p);
   return cuda_status(cudaGetLastError(), fn, "launch of forward_stream");
 }
 

@@ -11,7 +11,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <random>
 #include <string>
 #include <vector>
@@ -21,13 +23,16 @@
 namespace {
 
 int failures = 0;
+int32_t g_dev = 0;
+long bad_mask_baseline = 0;  // emulation: kernel-model violations its own self-check provoked  // the device every case runs on (the emulation has two profiles: 0 H200-class, 1 T4-class)
 
 #if defined(LN4J_CUDA_EMULATED)
 // Built against the CPU emulation (emu/): same checks, fewer rows in the two many-row cases (one emulated thread
 // runs at a time); the > 2^31-element case skips itself (the emulated cudaMalloc refuses more than 1 GiB).
-constexpr int64_t kManyRows = 1003, kManyRows768 = 301;
+// The width sweeps use fewer rows there too (kRowsCap, kVariantRowsCap): the many-row cases cover grid striding.
+constexpr int64_t kManyRows = 1003, kManyRows768 = 301, kRowsCap = 11, kVariantRowsCap = 7;
 #else
-constexpr int64_t kManyRows = 100003, kManyRows768 = 3001;
+constexpr int64_t kManyRows = 100003, kManyRows768 = 3001, kRowsCap = 67, kVariantRowsCap = 37;
 #endif
 
 #define CHECK(cond, ...)                           \
@@ -122,8 +127,8 @@ struct Dev {
   void* base = nullptr;
   void* ptr = nullptr;
   size_t bytes = 0;
-  Dev(size_t n_bytes, size_t offset_bytes = 0) : bytes(n_bytes) {
-    if (cudaMalloc(&base, n_bytes + offset_bytes + 16) != cudaSuccess) { base = nullptr; ptr = nullptr; return; }
+  Dev(size_t n_bytes, size_t offset_bytes = 0) : bytes(n_bytes) {  // exactly the bytes used, no slack
+    if (cudaMalloc(&base, n_bytes + offset_bytes) != cudaSuccess) { base = nullptr; ptr = nullptr; return; }
     ptr = static_cast<unsigned char*>(base) + offset_bytes;
   }
   ~Dev() { if (base) cudaFree(base); }
@@ -157,7 +162,11 @@ struct Case {
   bool res_out = true;     // with residual: ask for residual_out (s)
   bool from_y = false;     // LN4J_FLAG_BACKWARD_FROM_OUTPUT
   int zero_gamma = 0;      // how many columns get an applied gamma of exactly 0
+  int inplace = 0;         // with residual: residual_out aliases 1 = residual, 2 = x (in-place residual update)
 };
+
+// The raw bytes of every output of one case's run (for comparisons across devices).
+using Bits = std::vector<std::vector<unsigned char>>;
 
 bool close(double got, double ref, double tol) { return std::isfinite(got) && std::fabs(got - ref) <= tol; }
 
@@ -168,7 +177,7 @@ bool all_poisoned(const Dev& d) {
   return true;
 }
 
-void run_case(const Case& c, std::mt19937_64& rng) {
+void run_case(const Case& c, std::mt19937_64& rng, Bits* bits = nullptr) {
   const int64_t rows = c.rows, cols = c.cols, n = rows * cols;
   const int32_t sd = c.xd == LN4J_FLOAT64 ? LN4J_FLOAT64 : LN4J_FLOAT32;
   const double uT = unit(c.xd), uP = unit(c.pd), uA = unit(sd);
@@ -179,10 +188,11 @@ void run_case(const Case& c, std::mt19937_64& rng) {
   const int32_t bflags = fflags | (c.from_y ? LN4J_FLAG_BACKWARD_FROM_OUTPUT : 0);
   std::uniform_real_distribution<double> u(-1.0, 1.0);
   char label[200];
-  std::snprintf(label, sizeof label, "x=%s p=%s rows=%lld cols=%lld%s%s%s%s%s%s%s", dname(c.xd), dname(c.pd),
+  std::snprintf(label, sizeof label, "dev%d x=%s p=%s rows=%lld cols=%lld%s%s%s%s%s%s%s%s", int(g_dev), dname(c.xd), dname(c.pd),
                 (long long)rows, (long long)cols, c.rms ? " rms" : "", c.affine ? (bias ? "" : " no-bias") : " no-affine",
                 c.zc ? " zero-centred" : "", c.residual ? (c.res_out ? " residual" : " residual(no s out)") : "",
-                c.from_y ? " from-y" : "", c.zero_gamma ? " zero-gamma" : "", c.misalign ? " misaligned" : "");
+                c.from_y ? " from-y" : "", c.zero_gamma ? " zero-gamma" : "", c.misalign ? " misaligned" : "",
+                c.inplace == 1 ? " in-place(residual_out=residual)" : c.inplace == 2 ? " in-place(residual_out=x)" : "");
 
   Host x(c.xd, n), dy(c.xd, n), res(c.xd, c.residual ? n : 0), dres(c.xd, c.residual ? n : 0), gamma(c.pd, cols),
       beta(c.pd, cols);
@@ -211,11 +221,11 @@ void run_case(const Case& c, std::mt19937_64& rng) {
 
   const size_t xb = size_t(n) * dsize(c.xd), pb = size_t(cols) * dsize(c.pd), sb = size_t(rows) * dsize(sd);
   Dev dx_in(xb, c.misalign), ddy(xb, c.misalign), dres_in(c.residual ? xb : 0, c.misalign),
-      ddres(c.residual ? xb : 0, c.misalign), ds_out(c.residual ? xb : 0, c.misalign), dgam(pb), dbet(pb),
+      ddres(c.residual ? xb : 0, c.misalign), ds_out(c.residual && !c.inplace ? xb : 0, c.misalign), dgam(pb), dbet(pb),
       dyo(xb, c.misalign), dmean(sb), drstd(sb), ddx(xb, c.misalign), ddg(pb), ddb(pb);
   const int64_t ws_bytes = ln4j_cuda_backward_workspace_bytes(rows, cols);
   Dev ws{size_t(ws_bytes)};
-  if (!dx_in.ptr || !ddy.ptr || !dyo.ptr || !ddx.ptr || !ws.ptr || (c.residual && (!dres_in.ptr || !ds_out.ptr))) {
+  if (!dx_in.ptr || !ddy.ptr || !dyo.ptr || !ddx.ptr || !ws.ptr || (c.residual && (!dres_in.ptr || (!c.inplace && !ds_out.ptr)))) {
     CHECK(false, "%s: cudaMalloc failed", label);
     return;
   }
@@ -230,9 +240,11 @@ void run_case(const Case& c, std::mt19937_64& rng) {
   const void* g = c.affine ? dgam.ptr : nullptr;
   const void* b = bias ? dbet.ptr : nullptr;
   void* mean_out = c.rms ? nullptr : dmean.ptr;
-  void* s_out = c.residual && c.res_out ? ds_out.ptr : nullptr;
+  // residual_out: its own buffer, or (in place) the residual's or x's, which the forward then overwrites.
+  Dev& s_dev = c.inplace == 1 ? dres_in : c.inplace == 2 ? dx_in : ds_out;
+  void* s_out = c.residual && c.res_out ? s_dev.ptr : nullptr;
   // The backward's x slot: y (from y), s (fused residual), or x.
-  const void* xslot = c.from_y ? dyo.ptr : c.residual ? ds_out.ptr : dx_in.ptr;
+  const void* xslot = c.from_y ? dyo.ptr : c.residual ? s_dev.ptr : dx_in.ptr;
   if (c.residual && !c.res_out && !c.from_y) {
     CHECK(false, "%s: bad test case (the backward needs s)", label);
     return;
@@ -245,13 +257,17 @@ void run_case(const Case& c, std::mt19937_64& rng) {
   std::vector<unsigned char> first[7];
   for (int run = 0; run < 2; ++run) {
     dyo.poison(); dmean.poison(); drstd.poison(); ddx.poison(); ddg.poison(); ddb.poison(); ws.poison();
-    if (c.residual) ds_out.poison();
-    int s = ln4j_cuda_forward(0, nullptr, norm, fflags, c.xd, c.pd, rows, cols, eps, dx_in.ptr,
+    if (c.residual && !c.inplace) ds_out.poison();
+    if (c.inplace && run > 0) {  // the first run overwrote the input that residual_out aliases
+      dx_in.upload(x);
+      dres_in.upload(res);
+    }
+    int s = ln4j_cuda_forward(g_dev, nullptr, norm, fflags, c.xd, c.pd, rows, cols, eps, dx_in.ptr,
                               c.residual ? dres_in.ptr : nullptr, g, b, dyo.ptr, s_out, mean_out, drstd.ptr);
     CHECK(s == LN4J_OK, "%s: forward status %d: %s", label, s, ln4j_cuda_last_error());
     if (zero_rule) {  // with or without dgamma: fails, names the first zero column, writes nothing
       for (void* dg : {static_cast<void*>(ddg.ptr), static_cast<void*>(nullptr)}) {
-        s = ln4j_cuda_backward(0, nullptr, norm, bflags, c.xd, c.pd, rows, cols, ddy.ptr,
+        s = ln4j_cuda_backward(g_dev, nullptr, norm, bflags, c.xd, c.pd, rows, cols, ddy.ptr,
                                c.residual ? ddres.ptr : nullptr, xslot, nullptr, drstd.ptr, g, b, ddx.ptr, dg,
                                want_db, ws.ptr, ws_bytes);
         char col[64];
@@ -265,24 +281,26 @@ void run_case(const Case& c, std::mt19937_64& rng) {
       }
       return;
     }
-    s = ln4j_cuda_backward(0, nullptr, norm, bflags, c.xd, c.pd, rows, cols, ddy.ptr, c.residual ? ddres.ptr : nullptr,
+    s = ln4j_cuda_backward(g_dev, nullptr, norm, bflags, c.xd, c.pd, rows, cols, ddy.ptr, c.residual ? ddres.ptr : nullptr,
                            xslot, c.from_y ? nullptr : mean_out, drstd.ptr, g, b, ddx.ptr, want_dg, want_db, ws.ptr,
                            ws_bytes);
     CHECK(s == LN4J_OK, "%s: backward status %d: %s", label, s, ln4j_cuda_last_error());
     cudaError_t e = cudaDeviceSynchronize();
     CHECK(e == cudaSuccess, "%s: cudaDeviceSynchronize: %s", label, cudaGetErrorName(e));
     if (e != cudaSuccess) return;
-    const Dev* outs[7] = {&dyo, &dmean, &drstd, &ddx, &ddg, &ddb, &ds_out};
+    const Dev* outs[7] = {&dyo, &dmean, &drstd, &ddx, &ddg, &ddb, &s_dev};
     for (int k = 0; k < 7; ++k) {
       if (!outs[k]->ptr) continue;
+      if (!c.residual && k == 6) continue;
       if (run == 0) first[k] = outs[k]->raw();
       else CHECK(first[k] == outs[k]->raw(), "%s: output %d differs between two identical runs", label, k);
     }
   }
+  if (bits) bits->assign(first, first + 7);
 
   const Host y = dyo.download(c.xd), mean = dmean.download(sd), rstd = drstd.download(sd), dx = ddx.download(c.xd);
   const Host dgamma = ddg.download(c.pd), dbeta = ddb.download(c.pd);
-  const Host s_dl = c.residual ? ds_out.download(c.xd) : Host(c.xd, 0);
+  const Host s_dl = c.residual ? s_dev.download(c.xd) : Host(c.xd, 0);
   const Host& xs = c.from_y ? y : c.residual ? s_dl : x;  // what the backward read in its x slot
   std::vector<double> rdg(cols, 0.0), rdb(cols, 0.0), adg(cols, 0.0), adb(cols, 0.0), edg(cols, 0.0), srow(cols);
   int bad_y = 0, bad_dx = 0, bad_stats = 0, bad_s = 0;
@@ -447,6 +465,11 @@ void check_arguments() {
       {"beta", R, 0, 4, B, B, nullptr, B, B, B, B, nullptr, nullptr, nullptr, 0},
       {"workspace", L, 0, 4, B, B, B, B, B, nullptr, B, B, B, nullptr, 0},
       {"workspace_bytes", L, 0, 4, B, B, B, B, B, nullptr, B, B, B, B, 4},
+      // The backward from y with gamma keeps its zero-gamma flag in the workspace: needed without dgamma/dbeta too.
+      {"workspace", L, LN4J_FLAG_BACKWARD_FROM_OUTPUT, 4, B, B, nullptr, B, B, nullptr, B, nullptr, nullptr, nullptr,
+       0},
+      {"workspace_bytes", R, LN4J_FLAG_BACKWARD_FROM_OUTPUT, 4, B, B, nullptr, B, B, nullptr, B, nullptr, nullptr, B,
+       8},
   };
   for (const Bwd& f : bwd) {
     const int s = ln4j_cuda_backward(0, nullptr, f.norm, f.flags, F, F, f.rows, 2, f.dy, nullptr, f.x, f.mean, f.rstd,
@@ -549,9 +572,242 @@ void big_case(std::mt19937_64& rng) {
               (long long)cols, (long long)n);
 }
 
+
+// ---- checks of the defects a review found around the kernels ----
+
+// Same inputs on every device (a fixed seed), outputs compared bit for bit: the results must not depend on the
+// GPU's shared memory (which decides between the smem and stream regimes, and where the backward keeps its
+// partials). Devices with different limits: the emulation's two profiles; a machine with two different GPUs.
+void cross_device_bits(int ndev) {
+  if (ndev < 2) {
+    std::printf("skip cross-device bits: one device\n");
+    return;
+  }
+  struct X {
+    int32_t xd, pd;
+    int64_t rows, cols;
+    int variant;  // 0 plain, 1 rms + residual, 2 from y, 3 misaligned, 4 zero-centred + residual in place
+  };
+  // Widths that run smem on a 227 KiB device and stream on a 64 KiB one (forward), and keep the backward's
+  // partials in shared memory on the first and in the workspace on the second.
+  const X xs[] = {{LN4J_FLOAT32, LN4J_FLOAT32, 5, 20000, 0},  {LN4J_FLOAT32, LN4J_FLOAT32, 4, 20000, 1},
+                  {LN4J_FLOAT32, LN4J_FLOAT32, 4, 20000, 2},  {LN4J_FLOAT32, LN4J_FLOAT32, 3, 20001, 3},
+                  {LN4J_BFLOAT16, LN4J_FLOAT32, 4, 40000, 0}, {LN4J_FLOAT16, LN4J_FLOAT16, 3, 40000, 4},
+                  {LN4J_FLOAT64, LN4J_FLOAT64, 3, 8000, 0},   {LN4J_FLOAT32, LN4J_FLOAT32, 3, 12000, 1}};
+  for (const X& x : xs) {
+    Case c{x.xd, x.pd, x.rows, x.cols};
+    if (x.variant == 1) { c.rms = true; c.residual = true; }
+    if (x.variant == 2) c.from_y = true;
+    if (x.variant == 3) c.misalign = size_t(dsize(x.xd));
+    if (x.variant == 4) { c.zc = true; c.residual = true; c.inplace = 1; }
+    Bits ref;
+    for (int d = 0; d < ndev; ++d) {
+      g_dev = d;
+      std::mt19937_64 rng(777 + uint64_t(x.cols));
+      Bits b;
+      run_case(c, rng, &b);
+      if (d == 0) ref = b;
+      else
+        for (size_t k = 0; k < b.size(); ++k)
+          CHECK(b[k] == ref[k], "cross-device: output %zu of x=%s cols=%lld variant %d differs between device 0 and %d",
+                k, dname(x.xd), (long long)x.cols, x.variant, d);
+    }
+    g_dev = 0;
+  }
+}
+
+#if defined(LN4J_CUDA_EMULATED)
+// A small forward + backward on `dev` whose outputs start poisoned; returns the statuses and whether anything
+// was written.
+struct Probe {
+  int fwd, bwd;
+  bool wrote;
+};
+Probe probe(int dev, int32_t flags, int64_t cols, bool want_dg = true, cudaError_t sticky = cudaSuccess) {
+  const int64_t rows = 3, n = rows * cols;
+  Dev x(size_t(n) * 4), y(size_t(n) * 4), mean(size_t(rows) * 4), rstd(size_t(rows) * 4), dy(size_t(n) * 4),
+      dx(size_t(n) * 4), g(size_t(cols) * 4), dg(size_t(cols) * 4);
+  const int64_t wsb = ln4j_cuda_backward_workspace_bytes(rows, cols);
+  Dev ws{size_t(wsb)};
+  std::vector<float> h(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) h[size_t(i)] = float(3.0 + 0.001 * double(i % 977));
+  cudaMemcpy(x.ptr, h.data(), size_t(n) * 4, cudaMemcpyHostToDevice);
+  cudaMemcpy(dy.ptr, h.data(), size_t(n) * 4, cudaMemcpyHostToDevice);
+  std::vector<float> hg(size_t(cols), 1.25f);
+  cudaMemcpy(g.ptr, hg.data(), size_t(cols) * 4, cudaMemcpyHostToDevice);
+  for (Dev* d : {&y, &mean, &rstd, &dx, &dg}) d->poison();
+  Probe p{};
+  emu::set_sticky(dev, sticky);  // a lost context from here on
+  p.fwd = ln4j_cuda_forward(dev, nullptr, LN4J_NORM_LAYER, 0, LN4J_FLOAT32, LN4J_FLOAT32, rows, cols, 1e-5, x.ptr,
+                            nullptr, g.ptr, nullptr, y.ptr, nullptr, mean.ptr, rstd.ptr);
+  const bool from_y = (flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT) != 0;
+  p.bwd = ln4j_cuda_backward(dev, nullptr, LN4J_NORM_LAYER, flags, LN4J_FLOAT32, LN4J_FLOAT32, rows, cols, dy.ptr,
+                             nullptr, from_y ? y.ptr : x.ptr, from_y ? nullptr : mean.ptr, rstd.ptr, g.ptr, nullptr,
+                             dx.ptr, want_dg ? dg.ptr : nullptr, nullptr, ws.ptr, wsb);
+  emu::set_sticky(dev, cudaSuccess);
+  p.wrote = !(all_poisoned(y) && all_poisoned(mean) && all_poisoned(rstd) && all_poisoned(dx) && all_poisoned(dg));
+  return p;
+}
+
+void tiny_kernel(float* out) {
+  if (threadIdx.x == 0) out[blockIdx.x] = 1.0f;
+}
+void bad_mask_kernel(float* out) {  // the upper half-warp is not named by the mask it passes
+  const float v = __shfl_xor_sync(0x0000ffffu, float(threadIdx.x), 1);
+  out[threadIdx.x] = v;
+}
+void smem_kernel(float* out) {  // block b records what it finds, then writes its own mark
+  float* sm = reinterpret_cast<float*>(emu::dyn_smem());
+  if (threadIdx.x == 0) {
+    out[blockIdx.x] = sm[0];
+    sm[0] = 12345.0f;
+  }
+}
+
+// The emulation's own model (so that its checks are known to fire), then the defects it must show.
+void emulation_checks() {
+  // Launch-configuration errors: recorded for cudaGetLastError, the kernel does not run.
+  float out[64];
+  std::fill(out, out + 64, 0.0f);
+  (void)cudaGetLastError();
+  cudaSetDevice(1);
+  emu::launcher(1, 64, size_t(48 * 1024 + 4), nullptr, tiny_kernel)(out);
+  CHECK(cudaGetLastError() == cudaErrorInvalidValue && out[0] == 0.0f,
+        "emulation: a launch over the 48 KiB default must fail with cudaErrorInvalidValue and not run");
+  CHECK(cudaFuncSetAttribute(tiny_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 64 * 1024 + 4) ==
+            cudaErrorInvalidValue,
+        "emulation: an attribute over the T4 profile's 64 KiB opt-in must fail");
+  (void)cudaGetLastError();
+  emu::launcher(1, 2048, 0, nullptr, tiny_kernel)(out);
+  CHECK(cudaGetLastError() == cudaErrorInvalidConfiguration && out[0] == 0.0f,
+        "emulation: 2048 threads per block must fail with cudaErrorInvalidConfiguration");
+  CHECK(cudaGetLastError() == cudaSuccess, "emulation: cudaGetLastError must clear a non-sticky error");
+  cudaSetDevice(0);
+  // Fresh garbage in every block's shared memory: block 0 runs after block 1 and must not see its mark.
+  std::fill(out, out + 64, 0.0f);
+  emu::launcher(2, 32, 64, nullptr, smem_kernel)(out);
+  CHECK(out[0] != 12345.0f && out[1] != 12345.0f, "emulation: shared memory kept across blocks");
+  // Shuffle masks: lanes outside the mask calling it, and reads outside it, are reported.
+  const long v0 = emu::violations();
+  emu::launcher(1, 32, 0, nullptr, bad_mask_kernel)(out);
+  CHECK(emu::violations() > v0, "emulation: a shuffle whose mask leaves out calling lanes was not reported");
+  bad_mask_baseline = emu::violations();
+
+  // Stale errors: an earlier failure of this thread (another library's launch) is not reported against the next
+  // call, which must succeed. Each width reaches another regime.
+  for (int64_t cols : {int64_t(768), int64_t(4097), int64_t(20000), int64_t(65537)}) {
+    emu::set_last_error(cudaErrorInvalidValue);
+    const Probe p = probe(0, 0, cols);
+    CHECK(p.fwd == LN4J_OK && p.bwd == LN4J_OK, "stale error, cols=%lld: forward %d, backward %d (%s)",
+          (long long)cols, p.fwd, p.bwd, ln4j_cuda_last_error());
+  }
+  // A failed runtime call fails the call with a message naming it, and nothing is written. 12000 columns on the
+  // T4-class device need more than the 48 KiB default (the attribute is set on the first use: failures first).
+  struct Inject {
+    const char* api;
+    int dev;
+    int32_t flags;
+    int64_t cols;
+    const char* named;
+  };
+  const Inject inj[] = {
+      {"cudaGetDevice", 1, 0, 12000, "cudaGetDevice"},
+      {"cudaDeviceGetAttribute", 1, 0, 12000, "cudaDeviceGetAttribute"},
+      {"cudaFuncGetAttributes", 1, 0, 12000, "forward_smem"},
+      {"cudaFuncSetAttribute", 1, 0, 12000, "cudaFuncSetAttribute"},
+      {"launch", 0, 0, 768, "launch of forward_group"},
+      {"launch", 0, 0, 4097, "launch of forward_smem"},
+      {"launch", 0, 0, 100000, "launch of forward_stream"},
+  };
+  for (const Inject& f : inj) {
+    // Forward failures fail the forward; backward-only ones (from y) are injected after a good forward.
+    const bool bwd_only = (f.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT) != 0;
+    if (!bwd_only) {
+      const int64_t rows = 2, n = rows * f.cols;
+      Dev x(size_t(n) * 4), y(size_t(n) * 4), rstd(size_t(rows) * 4);
+      std::vector<float> h(size_t(n), 2.0f);
+      for (size_t i = 0; i < h.size(); ++i) h[i] += float(i % 7);
+      cudaMemcpy(x.ptr, h.data(), size_t(n) * 4, cudaMemcpyHostToDevice);
+      y.poison();
+      rstd.poison();
+      emu::inject_failure(f.api, cudaErrorInvalidValue);
+      const int s = ln4j_cuda_forward(f.dev, nullptr, LN4J_NORM_RMS, 0, LN4J_FLOAT32, LN4J_FLOAT32, rows, f.cols, 1e-5,
+                                      x.ptr, nullptr, nullptr, nullptr, y.ptr, nullptr, nullptr, rstd.ptr);
+      CHECK(s == LN4J_ERR_CUDA && std::strstr(ln4j_cuda_last_error(), f.named) &&
+                std::strstr(ln4j_cuda_last_error(), "cudaErrorInvalidValue"),
+            "failed %s (cols %lld): forward status %d, message '%s'", f.api, (long long)f.cols, s,
+            ln4j_cuda_last_error());
+      CHECK(all_poisoned(y) && all_poisoned(rstd), "failed %s (cols %lld): the forward wrote outputs", f.api,
+            (long long)f.cols);
+      (void)cudaGetLastError();
+    } else {
+      Probe ok = probe(f.dev, f.flags, f.cols);  // the same call without a failure works
+      CHECK(ok.fwd == LN4J_OK && ok.bwd == LN4J_OK, "from-y probe: %d %d %s", ok.fwd, ok.bwd, ln4j_cuda_last_error());
+    }
+  }
+  {  // a failure inside the backward from y (after its forward): dx and dgamma stay untouched
+    const int64_t rows = 3, cols = 768, n = rows * cols;
+    Dev y(size_t(n) * 4), dy(size_t(n) * 4), rstd(size_t(rows) * 4), g(size_t(cols) * 4), dx(size_t(n) * 4),
+        dg(size_t(cols) * 4);
+    const int64_t wsb = ln4j_cuda_backward_workspace_bytes(rows, cols);
+    Dev ws{size_t(wsb)};
+    std::vector<float> h(size_t(n), 0.5f), hg(size_t(cols), 1.5f), hr(size_t(rows), 2.0f);
+    cudaMemcpy(y.ptr, h.data(), size_t(n) * 4, cudaMemcpyHostToDevice);
+    cudaMemcpy(dy.ptr, h.data(), size_t(n) * 4, cudaMemcpyHostToDevice);
+    cudaMemcpy(g.ptr, hg.data(), size_t(cols) * 4, cudaMemcpyHostToDevice);
+    cudaMemcpy(rstd.ptr, hr.data(), size_t(rows) * 4, cudaMemcpyHostToDevice);
+    for (const char* api : {"cudaMemsetAsync", "launch", "cudaMemcpyAsync", "cudaStreamSynchronize"}) {
+      dx.poison();
+      dg.poison();
+      emu::inject_failure(api, cudaErrorInvalidValue);
+      const int s = ln4j_cuda_backward(0, nullptr, LN4J_NORM_RMS, LN4J_FLAG_BACKWARD_FROM_OUTPUT, LN4J_FLOAT32,
+                                       LN4J_FLOAT32, rows, cols, dy.ptr, nullptr, y.ptr, nullptr, rstd.ptr, g.ptr,
+                                       nullptr, dx.ptr, dg.ptr, nullptr, ws.ptr, wsb);
+      CHECK(s == LN4J_ERR_CUDA && std::strstr(ln4j_cuda_last_error(), "cudaErrorInvalidValue"),
+            "failed %s in the backward from y: status %d, message '%s'", api, s, ln4j_cuda_last_error());
+      CHECK(all_poisoned(dx) && all_poisoned(dg), "failed %s in the backward from y: outputs written", api);
+      (void)cudaGetLastError();
+    }
+  }
+  // A lost context (sticky error): every call fails naming it, nothing is written, and it is not cleared.
+  for (int64_t cols : {int64_t(33), int64_t(4097)}) {
+    const Probe p = probe(0, 0, cols, true, cudaErrorIllegalAddress);
+    CHECK(p.fwd == LN4J_ERR_CUDA && p.bwd == LN4J_ERR_CUDA && !p.wrote &&
+              std::strstr(ln4j_cuda_last_error(), "cudaErrorIllegalAddress"),
+          "sticky error, cols=%lld: forward %d, backward %d, wrote %d, message '%s'", (long long)cols, p.fwd, p.bwd,
+          int(p.wrote), ln4j_cuda_last_error());
+  }
+  // The shared-memory attribute is process-wide: it is set once per device and kernel (to the opt-in maximum),
+  // never per call to the call's size.
+  const long sets0 = emu::attribute_sets();
+  for (int rep = 0; rep < 2; ++rep)
+    for (int64_t cols : {int64_t(14000), int64_t(20000), int64_t(30000), int64_t(50000)}) {
+      const Probe p = probe(0, 0, cols);
+      CHECK(p.fwd == LN4J_OK && p.bwd == LN4J_OK, "attribute probe cols=%lld: %d %d %s", (long long)cols, p.fwd,
+            p.bwd, ln4j_cuda_last_error());
+    }
+  CHECK(emu::attribute_sets() - sets0 <= 2, "cudaFuncSetAttribute called %ld times for 2 kernels on one device",
+        emu::attribute_sets() - sets0);
+  // An old driver: the reason says so and what CUDA 13 needs.
+  emu::set_device_count_error(cudaErrorInsufficientDriver);
+  const char* reason = nullptr;
+  const int n = ln4j_cuda_device_count(&reason);
+  CHECK(n == 0 && reason && std::strstr(reason, "too old") && std::strstr(reason, "580"),
+        "insufficient driver: count %d, reason '%s'", n, reason ? reason : "(null)");
+  emu::set_device_count_error(cudaSuccess);
+  // The backward from y with gamma and a workspace, but without dgamma/dbeta, works (its flag is in the workspace).
+  const Probe fy = probe(0, LN4J_FLAG_BACKWARD_FROM_OUTPUT, 768, false);
+  CHECK(fy.fwd == LN4J_OK && fy.bwd == LN4J_OK, "from y without dgamma: %d %d %s", fy.fwd, fy.bwd,
+        ln4j_cuda_last_error());
+}
+#endif
+
 }  // namespace
 
 int main() {
+  // LN4J_CUDA_TEST_QUICK=1: a subset that still reaches every regime and variant (for compute-sanitizer, whose
+  // tools slow every launch by 10-100x): two dtype pairs, fewer widths, no many-row or > 2^31-element cases.
+  const bool quick = std::getenv("LN4J_CUDA_TEST_QUICK") != nullptr;
   check_arguments();
   const char* reason = nullptr;
   if (ln4j_cuda_device_count(&reason) == 0) {
@@ -565,6 +821,9 @@ int main() {
                               nullptr, nullptr, nullptr, buf, nullptr, nullptr, nullptr);
     CHECK(s == LN4J_ERR_INVALID_ARGUMENT, "device out of range: %d %s", s, ln4j_cuda_last_error());
   }
+#if defined(LN4J_CUDA_EMULATED)
+  emulation_checks();
+#endif
   std::mt19937_64 rng(20261125);
   const int32_t pairs[6][2] = {{LN4J_FLOAT32, LN4J_FLOAT32},   {LN4J_FLOAT64, LN4J_FLOAT64},
                                {LN4J_BFLOAT16, LN4J_BFLOAT16}, {LN4J_BFLOAT16, LN4J_FLOAT32},
@@ -575,15 +834,18 @@ int main() {
                             128, 129, 255, 256, 257,  768,  1000, 1023, 1024, 1025, 4096, 4097, 65537, 1000000};
   // Issue 5 variants on widths that reach every regime.
   const int64_t vwidths[] = {1, 7, 33, 129, 768, 1025, 4097, 65537};
+  auto in = [](int64_t v, std::initializer_list<int64_t> l) { return std::find(l.begin(), l.end(), v) != l.end(); };
   for (const auto& pr : pairs) {
     const int32_t xd = pr[0], pd = pr[1];
+    if (quick && !(pd == LN4J_FLOAT32 && (xd == LN4J_FLOAT32 || xd == LN4J_BFLOAT16))) continue;
     for (int64_t cols : widths) {
-      const int64_t rows = std::max<int64_t>(2, std::min<int64_t>(67, (int64_t(1) << 20) / cols));
+      if (quick && !in(cols, {1, 33, 768, 1025, 4097, 65537})) continue;
+      const int64_t rows = std::max<int64_t>(2, std::min<int64_t>(kRowsCap, (int64_t(1) << 20) / cols));
       run_case(Case{xd, pd, rows, cols}, rng);
     }
     // Many rows (grid striding, several rows per partial block), no affine, no bias, rows not 16-byte aligned.
-    run_case(Case{xd, pd, kManyRows, 7}, rng);
-    run_case(Case{xd, pd, kManyRows768, 768}, rng);
+    if (!quick) run_case(Case{xd, pd, kManyRows, 7}, rng);
+    if (!quick) run_case(Case{xd, pd, kManyRows768, 768}, rng);
     { Case c{xd, pd, 5, 1025}; c.affine = false; run_case(c, rng); }
     { Case c{xd, pd, 3, 65537}; c.affine = false; run_case(c, rng); }
     { Case c{xd, pd, 4, 300}; c.bias = false; run_case(c, rng); }
@@ -591,7 +853,8 @@ int main() {
     { Case c{xd, pd, 3, 20000}; c.misalign = size_t(dsize(xd)); run_case(c, rng); }
     { Case c{xd, pd, 5, 129}; c.misalign = size_t(dsize(xd)); c.residual = true; run_case(c, rng); }
     for (int64_t cols : vwidths) {
-      const int64_t rows = std::max<int64_t>(2, std::min<int64_t>(37, (int64_t(1) << 19) / cols));
+      if (quick && !in(cols, {33, 4097, 65537})) continue;
+      const int64_t rows = std::max<int64_t>(2, std::min<int64_t>(kVariantRowsCap, (int64_t(1) << 19) / cols));
       Case base{xd, pd, rows, cols};
       { Case c = base; c.rms = true; run_case(c, rng); }
       { Case c = base; c.rms = true; c.affine = false; run_case(c, rng); }
@@ -600,6 +863,9 @@ int main() {
       { Case c = base; c.residual = true; run_case(c, rng); }
       { Case c = base; c.rms = true; c.residual = true; c.zc = true; run_case(c, rng); }
       { Case c = base; c.residual = true; c.res_out = false; c.from_y = true; run_case(c, rng); }
+      // In-place residual update: residual_out aliases residual, or x.
+      { Case c = base; c.residual = true; c.inplace = 1; run_case(c, rng); }
+      { Case c = base; c.rms = true; c.residual = true; c.inplace = 2; run_case(c, rng); }
       { Case c = base; c.from_y = true; run_case(c, rng); }
       { Case c = base; c.from_y = true; c.affine = false; run_case(c, rng); }
       { Case c = base; c.rms = true; c.from_y = true; c.zc = true; run_case(c, rng); }
@@ -611,15 +877,48 @@ int main() {
     }
   }
   for (int64_t cols : {int64_t(1), int64_t(33), int64_t(768), int64_t(4097), int64_t(65537)}) {  // rows = 1
+    if (quick) break;
     run_case(Case{LN4J_FLOAT32, LN4J_FLOAT32, 1, cols}, rng);
     Case c{LN4J_BFLOAT16, LN4J_BFLOAT16, 1, cols};
     c.rms = true;
     c.from_y = true;
     run_case(c, rng);
   }
-  run_case(Case{LN4J_BFLOAT16, LN4J_FLOAT32, 1, 1000000}, rng);
-  { Case c{LN4J_BFLOAT16, LN4J_FLOAT32, 1, 1000000}; c.rms = true; c.residual = true; run_case(c, rng); }
-  big_case(rng);
+  if (!quick) {
+    run_case(Case{LN4J_BFLOAT16, LN4J_FLOAT32, 1, 1000000}, rng);
+    { Case c{LN4J_BFLOAT16, LN4J_FLOAT32, 1, 1000000}; c.rms = true; c.residual = true; run_case(c, rng); }
+    big_case(rng);
+  }
+  const int ndev = ln4j_cuda_device_count(nullptr);
+  // Every other device (the emulation's T4-class profile): the widths around its regime limits, every dtype pair,
+  // the variants where they matter (in-place residual in every regime).
+  for (int d = 1; d < ndev; ++d) {
+    g_dev = d;
+    for (const auto& pr : pairs) {
+      const int32_t xd = pr[0], pd = pr[1];
+      if (quick && pd != LN4J_FLOAT32) continue;
+      for (int64_t cols : {int64_t(1025), int64_t(4097), int64_t(12000), int64_t(20000), int64_t(65537)}) {
+        const int64_t rows = cols > 20000 ? 3 : 7;
+        run_case(Case{xd, pd, rows, cols}, rng);
+        { Case c{xd, pd, rows, cols}; c.residual = true; c.inplace = 1; run_case(c, rng); }
+        { Case c{xd, pd, rows, cols}; c.rms = true; c.residual = true; c.inplace = 2; c.zc = true; run_case(c, rng); }
+        { Case c{xd, pd, rows, cols}; c.from_y = true; run_case(c, rng); }
+      }
+      { Case c{xd, pd, 3, 20000}; c.misalign = size_t(dsize(xd)); run_case(c, rng); }
+    }
+  }
+  g_dev = 0;
+  for (int64_t cols : {int64_t(12000), int64_t(20000), int64_t(40000)}) {  // in place, around the 227 KiB limit
+    Case c{LN4J_FLOAT32, LN4J_FLOAT32, 3, cols};
+    c.residual = true;
+    c.inplace = 1;
+    run_case(c, rng);
+  }
+  cross_device_bits(ndev);
+#if defined(LN4J_CUDA_EMULATED)
+  CHECK(emu::violations() == bad_mask_baseline, "emulation: %ld kernel-model violations (see stderr)",
+        emu::violations() - bad_mask_baseline);
+#endif
   std::printf("%s (%d failures)\n", failures ? "FAILED" : "all CUDA checks passed", failures);
   return failures ? 1 : 0;
 }

@@ -1,5 +1,6 @@
 package org.layernorm4j;
 
+import java.util.concurrent.ConcurrentHashMap;
 import org.layernorm4j.internal.Backend;
 import org.layernorm4j.internal.CpuBackend;
 import org.layernorm4j.internal.CudaBackend;
@@ -10,11 +11,12 @@ import org.layernorm4j.internal.CudaProbe;
  *
  * <p>{@link #cpu()} is always usable. {@link #cuda(int)} always returns a Device object, but allocating or
  * running on it throws {@link IllegalStateException} with a one-line reason while {@link #cudaAvailable()} is
- * false ("built without CUDA", "no NVIDIA driver", "no CUDA device"). The CUDA probe runs once (on first use)
+ * false ("built without CUDA", "no NVIDIA driver, or one too old ...", "no CUDA device"). The CUDA probe runs once (on first use)
  * and its answer is cached; it never throws and never logs. {@link #best()} picks CUDA device 0 when usable,
  * else the CPU.
  *
- * <p>Devices are immutable values: {@code Device.cuda(0).equals(Device.cuda(0))}.
+ * <p>Devices are canonical: {@code Device.cuda(0) == Device.cuda(0)}, and {@code Device.best()} returns that same
+ * object, so calling them in a loop allocates nothing.
  */
 public final class Device {
     /** Kind of device. */
@@ -26,6 +28,8 @@ public final class Device {
     }
 
     private static final Device CPU = new Device(Kind.CPU, 0, CpuBackend.INSTANCE);
+    // One Device (and one CudaBackend, with its workspaces) per ordinal for the life of the process.
+    private static final ConcurrentHashMap<Integer, Device> CUDA = new ConcurrentHashMap<>();
 
     private final Kind kind;
     private final int ordinal;
@@ -43,12 +47,12 @@ public final class Device {
     }
 
     /**
-     * CUDA device {@code ordinal} (>= 0). The object is returned even where CUDA is unavailable; using it then
-     * throws IllegalStateException with the reason.
+     * CUDA device {@code ordinal} (>= 0), the same object on every call. The object is returned even where CUDA is
+     * unavailable; using it then throws IllegalStateException with the reason.
      */
     public static Device cuda(int ordinal) {
         if (ordinal < 0) throw new IllegalArgumentException("CUDA ordinal must be >= 0, got " + ordinal);
-        return new Device(Kind.CUDA, ordinal, new CudaBackend(ordinal));
+        return CUDA.computeIfAbsent(ordinal, n -> new Device(Kind.CUDA, n, new CudaBackend(n)));
     }
 
     /** A usable CUDA device (ordinal 0) if there is one, else the CPU. */

@@ -18,13 +18,13 @@ class CloseRaceTest {
 
     @Test
     void smallTensors() throws Exception {
-        Forked.run(CloseRaceTest.class, List.of("-Xmx512m"), 240, "small", "2500", "42").assertOk("close races, 4x768")
+        Forked.run(CloseRaceTest.class, List.of("-Xmx512m"), 240, "small", "1500", "42").assertOk("close races, 4x768")
                 .output.lines().forEach(System.out::println);
     }
 
     @Test
     void largeTensors() throws Exception {
-        Forked.run(CloseRaceTest.class, List.of("-Xmx1g"), 240, "large", "12", "7").assertOk("close races, 4096x4096")
+        Forked.run(CloseRaceTest.class, List.of("-Xmx1g"), 240, "large", "8", "7").assertOk("close races, 4096x4096")
                 .output.lines().forEach(System.out::println);
     }
 

@@ -30,6 +30,23 @@ class SafetyNetTest {
                 .output.lines().forEach(System.out::println);
     }
 
+    /** fill() and the pointer views of a tensor over 2 GiB (native memory only: runs wherever 3 GiB are free). */
+    @Test
+    void fillOver2GiB() throws Exception {
+        long available = availableBytes();
+        assumeTrue(available >= 3L << 30, "needs about 2 GiB of native memory; " + (available >> 20) + " MiB available");
+        long n = (1L << 29) + 16;  // 2 GiB + 64 bytes of FLOAT32
+        long live = Memory.liveHostBytes();
+        try (Tensor t = Tensor.empty(DType.FLOAT32, Device.cpu(), n)) {
+            t.fill(-1.25);
+            BytePointer p = t.pointer();
+            for (long i : new long[] {0, (1L << 29) - 1, 1L << 29, n - 1}) {
+                org.junit.jupiter.api.Assertions.assertEquals(-1.25f, p.getFloat(i * 4), "element " + i);
+            }
+        }
+        org.junit.jupiter.api.Assertions.assertEquals(live, Memory.liveHostBytes(), "freed on close");
+    }
+
     static long availableBytes() throws Exception {
         for (String line : Files.readAllLines(Paths.get("/proc/meminfo"))) {
             if (line.startsWith("MemAvailable:")) return Long.parseLong(line.replaceAll("[^0-9]", "")) << 10;

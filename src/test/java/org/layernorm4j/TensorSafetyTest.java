@@ -255,26 +255,62 @@ class TensorSafetyTest {
         }
     }
 
+    /** A stand-in "CUDA" device whose memory is host memory: runs the device code paths without a GPU. */
+    static class HostBackedDevice implements Backend {
+        @Override public long allocate(long bytes) { return Memory.allocateHost(bytes); }
+        @Override public void free(long address) { Memory.freeHost(address); }
+        @Override public void copyFromHost(long h, long d, long b) { Memory.copy(h, d, b); }
+        @Override public void copyToHost(long d, long h, long b) { Memory.copy(d, h, b); }
+        @Override public void copyWithin(long s, long d, long b) { Memory.copy(s, d, b); }
+        @Override public int forward(int t, int n, int f, int xd, int pd, long r, long c, double e, long x, long res,
+                long g, long b, long y, long ro, long m, long rs) { return 0; }
+        @Override public int backward(int t, int n, int f, int xd, int pd, long r, long c, long dy, long dro, long x,
+                long m, long rs, long g, long b, long dx, long dg, long db) { return 0; }
+        @Override public String lastError() { return ""; }
+
+        Device device(int ordinal) throws Exception {
+            Constructor<Device> make = Device.class.getDeclaredConstructor(Device.Kind.class, int.class, Backend.class);
+            make.setAccessible(true);
+            return make.newInstance(Device.Kind.CUDA, ordinal, this);
+        }
+    }
+
+    @Test
+    void deviceTensorsAreStagedInChunks() throws Exception {
+        Device dev = new HostBackedDevice().device(78), other = new HostBackedDevice().device(79);
+        int saved = Tensor.chunkBytes;
+        Tensor.chunkBytes = 96;  // several stage-sized chunks and a short last one
+        try {
+            float[] f = new float[1001];
+            for (int i = 0; i < f.length; i++) f[i] = i * 0.25f - 50;
+            for (DType dt : DType.values()) {
+                try (Tensor host = Tensor.of(f, dt, 7, 143); Tensor d = Tensor.empty(dt, dev, 7, 143)) {
+                    d.copyFrom(f);
+                    assertArrayEquals(host.toFloatArray(), d.toFloatArray(), dt + ": copyFrom/copyTo through the stage");
+                    assertArrayEquals(host.toDoubleArray(), d.copyTo(new double[1001]), dt.toString());
+                    try (Tensor back = d.to(Device.cpu()); Tensor again = back.to(dev); Tensor twin = again.to(dev);
+                            Tensor moved = twin.to(other)) {
+                        assertArrayEquals(Data.bytes(host), Data.bytes(back), dt + ": to(cpu)");
+                        assertArrayEquals(host.toFloatArray(), twin.toFloatArray(), dt + ": to(device)");
+                        assertArrayEquals(host.toFloatArray(), moved.toFloatArray(), dt + ": to(another device)");
+                    }
+                    d.fill(6.5);
+                    for (float v : d.toFloatArray()) assertEquals(6.5f, v, dt + ": fill reaches every chunk");
+                }
+            }
+        } finally {
+            Tensor.chunkBytes = saved;
+        }
+    }
+
     @Test
     void closeNeverThrowsAndRecordsTheFailure() throws Exception {
         // a device whose free fails, as a lost CUDA context does: close must not throw, and the failure is kept
-        Backend failing = new Backend() {
-            @Override public long allocate(long bytes) { return Memory.allocateHost(bytes); }
+        Device lost = new HostBackedDevice() {
             @Override public void free(long address) {
                 throw new LayerNormException(LayerNormException.CUDA, "cudaFree failed: an illegal memory access was encountered");
             }
-            @Override public void copyFromHost(long h, long d, long b) { Memory.copy(h, d, b); }
-            @Override public void copyToHost(long d, long h, long b) { Memory.copy(d, h, b); }
-            @Override public void copyWithin(long s, long d, long b) { Memory.copy(s, d, b); }
-            @Override public int forward(int t, int n, int f, int xd, int pd, long r, long c, double e, long x, long res,
-                    long g, long b, long y, long ro, long m, long rs) { return 0; }
-            @Override public int backward(int t, int n, int f, int xd, int pd, long r, long c, long dy, long dro, long x,
-                    long m, long rs, long g, long b, long dx, long dg, long db) { return 0; }
-            @Override public String lastError() { return ""; }
-        };
-        Constructor<Device> make = Device.class.getDeclaredConstructor(Device.Kind.class, int.class, Backend.class);
-        make.setAccessible(true);
-        Device lost = make.newInstance(Device.Kind.CUDA, 77, failing);
+        }.device(77);
         long owned = Memory.ownedBytes();
         Tensor t = Tensor.empty(DType.FLOAT32, lost, 16);
         t.close();  // must not throw

@@ -1,29 +1,58 @@
 package org.layernorm4j.internal;
 
-import java.util.HashMap;
-import java.util.Map;
+import org.layernorm4j.LayerNormException;
 
 /**
- * The CUDA backend of one device ordinal: device memory and copies through the JavaCPP CUDA presets
- * ({@link CudaRuntime}, loaded only once {@link CudaProbe#deviceCount()} is positive), kernels through
- * {@link NativeCuda}. Without a usable device every method throws IllegalStateException with the probe's one-line
- * reason ("built without CUDA", "no NVIDIA driver", "no CUDA device"), or the ordinal range when the ordinal is too
- * large.
+ * The CUDA backend of one device ordinal (one instance per ordinal: {@code Device.cuda(n)} is canonical): device
+ * memory, copies and streams through the JavaCPP CUDA presets ({@link CudaRuntime}, loaded only once
+ * {@link CudaProbe#deviceCount()} is positive), kernels through {@link NativeCuda}. Without a usable device every
+ * method throws IllegalStateException with the probe's one-line reason ("built without CUDA", "no NVIDIA driver, or
+ * one too old ...", "no CUDA device"), or the ordinal range when the ordinal is too large.
  *
- * <p>Kernels run on the calling thread's current stream ({@link CudaStreams#current}, set by
- * {@code CudaStream.use()}; 0 = the legacy default stream) and return without waiting. The backward's workspace (the
- * dgamma/dbeta partials and the zero-gamma flag) is kept per stream and grown when a call needs more: calls on one
- * stream run in order, so they may share it; before a smaller workspace is freed its stream is synchronized. The
- * workspaces live as long as the process (a few MB at most for usual shapes). Copies are synchronous.
+ * <p>Streams: kernels and copies run on the calling thread's current stream ({@link CudaStreams#current}, set by
+ * {@code CudaStream.use()}; 0 = the legacy default stream). Kernels return without waiting; a copy to or from host
+ * memory is enqueued on that stream and waits for it, so it is ordered after the thread's earlier calls also on a
+ * non-blocking stream (e.g. PyTorch's), and a device-to-device copy is enqueued on it without waiting. Work queued
+ * on another stream is not waited for.
+ *
+ * <p>The backward's workspace is kept per stream ({@link CudaWorkspaces}): held from before the launch until it is
+ * enqueued, bounded, freed when its stream is closed ({@link #streamClosed}).
+ *
+ * <p>A sticky CUDA error (an illegal address, a launch failure, a lost device) leaves the device's context unusable
+ * for the rest of the process: the first one is remembered, every later call throws naming it, and freeing memory
+ * never throws (the memory went with the context).
  *
  * <p><b>Not verified on a GPU</b> in the build that introduced it (no device was available): see README.
  */
 public final class CudaBackend implements Backend {
     private final int ordinal;
-    private final Map<Long, long[]> workspaces = new HashMap<>();  // stream -> {address, bytes}
+    private final CudaCalls injected;  // tests: a fake runtime; null: the presets, loaded on first use
+    private final CudaWorkspaces workspaces;
+    private volatile String firstFailure;  // the first sticky error: "<call> on cuda:N failed: <name> (...)"
 
     public CudaBackend(int ordinal) {
+        this(ordinal, null);
+    }
+
+    CudaBackend(int ordinal, CudaCalls calls) {
         this.ordinal = ordinal;
+        this.injected = calls;
+        this.workspaces = new CudaWorkspaces(new CudaWorkspaces.Memory() {
+            @Override
+            public long malloc(long bytes) {
+                return CudaBackend.this.malloc(bytes, "cudaMalloc(" + bytes + " bytes, backward workspace)");
+            }
+
+            @Override
+            public void free(long address) {
+                CudaBackend.this.free(address);
+            }
+
+            @Override
+            public void synchronize(long stream) {
+                streamSynchronize(stream);
+            }
+        });
     }
 
     /** Throws IllegalStateException unless device {@code ordinal} is usable. */
@@ -37,72 +66,204 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    @Override
-    public long allocate(long bytes) {
-        requireUsable(ordinal);
-        return CudaRuntime.malloc(ordinal, Math.max(bytes, 1));
+    public int ordinal() {
+        return ordinal;
+    }
+
+    /** The runtime after the usability checks: the device exists and no sticky error was seen. */
+    private CudaCalls calls() {
+        if (injected == null) requireUsable(ordinal);
+        String first = firstFailure;
+        if (first != null) {
+            throw new LayerNormException(LayerNormException.CUDA, "cuda:" + ordinal + " is unusable after a sticky CUDA "
+                    + "error (the process must restart to use it again); first failure: " + first);
+        }
+        return injected != null ? injected : Presets.CALLS;
+    }
+
+    /** Loads the presets only when a call needs them (a GPU-less JVM never loads org.bytedeco.cuda). */
+    private static final class Presets {
+        static final CudaCalls CALLS = CudaRuntime.INSTANCE;
+    }
+
+    /** Errors after which the context is unusable (cudaError_t values of CUDA 12/13). */
+    static boolean sticky(int status) {
+        switch (status) {
+            case 214: // cudaErrorECCUncorrectable
+            case 700: // cudaErrorIllegalAddress
+            case 702: // cudaErrorLaunchTimeout
+            case 709: // cudaErrorContextIsDestroyed
+            case 710: // cudaErrorAssert
+            case 714: // cudaErrorHardwareStackError
+            case 715: // cudaErrorIllegalInstruction
+            case 716: // cudaErrorMisalignedAddress
+            case 717: // cudaErrorInvalidAddressSpace
+            case 718: // cudaErrorInvalidPc
+            case 719: // cudaErrorLaunchFailure
+            case 999: // cudaErrorUnknown
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private static final String[] STICKY_NAMES = {"cudaErrorECCUncorrectable", "cudaErrorIllegalAddress",
+        "cudaErrorLaunchTimeout", "cudaErrorContextIsDestroyed", "cudaErrorAssert", "cudaErrorHardwareStackError",
+        "cudaErrorIllegalInstruction", "cudaErrorMisalignedAddress", "cudaErrorInvalidAddressSpace",
+        "cudaErrorInvalidPc", "cudaErrorLaunchFailure", "cudaErrorUnknown"};
+
+    /** Throws for a failed runtime call, remembering the first sticky one. */
+    private void check(CudaCalls c, int status, String what) {
+        if (status == 0) return;
+        String name;
+        try {
+            name = c.errorName(status);
+        } catch (RuntimeException e) {
+            name = "cudaError " + status;
+        }
+        String msg = what + " on cuda:" + ordinal + " failed: " + name + " (cudaError " + status + ")";
+        if (sticky(status)) {
+            String first = recordSticky(msg);
+            if (!first.equals(msg)) msg += "; the device has been unusable since the first failure: " + first;
+        }
+        throw new LayerNormException(status == 2 ? LayerNormException.OUT_OF_MEMORY : LayerNormException.CUDA, msg);
+    }
+
+    private synchronized String recordSticky(String msg) {
+        if (firstFailure == null) firstFailure = msg;
+        return firstFailure;
+    }
+
+    /** The first sticky failure seen on this device, or null. */
+    public String firstFailure() {
+        return firstFailure;
+    }
+
+    private long malloc(long bytes, String what) {
+        CudaCalls c = calls();
+        long[] out = new long[1];
+        check(c, c.malloc(ordinal, bytes, out), what);
+        return out[0];
     }
 
     @Override
+    public long allocate(long bytes) {
+        long b = Math.max(bytes, 1);
+        return malloc(b, "cudaMalloc(" + b + " bytes)");
+    }
+
+    /** Never throws: after a sticky error the memory is gone with the context; other failures are remembered. */
+    @Override
     public void free(long address) {
-        requireUsable(ordinal);
-        CudaRuntime.free(ordinal, address);
+        if (address == 0 || firstFailure != null) return;
+        try {
+            CudaCalls c = calls();
+            int s = c.free(ordinal, address);
+            if (s != 0 && sticky(s)) recordSticky("cudaFree on cuda:" + ordinal + " failed: " + c.errorName(s));
+        } catch (RuntimeException e) {
+            // unusable device (probe) or runtime failure: nothing to free into
+        }
+    }
+
+    private void copy(long dst, long src, long bytes, int kind, String what) {
+        if (bytes == 0) return;
+        CudaCalls c = calls();
+        check(c, c.copy(ordinal, dst, src, bytes, kind, CudaStreams.current(ordinal)), what);
     }
 
     @Override
     public void copyFromHost(long host, long device, long bytes) {
-        requireUsable(ordinal);
-        CudaRuntime.copy(ordinal, device, host, bytes, CudaRuntime.hostToDevice());
+        copy(device, host, bytes, CudaCalls.HOST_TO_DEVICE, "cudaMemcpyAsync(host to device, " + bytes + " bytes)");
     }
 
     @Override
     public void copyToHost(long device, long host, long bytes) {
-        requireUsable(ordinal);
-        CudaRuntime.copy(ordinal, host, device, bytes, CudaRuntime.deviceToHost());
+        copy(host, device, bytes, CudaCalls.DEVICE_TO_HOST, "cudaMemcpyAsync(device to host, " + bytes + " bytes)");
     }
 
     @Override
     public void copyWithin(long src, long dst, long bytes) {
-        requireUsable(ordinal);
-        CudaRuntime.copy(ordinal, dst, src, bytes, CudaRuntime.deviceToDevice());
+        copy(dst, src, bytes, CudaCalls.DEVICE_TO_DEVICE, "cudaMemcpyAsync(device to device, " + bytes + " bytes)");
+    }
+
+    /** A new blocking stream on this device. */
+    public long streamCreate() {
+        CudaCalls c = calls();
+        long[] out = new long[1];
+        check(c, c.streamCreate(ordinal, out), "cudaStreamCreate");
+        return out[0];
+    }
+
+    public void streamSynchronize(long stream) {
+        CudaCalls c = calls();
+        check(c, c.streamSynchronize(ordinal, stream), "cudaStreamSynchronize");
+    }
+
+    /**
+     * A stream is closed: its workspace is freed after the work queued on it, and an owned stream is destroyed.
+     * Never throws (a stream of a lost device is left to the dead context).
+     */
+    public void streamClosed(long stream, boolean owned) {
+        workspaces.release(stream);
+        if (!owned || firstFailure != null) return;
+        try {
+            CudaCalls c = calls();
+            int s = c.streamDestroy(ordinal, stream);
+            if (s != 0 && sticky(s)) recordSticky("cudaStreamDestroy on cuda:" + ordinal + " failed: " + c.errorName(s));
+        } catch (RuntimeException e) {
+            // nothing left to destroy on an unusable device
+        }
+    }
+
+    /** Bytes of backward workspace held on this device (all streams). */
+    public long workspaceBytes() {
+        return workspaces.bytesHeld();
+    }
+
+    /** After a kernel call: a sticky error in its message makes the device unusable from now on. */
+    private int noteKernelStatus(int status) {
+        if (status == LayerNormException.CUDA && firstFailure == null) {
+            String msg = NativeCuda.ln4j_cuda_last_error();
+            for (String n : STICKY_NAMES) {
+                if (msg != null && msg.contains(n)) {
+                    recordSticky(msg);
+                    break;
+                }
+            }
+        }
+        return status;
     }
 
     @Override
     public int forward(int threads, int norm, int flags, int xDtype, int paramDtype, long rows, long cols,
             double eps, long x, long residual, long gamma, long beta, long y, long residualOut, long mean, long rstd) {
-        requireUsable(ordinal);
-        return NativeCuda.ln4j_cuda_forward(ordinal, CudaStreams.current(ordinal), norm, flags, xDtype, paramDtype,
-                rows, cols, eps, x, residual, gamma, beta, y, residualOut, mean, rstd);
+        calls();
+        return noteKernelStatus(NativeCuda.ln4j_cuda_forward(ordinal, CudaStreams.current(ordinal), norm, flags,
+                xDtype, paramDtype, rows, cols, eps, x, residual, gamma, beta, y, residualOut, mean, rstd));
     }
 
     @Override
     public int backward(int threads, int norm, int flags, int xDtype, int paramDtype, long rows, long cols,
             long dy, long dresidualOut, long x, long mean, long rstd, long gamma, long beta, long dx, long dgamma,
             long dbeta) {
-        requireUsable(ordinal);
+        calls();
         long stream = CudaStreams.current(ordinal);
         long need = NativeCuda.ln4j_cuda_backward_workspace_bytes(rows, cols);
-        long[] ws = workspace(stream, need);
-        return NativeCuda.ln4j_cuda_backward(ordinal, stream, norm, flags, xDtype, paramDtype, rows, cols, dy,
-                dresidualOut, x, mean, rstd, gamma, beta, dx, dgamma, dbeta, ws[0], ws[1]);
-    }
-
-    /** The workspace of `stream`, grown to at least `bytes`. */
-    private synchronized long[] workspace(long stream, long bytes) {
-        long[] ws = workspaces.get(stream);
-        if (ws != null && ws[1] >= bytes) return ws;
-        if (ws != null) {
-            CudaRuntime.streamSynchronize(ordinal, stream);  // earlier calls on this stream may still use it
-            CudaRuntime.free(ordinal, ws[0]);
+        // The lease is held until the kernels are enqueued: no other thread frees the block before that.
+        try (CudaWorkspaces.Lease ws = workspaces.lease(stream, need)) {
+            return noteKernelStatus(NativeCuda.ln4j_cuda_backward(ordinal, stream, norm, flags, xDtype, paramDtype,
+                    rows, cols, dy, dresidualOut, x, mean, rstd, gamma, beta, dx, dgamma, dbeta, ws.address(),
+                    ws.bytes()));
         }
-        long grown = Math.max(bytes, ws == null ? 0 : ws[1] * 2);
-        ws = new long[] {CudaRuntime.malloc(ordinal, Math.max(grown, 64)), grown};
-        workspaces.put(stream, ws);
-        return ws;
     }
 
     @Override
     public String lastError() {
-        return NativeCuda.ln4j_cuda_last_error();
+        String msg = NativeCuda.ln4j_cuda_last_error();
+        String first = firstFailure;
+        if (first != null && (msg == null || !msg.contains(first))) {
+            msg = msg + " (cuda:" + ordinal + " has been unusable since the first failure: " + first + ")";
+        }
+        return msg;
     }
 }

@@ -3,7 +3,6 @@ package org.layernorm4j.internal;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.cuda.global.cudart;
 import org.bytedeco.javacpp.Pointer;
-import org.layernorm4j.LayerNormException;
 
 /**
  * The few CUDA runtime calls LayerNorm4j makes from Java, through the JavaCPP CUDA presets: device memory, copies and
@@ -12,68 +11,75 @@ import org.layernorm4j.LayerNormException;
  * functions are called: the 13.1 presets over a 13.0 runtime lack newer symbols, and calling one kills the JVM.
  *
  * <p>Our kernels (liblayernorm4j_cuda) carry their own static runtime; both runtimes share the device's primary
- * context, so pointers and streams cross between them. The current device is per runtime: every call here selects
- * its device first.
+ * context, so pointers and streams cross between them. The current device and the last error are per runtime:
+ * every call here selects its device first and clears this runtime's last error after a failure.
  */
-final class CudaRuntime {
+final class CudaRuntime implements CudaCalls {
+    static final CudaRuntime INSTANCE = new CudaRuntime();
+
     private CudaRuntime() {}
 
-    static void check(int status, String call) {
-        if (status != 0) {
-            String name = cudart.cudaGetErrorString(status).getString();
-            throw new LayerNormException(LayerNormException.CUDA, call + " failed: " + name + " (cudaError " + status + ")");
-        }
+    private static int done(int status) {
+        if (status != 0) cudart.cudaGetLastError();  // leave nothing behind for the next call
+        return status;
     }
 
-    private static void select(int device) {
-        check(cudart.cudaSetDevice(device), "cudaSetDevice(" + device + ")");
-    }
-
-    static long malloc(int device, long bytes) {
-        select(device);
+    @Override
+    public int malloc(int device, long bytes, long[] out) {
+        int s = cudart.cudaSetDevice(device);
+        if (s != 0) return done(s);
         Pointer p = new Pointer((Pointer) null);
-        check(cudart.cudaMalloc(p, bytes), "cudaMalloc(" + bytes + " bytes) on cuda:" + device);
-        return p.address();
+        s = cudart.cudaMalloc(p, bytes);
+        out[0] = s == 0 ? p.address() : 0L;
+        return done(s);
     }
 
-    static void free(int device, long address) {
-        select(device);
-        check(cudart.cudaFree(Memory.view(address, 1)), "cudaFree on cuda:" + device);
+    @Override
+    public int free(int device, long address) {
+        int s = cudart.cudaSetDevice(device);
+        if (s != 0) return done(s);
+        return done(cudart.cudaFree(Memory.view(address, 1)));
     }
 
-    /** Synchronous copy (waits for earlier work on the device's blocking streams). kind: cudart.cudaMemcpy*. */
-    static void copy(int device, long dst, long src, long bytes, int kind) {
-        if (bytes == 0) return;
-        select(device);
-        check(cudart.cudaMemcpy(Memory.view(dst, bytes), Memory.view(src, bytes), bytes, kind), "cudaMemcpy on cuda:" + device);
+    @Override
+    public int copy(int device, long dst, long src, long bytes, int kind, long stream) {
+        if (bytes == 0) return 0;
+        int s = cudart.cudaSetDevice(device);
+        if (s != 0) return done(s);
+        int k = kind == HOST_TO_DEVICE ? cudart.cudaMemcpyHostToDevice
+                : kind == DEVICE_TO_HOST ? cudart.cudaMemcpyDeviceToHost : cudart.cudaMemcpyDeviceToDevice;
+        CUstream_st st = new CUstream_st(Memory.view(stream, 1));
+        s = cudart.cudaMemcpyAsync(Memory.view(dst, bytes), Memory.view(src, bytes), bytes, k, st);
+        if (s == 0 && kind != DEVICE_TO_DEVICE) s = cudart.cudaStreamSynchronize(st);
+        return done(s);
     }
 
-    static int hostToDevice() {
-        return cudart.cudaMemcpyHostToDevice;
+    @Override
+    public int streamSynchronize(int device, long stream) {
+        int s = cudart.cudaSetDevice(device);
+        if (s != 0) return done(s);
+        return done(cudart.cudaStreamSynchronize(new CUstream_st(Memory.view(stream, 1))));
     }
 
-    static int deviceToHost() {
-        return cudart.cudaMemcpyDeviceToHost;
+    @Override
+    public int streamCreate(int device, long[] out) {
+        int s = cudart.cudaSetDevice(device);
+        if (s != 0) return done(s);
+        CUstream_st st = new CUstream_st((Pointer) null);
+        s = cudart.cudaStreamCreate(st);
+        out[0] = s == 0 ? st.address() : 0L;
+        return done(s);
     }
 
-    static int deviceToDevice() {
-        return cudart.cudaMemcpyDeviceToDevice;
+    @Override
+    public int streamDestroy(int device, long stream) {
+        int s = cudart.cudaSetDevice(device);
+        if (s != 0) return done(s);
+        return done(cudart.cudaStreamDestroy(new CUstream_st(Memory.view(stream, 1))));
     }
 
-    static long streamCreate(int device) {
-        select(device);
-        CUstream_st s = new CUstream_st((Pointer) null);
-        check(cudart.cudaStreamCreate(s), "cudaStreamCreate on cuda:" + device);
-        return s.address();
-    }
-
-    static void streamSynchronize(int device, long stream) {
-        select(device);
-        check(cudart.cudaStreamSynchronize(new CUstream_st(Memory.view(stream, 1))), "cudaStreamSynchronize on cuda:" + device);
-    }
-
-    static void streamDestroy(int device, long stream) {
-        select(device);
-        check(cudart.cudaStreamDestroy(new CUstream_st(Memory.view(stream, 1))), "cudaStreamDestroy on cuda:" + device);
+    @Override
+    public String errorName(int status) {
+        return cudart.cudaGetErrorName(status).getString();
     }
 }

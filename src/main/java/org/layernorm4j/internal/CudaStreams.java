@@ -2,7 +2,8 @@ package org.layernorm4j.internal;
 
 /**
  * The stream that CUDA calls of the current thread run on (set by {@code CudaStream.use()}, 0 = the legacy default
- * stream), and the presets' stream calls for {@code CudaStream}. Not API.
+ * stream), and the users of a stream ({@link Users}): a stream closed while other threads still hold scopes on it is
+ * destroyed when the last of them ends. Not API.
  */
 public final class CudaStreams {
     private static final ThreadLocal<long[]> CURRENT = new ThreadLocal<>();  // {device, handle}
@@ -27,18 +28,66 @@ public final class CudaStreams {
         else CURRENT.set(prev);
     }
 
-    public static long create(int device) {
-        CudaBackend.requireUsable(device);
-        return CudaRuntime.streamCreate(device);
-    }
+    /**
+     * Who is using a stream (scopes, a synchronize in progress). {@link #close()} marks it closed; the release
+     * action (free the workspace, destroy the stream) runs exactly once, when the stream is closed and unused:
+     * at close() if nobody uses it, else when the last user leaves. Using a closed stream throws.
+     */
+    public static final class Users {
+        private final String name;
+        private final Runnable onRelease;
+        private int users;
+        private boolean closed;
+        private boolean released;
 
-    public static void synchronize(int device, long handle) {
-        CudaBackend.requireUsable(device);
-        CudaRuntime.streamSynchronize(device, handle);
-    }
+        public Users(String name, Runnable onRelease) {
+            this.name = name;
+            this.onRelease = onRelease;
+        }
 
-    public static void destroy(int device, long handle) {
-        CudaBackend.requireUsable(device);
-        CudaRuntime.streamDestroy(device, handle);
+        /** One more user; throws IllegalStateException if the stream is closed. */
+        public synchronized void acquire() {
+            if (closed) throw new IllegalStateException(name + " is closed");
+            users++;
+        }
+
+        /** One user fewer; the last one after close() runs the release action. */
+        public void release() {
+            boolean run;
+            synchronized (this) {
+                if (users <= 0) throw new IllegalStateException(name + ": release without acquire");
+                users--;
+                run = closed && users == 0 && !released;
+                if (run) released = true;
+            }
+            if (run) onRelease.run();
+        }
+
+        /** Marks closed (idempotent); returns the number of users still holding it (release deferred until 0). */
+        public int close() {
+            boolean run;
+            int left;
+            synchronized (this) {
+                if (closed) return users;
+                closed = true;
+                left = users;
+                run = users == 0 && !released;
+                if (run) released = true;
+            }
+            if (run) onRelease.run();
+            return left;
+        }
+
+        public synchronized boolean isClosed() {
+            return closed;
+        }
+
+        public synchronized boolean isReleased() {
+            return released;
+        }
+
+        public synchronized int users() {
+            return users;
+        }
     }
 }

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# The one-command GPU check of the CUDA path.
+#
+#   scripts/gpu-check.sh --prepare   on the CPU machine (JDK 17 + Maven): builds the kit the GPU machine needs and
+#                                    has not (no JDK, no Maven there): target/gpu-kit = the jars, a jlink'd JRE, the
+#                                    JUnit console launcher and the test classes (git-ignored, < 60 MB).
+#   scripts/gpu-check.sh             on the GPU machine (nvcc, CMake, compute-sanitizer, PyTorch): builds the native
+#                                    GPU tests for sm_90 only, runs ctest's GPU tests, the Java CUDA tests (the kit),
+#                                    compute-sanitizer memcheck / racecheck / synccheck on a quick subset, and the
+#                                    benchmark of ours against torch.nn.functional.layer_norm (CUDA events) at the
+#                                    CUDA issue's shapes. Every log goes to $OUT when set, else target/gpu-check;
+#                                    summary.txt says what passed, failed or was skipped and why. About 8 minutes.
+#   scripts/gpu-check.sh --dry-run   anywhere: prepares the kit when it is missing, then does every step that needs
+#                                    no GPU (configure + build the sm_90 tests, run them so they report the skip, run
+#                                    the Java CUDA tests with the kit's JRE so they report the skip, check the bench
+#                                    scripts), says what it skipped and why, exits 0.
+#
+# Exit status (run mode): 0 when every step that ran passed, 1 otherwise. Steps have their own time limits so that
+# the whole run stays within LN4J_GPU_CHECK_BUDGET_S seconds (default 480).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+KIT="$ROOT/target/gpu-kit"
+MODE=run
+case "${1:-}" in
+  --prepare) MODE=prepare ;;
+  --dry-run) MODE=dry ;;
+  "") ;;
+  -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+  *) echo "usage: $0 [--prepare | --dry-run]" >&2; exit 2 ;;
+esac
+OUTDIR="${OUT:-$ROOT/target/gpu-check}"
+mkdir -p "$OUTDIR"
+SUMMARY="$OUTDIR/summary.txt"
+: >"$SUMMARY"
+START=$(date +%s)
+BUDGET=${LN4J_GPU_CHECK_BUDGET_S:-480}
+FAILED=0
+JUNIT_VERSION=1.11.4   # junit-platform-console-standalone matching junit-bom 5.11.4
+
+say() { echo "gpu-check: $*"; echo "$*" >>"$SUMMARY"; }
+left() { echo $((BUDGET - ($(date +%s) - START))); }
+# step NAME LIMIT_S CMD...: runs CMD with a time limit (never past the budget), log in $OUTDIR/NAME.log.
+step() {
+  local name=$1 limit=$2; shift 2
+  local l; l=$(left)
+  if [ "$l" -lt 15 ]; then say "SKIP $name: time budget spent"; return 0; fi
+  [ "$limit" -gt "$l" ] && limit=$l
+  local t0; t0=$(date +%s)
+  timeout --kill-after=10 "$limit" "$@" >"$OUTDIR/$name.log" 2>&1
+  local rc=$?
+  local dt=$(( $(date +%s) - t0 ))
+  if [ $rc -eq 0 ]; then say "PASS $name (${dt}s)"
+  elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then say "FAIL $name: timed out after ${limit}s (log: $name.log)"; FAILED=1
+  else say "FAIL $name: exit $rc (log: $name.log)"; tail -n 30 "$OUTDIR/$name.log"; FAILED=1
+  fi
+  return $rc
+}
+
+have_gpu() { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q GPU; }
+
+# ---------------------------------------------------------------- prepare (CPU machine)
+prepare() {
+  command -v mvn >/dev/null && command -v jlink >/dev/null || { echo "prepare needs mvn and jlink (JDK 17)" >&2; return 1; }
+  mkdir -p "$KIT/lib"
+  echo "gpu-check: building the jar and test classes (mvn package -DskipTests)"
+  mvn -B -q -o package -DskipTests || mvn -B -q package -DskipTests || return 1
+  rm -rf "$KIT/lib" "$KIT/test-classes" && mkdir -p "$KIT/lib"
+  cp target/layernorm4j-*.jar "$KIT/lib/" 2>/dev/null
+  rm -f "$KIT"/lib/*-sources.jar "$KIT"/lib/*-javadoc.jar
+  cp -r target/test-classes "$KIT/test-classes"
+  echo "gpu-check: copying the runtime and test dependencies"
+  mvn -B -q -o dependency:copy-dependencies -DincludeScope=test -DoutputDirectory="$KIT/lib" \
+    || mvn -B -q dependency:copy-dependencies -DincludeScope=test -DoutputDirectory="$KIT/lib" || return 1
+  # The GPU machine needs only linux-x86_64 natives; JMH and its annotation processor are not run there.
+  rm -f "$KIT"/lib/*-linux-arm64.jar "$KIT"/lib/*-linux-ppc64le.jar "$KIT"/lib/*-macosx-*.jar "$KIT"/lib/*-windows-*.jar
+  rm -f "$KIT"/lib/jmh-*.jar "$KIT"/lib/jopt-simple-*.jar "$KIT"/lib/commons-math3-*.jar
+  local cons="junit-platform-console-standalone-$JUNIT_VERSION.jar"
+  local m2="${MAVEN_REPO:-$HOME/.m2/repository}/org/junit/platform/junit-platform-console-standalone/$JUNIT_VERSION/$cons"
+  if [ ! -f "$m2" ]; then
+    echo "gpu-check: fetching the JUnit console launcher from Maven Central"
+    mvn -B -q dependency:get -Dartifact="org.junit.platform:junit-platform-console-standalone:$JUNIT_VERSION" || return 1
+  fi
+  cp "$m2" "$KIT/junit-console.jar"
+  # The console launcher bundles JUnit: the separate junit-* jars would be a second copy on the class path.
+  rm -f "$KIT"/lib/junit-*.jar "$KIT"/lib/opentest4j-*.jar "$KIT"/lib/apiguardian-*.jar
+  if [ ! -x "$KIT/jre/bin/java" ]; then
+    echo "gpu-check: jlink'ing a JRE"
+    jlink --add-modules java.base,java.logging,java.xml,java.management,java.naming,java.scripting,jdk.unsupported,jdk.zipfs \
+      --strip-debug --no-header-files --no-man-pages --compress=2 --output "$KIT/jre" || return 1
+  fi
+  local mb; mb=$(du -sm "$KIT" | cut -f1)
+  echo "gpu-check: kit ready: $KIT ($mb MB)"
+  if [ "$mb" -ge 60 ]; then echo "gpu-check: the kit must stay under 60 MB" >&2; return 1; fi
+}
+
+kit_ok() { [ -x "$KIT/jre/bin/java" ] && [ -f "$KIT/junit-console.jar" ] && ls "$KIT"/lib/layernorm4j-*.jar >/dev/null 2>&1; }
+
+if [ "$MODE" = prepare ]; then prepare; exit $?; fi
+
+# ---------------------------------------------------------------- the steps
+say "gpu-check $(date -u +%FT%TZ) mode=$MODE host=$(hostname) out=$OUTDIR"
+if have_gpu; then nvidia-smi >"$OUTDIR/nvidia-smi.log" 2>&1; say "GPU: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1)"
+else say "GPU: none (nvidia-smi missing or lists no GPU)"; fi
+GPU=0; have_gpu && GPU=1
+if [ "$MODE" = run ] && [ $GPU = 0 ]; then say "FAIL: no GPU here; use --dry-run on a GPU-less machine"; exit 1; fi
+
+if ! kit_ok; then
+  if [ "$MODE" = dry ] && command -v mvn >/dev/null; then
+    step prepare 900 "$0" --prepare
+  else
+    say "SKIP java: no kit at target/gpu-kit (run scripts/gpu-check.sh --prepare on the CPU machine first)"
+  fi
+fi
+
+# Native GPU tests for sm_90 only (the emulation test is the CPU machine's business).
+BUILD="$ROOT/target/gpu-check-build"
+if command -v nvcc >/dev/null && command -v cmake >/dev/null; then
+  step native-configure 120 cmake -S native -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DLN4J_CUDA=ON \
+    -DLN4J_CUDA_ARCHITECTURES=90-real -DLN4J_CUDA_EMULATION_TEST=OFF
+  step native-build 300 cmake --build "$BUILD" --parallel "$(nproc)" --target ln4j_test_cuda ln4j_bench
+  if [ $GPU = 1 ]; then
+    step ctest-gpu 240 ctest --test-dir "$BUILD" -R '^cuda_kernels$' --output-on-failure
+  else
+    step ctest-gpu-skips 60 bash -c "ctest --test-dir '$BUILD' -R '^cuda_kernels\$' --output-on-failure; \
+      grep -q 'skipped' '$BUILD/Testing/Temporary/LastTest.log'"
+    say "  (no GPU: ctest's cuda_kernels ran its argument checks and reported the skip)"
+  fi
+else
+  say "SKIP native: nvcc or cmake missing"
+fi
+
+# Java CUDA tests (tag gpu) with the kit's JRE: the jar's own native libraries (sm_75..sm_90 + PTX).
+if kit_ok; then
+  CP="$KIT/test-classes:$(ls "$KIT"/lib/*.jar | tr '\n' ':')"
+  step java-gpu-tests 240 "$KIT/jre/bin/java" -Dorg.bytedeco.javacpp.cachedir="$ROOT/target/gpu-check-javacpp" \
+    -jar "$KIT/junit-console.jar" execute --class-path "$CP" --scan-class-path "$KIT/test-classes" \
+    --include-tag gpu --details=summary --reports-dir "$OUTDIR/junit" --fail-if-no-tests
+  if [ $GPU = 0 ]; then
+    grep -q "skipped" "$OUTDIR/java-gpu-tests.log" && say "  (no GPU: the Java CUDA tests reported the skip with the probe's reason)"
+  fi
+fi
+
+# compute-sanitizer on the quick subset (every regime and variant, two dtype pairs).
+if [ $GPU = 1 ] && command -v compute-sanitizer >/dev/null && [ -x "$BUILD/bin/ln4j_test_cuda" ]; then
+  for tool in memcheck racecheck synccheck; do
+    step "sanitizer-$tool" 100 env LN4J_CUDA_TEST_QUICK=1 compute-sanitizer --tool "$tool" --error-exitcode 1 \
+      --print-limit 20 "$BUILD/bin/ln4j_test_cuda"
+  done
+else
+  say "SKIP compute-sanitizer: $( [ $GPU = 1 ] && echo 'compute-sanitizer or the test binary missing' || echo 'no GPU')"
+fi
+
+# Benchmark: ours (ln4j_bench, CUDA events, rotation beyond L2) and PyTorch at 64M elements per shape,
+# cols 768..16384, float32 and bfloat16, forward and backward, plus the device-to-device copy ceiling.
+BENCH_COLS=768,1024,2048,4096,8192,16384
+BENCH_ELEMS=67108864
+if [ $GPU = 1 ] && [ -x "$BUILD/bin/ln4j_bench" ]; then
+  for dt in float32 bfloat16; do
+    step "bench-ours-$dt" 90 "$BUILD/bin/ln4j_bench" --no-cpu --no-onednn --shapes none --cols $BENCH_COLS \
+      --gpu-elements $BENCH_ELEMS --dtype $dt --reps 15 --budget-ms 150 --csv "$OUTDIR/bench-ours-$dt.csv"
+  done
+else
+  say "SKIP bench-ours: $( [ $GPU = 1 ] && echo 'ln4j_bench missing' || echo 'no GPU')"
+fi
+if python3 -c 'import torch' >/dev/null 2>&1 && [ $GPU = 1 ]; then
+  step bench-torch 120 python3 scripts/gpu_bench_torch.py --cols $BENCH_COLS --elements $BENCH_ELEMS \
+    --csv "$OUTDIR/bench-torch.csv"
+else
+  step bench-torch-syntax 30 python3 -m py_compile scripts/gpu_bench_torch.py
+  say "SKIP bench-torch: $( python3 -c 'import torch' >/dev/null 2>&1 && echo 'no GPU' || echo 'PyTorch not installed here') (script compiled only)"
+fi
+
+say "elapsed $(( $(date +%s) - START ))s; logs in $OUTDIR"
+if [ "$MODE" = dry ]; then
+  say "dry run: done (nothing above ran on a GPU)"
+  exit 0
+fi
+exit $FAILED
