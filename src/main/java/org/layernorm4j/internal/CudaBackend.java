@@ -70,14 +70,19 @@ public final class CudaBackend implements Backend {
         return ordinal;
     }
 
-    /** The runtime after the usability checks: the device exists and no sticky error was seen. */
-    private CudaCalls calls() {
+    /** Throws unless the device exists and no sticky error was seen on it. */
+    private void checkUsable() {
         if (injected == null) requireUsable(ordinal);
         String first = firstFailure;
         if (first != null) {
             throw new LayerNormException(LayerNormException.CUDA, "cuda:" + ordinal + " is unusable after a sticky CUDA "
                     + "error (the process must restart to use it again); first failure: " + first);
         }
+    }
+
+    /** The runtime after {@link #checkUsable()}. */
+    private CudaCalls calls() {
+        checkUsable();
         return injected != null ? injected : Presets.CALLS;
     }
 
@@ -237,7 +242,7 @@ public final class CudaBackend implements Backend {
     @Override
     public int forward(int threads, int norm, int flags, int xDtype, int paramDtype, long rows, long cols,
             double eps, long x, long residual, long gamma, long beta, long y, long residualOut, long mean, long rstd) {
-        calls();
+        checkUsable();
         return noteKernelStatus(NativeCuda.ln4j_cuda_forward(ordinal, CudaStreams.current(ordinal), norm, flags,
                 xDtype, paramDtype, rows, cols, eps, x, residual, gamma, beta, y, residualOut, mean, rstd));
     }
@@ -246,7 +251,7 @@ public final class CudaBackend implements Backend {
     public int backward(int threads, int norm, int flags, int xDtype, int paramDtype, long rows, long cols,
             long dy, long dresidualOut, long x, long mean, long rstd, long gamma, long beta, long dx, long dgamma,
             long dbeta) {
-        calls();
+        checkUsable();
         long stream = CudaStreams.current(ordinal);
         long need = NativeCuda.ln4j_cuda_backward_workspace_bytes(rows, cols);
         // The lease is held until the kernels are enqueued: no other thread frees the block before that.
