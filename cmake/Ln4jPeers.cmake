@@ -56,3 +56,55 @@ function(ln4j_find_onednn)
     INTERFACE_INCLUDE_DIRECTORIES "${LN4J_ONEDNN_INCLUDE_DIR}")
   set(LN4J_ONEDNN_VERSION "${version}" PARENT_SCOPE)
 endfunction()
+
+# PyTorch (libtorch, C++): the harness's second peer calls at::native_layer_norm and its backward. Debian's
+# libtorch-dev puts ATen's headers under /usr/include and libtorch_cpu/libc10 in the library path; its
+# TorchConfig.cmake (when present) drags in CUDA/Python lookups, so it is never run either: header + libraries
+# + a small link test (ATen/Parallel.h, light to compile). Result: an IMPORTED target ln4j::torch (when usable)
+# and LN4J_TORCH_VERSION; otherwise LN4J_TORCH_WHY.
+option(LN4J_WITH_TORCH "Look for libtorch as a benchmark peer (optional; libtorch-dev)" ON)
+
+function(ln4j_find_pytorch)
+  if(TARGET ln4j::torch)
+    return()
+  endif()
+  if(NOT LN4J_WITH_TORCH)
+    set(LN4J_TORCH_WHY "LN4J_WITH_TORCH=OFF" PARENT_SCOPE)
+    return()
+  endif()
+  find_path(LN4J_TORCH_INCLUDE_DIR NAMES ATen/ops/native_layer_norm.h)
+  find_library(LN4J_TORCH_CPU_LIBRARY NAMES torch_cpu)
+  find_library(LN4J_TORCH_C10_LIBRARY NAMES c10)
+  if(NOT LN4J_TORCH_INCLUDE_DIR OR NOT LN4J_TORCH_CPU_LIBRARY OR NOT LN4J_TORCH_C10_LIBRARY)
+    set(LN4J_TORCH_WHY "ATen/ops/native_layer_norm.h, libtorch_cpu or libc10 not found (install libtorch-dev)" PARENT_SCOPE)
+    return()
+  endif()
+  cmake_push_check_state(RESET)
+  set(CMAKE_REQUIRED_INCLUDES "${LN4J_TORCH_INCLUDE_DIR}")
+  set(CMAKE_REQUIRED_LIBRARIES "${LN4J_TORCH_CPU_LIBRARY};${LN4J_TORCH_C10_LIBRARY}")
+  set(CMAKE_REQUIRED_QUIET ON)
+  check_cxx_source_compiles([[
+    #include <ATen/Parallel.h>
+    int main() { return at::get_num_threads() > 0 ? 0 : 1; }
+  ]] LN4J_TORCH_LINKS)
+  cmake_pop_check_state()
+  if(NOT LN4J_TORCH_LINKS)
+    set(LN4J_TORCH_WHY "${LN4J_TORCH_CPU_LIBRARY} does not link with ${LN4J_TORCH_INCLUDE_DIR}/ATen" PARENT_SCOPE)
+    return()
+  endif()
+  set(version "")
+  if(EXISTS "${LN4J_TORCH_INCLUDE_DIR}/torch/csrc/api/include/torch/version.h")
+    file(STRINGS "${LN4J_TORCH_INCLUDE_DIR}/torch/csrc/api/include/torch/version.h" lines
+         REGEX "#define TORCH_VERSION_(MAJOR|MINOR|PATCH) ")
+    foreach(line IN LISTS lines)
+      string(REGEX REPLACE ".*TORCH_VERSION_[A-Z]+ +([0-9]+).*" "\\1" part "${line}")
+      list(APPEND version "${part}")
+    endforeach()
+    list(JOIN version "." version)
+  endif()
+  add_library(ln4j::torch INTERFACE IMPORTED GLOBAL)
+  set_target_properties(ln4j::torch PROPERTIES
+    INTERFACE_LINK_LIBRARIES "${LN4J_TORCH_CPU_LIBRARY};${LN4J_TORCH_C10_LIBRARY}"
+    INTERFACE_INCLUDE_DIRECTORIES "${LN4J_TORCH_INCLUDE_DIR}")
+  set(LN4J_TORCH_VERSION "${version}" PARENT_SCOPE)
+endfunction()

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Every benchmark figure in README's performance section, in one run (after `mvn -B -q package -DskipTests`):
-#   1. native harness: model sweep + latency/odd shapes, every ISA path, 1 and all threads, oneDNN peer, ceilings
+# Every benchmark figure the README's performance section and issue 11's targets need, in one run (after
+# `mvn -B -q package -DskipTests`), and a table per machine under docs/ (CPU model, date, command):
+#   1. native harness: model sweep + latency shapes, every ISA path, 1 and all threads, cold AND warm regimes,
+#      oneDNN and PyTorch peers, honest ceilings (fastest of ordinary-store loop, non-temporal loop, memcpy)
 #   2. native harness --fused: fused residual add and memory-saving backward against the unfused sequences
-#   3. the CLI's bench: the same sweep through the Java API
-#   4. JMH: the Java API end to end against the pure-Java Vector API bar
-# Outputs land in target/bench/ (CSV, JSON, logs) and docs/bench-cpu.svg (the README chart).
-# Run it on a quiet machine: the numbers are medians, but other load still moves them.
+#   3. the CLI's bench: the same sweep through the Java API, cold (rotating buffers) and warm (--warm)
+#   4. JMH: the Java API end to end against the pure-Java Vector API bar, both regimes
+#   5. scripts/bench-tables.py: docs/bench-<cpu model>.md from 1-4
+# Outputs: target/bench/ (CSV, JSON, logs), docs/bench-cpu.svg (the README chart), docs/bench-<cpu>.md.
+# Run it on a QUIET machine (no builds, tests or other benchmarks): the harness retries series that other processes
+# disturbed and marks the ones that stayed disturbed, but a disturbed run is not a measurement.
+# Extra arguments go to the native sweep (e.g. --threads 1,2 or --isa avx2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=target/bench
@@ -13,11 +18,16 @@ mkdir -p "$out" docs
 bin=target/cmake-build/bin/ln4j_bench
 jar=target/layernorm4j-0.1.0-cli.jar
 [ -x "$bin" ] && [ -f "$jar" ] || { echo "build first: mvn -B -q package -DskipTests" >&2; exit 2; }
+cmd="scripts/bench-all.sh $*"
+echo "== $(date -u '+%F %T UTC') $cmd"
+grep -m1 'model name' /proc/cpuinfo || true
 
-"$bin" --csv "$out/sweep.csv" --json "$out/sweep.json" --svg docs/bench-cpu.svg "$@" | tee "$out/sweep.txt"
+"$bin" --regime both --csv "$out/sweep.csv" --json "$out/sweep.json" --svg docs/bench-cpu.svg "$@" | tee "$out/sweep.txt"
 "$bin" --fused --csv "$out/fused.csv" | tee "$out/fused.txt"
-java -jar "$jar" bench | tee "$out/java-sweep.txt"
-mvn -B -q test-compile dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/jmh.cp
+java -jar "$jar" bench | tee "$out/java-cold.txt"
+java -jar "$jar" bench --warm | tee "$out/java-warm.txt"
+mvn -B -q -f layernorm4j.pom.xml test-compile dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/jmh.cp
 java --add-modules jdk.incubator.vector -cp "target/test-classes:target/classes:$(cat target/jmh.cp)" \
-  org.openjdk.jmh.Main LayerNormBench -f 1 -wi 3 -i 5 -r 300ms -w 300ms -rf json -rff "$out/jmh.json" \
-  | tee "$out/jmh.txt"
+  org.openjdk.jmh.Main LayerNormBench -p regime=cold,warm -f 1 -wi 3 -i 5 -r 300ms -w 300ms \
+  -rf json -rff "$out/jmh.json" | tee "$out/jmh.txt"
+python3 scripts/bench-tables.py "$out" docs "$cmd"

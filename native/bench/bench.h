@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "layernorm4j/layernorm4j.h"
@@ -65,13 +66,32 @@ double backward_bytes(const Problem& p);  // read x,dy + write dx + read mean,rs
 struct Timing {
   double median_us = 0, p10_us = 0, p90_us = 0;
   int samples = 0, batch = 1;
+  // Disturbance check (CPU series): CPU time other processes used while the kept series ran, in CPUs (0.5 = half
+  // of one CPU on average), from /proc/stat minus this process's own time; tries = series run to get it.
+  double others_cpus = 0;
+  int tries = 1;
+  bool disturbed = false;  // still above the limit after every retry
 };
 struct TimingPlan {
   int reps;             // samples wanted
   int min_reps;         // samples always taken
   double budget_s;      // stop adding samples after this much time (once min_reps are in)
   double min_sample_us; // calls are batched until one sample lasts at least this long
+  int retries = 3;      // a series that others disturbed is run again up to this many times (0: no check)
 };
+
+// Other processes' CPU use, from /proc/stat (all CPUs' busy time) minus /proc/self/stat (ours, every thread).
+struct CpuClock {
+  double wall = 0;
+  long long busy = -1, self = -1;  // clock ticks; -1 when /proc is not readable
+};
+CpuClock cpu_clock_now();
+// CPU time (clock ticks) of every thread of this process, by thread id, from /proc/self/task/*/stat.
+std::vector<std::pair<long, long long>> thread_ticks();
+// Average number of CPUs other processes kept busy between a and b (0 when /proc is not readable).
+double others_cpus(const CpuClock& a, const CpuClock& b);
+// Above this many CPUs (and at least 3 clock ticks of others' time) a series counts as disturbed.
+constexpr double kDisturbedCpus = 0.10;
 double now_s();
 Timing summarize(std::vector<double> samples_us, int batch);
 
@@ -89,10 +109,13 @@ struct Result {
   bool sweep;
   Status status;
   std::string note;     // error message / where it went wrong
+  std::string ceiling_kind;      // ceilings: which of the three kinds won (ceil_kind_name)
+  std::string regime = "cold";  // "cold": rotating buffer sets; "warm": one set, as a user times without rotation
   Timing t;
   double bytes = 0, gbps = 0;
   double ceiling_gbps = 0, pct_ceiling = 0;  // 0 when no ceiling in this run
   double vs_onednn = 0;  // oneDNN median / ours median (>1: ours faster); 0 when not applicable
+  double vs_pytorch = 0; // PyTorch median / ours median, likewise
   Check check;
 };
 
@@ -107,25 +130,34 @@ struct Options {
   std::vector<int32_t> isas;           // empty: every supported
   int reps = 31;
   double budget_s = 0.25;              // per series (one impl, one shape, one direction, one thread count)
-  double rotate_mib = 0;               // 0: automatic (README "Rotating buffers")
-  bool quick = false, validate_only = false, warm = false, self_test = false;
-  bool no_cpu = false, no_cuda = false, no_onednn = false;
+  double rotate_mib = 0;               // 0: automatic (README "Regimes")
+  bool quick = false, validate_only = false, self_test = false;
+  std::string regime = "both";         // cold | warm | both (README "Regimes")
+  int retries = 3;                     // reruns of a disturbed series (0: no check)
+  bool busy = true;                    // per-thread busy time of ours at > 1 thread (sweep shapes; off with --quick)
+  bool no_cpu = false, no_cuda = false, no_onednn = false, no_pytorch = false;
   bool fused = false;                  // --fused: the fused-vs-unfused section instead of the sweep
   std::string csv, json, svg;
   uint64_t seed = 42;
 };
 
 // ---- ceiling kernels (ceiling.cpp): our own std::thread pool with the same thread count ------------------
-// copy n bytes src -> dst; and dst = a + b over n bytes of floats (read two, write one).
-void ceiling_copy(int threads, void* dst, const void* src, size_t n);
-void ceiling_r2w1(int threads, void* dst, const void* a, const void* b, size_t n);
+// copy n bytes src -> dst; and dst = a + b over n bytes of floats (read two, write one). Each in three kinds; the
+// harness's ceiling is the fastest of them in the same run (README "Ceilings"). CeilKind::Memcpy for r2w1 copies
+// 1.5n bytes from a to dst (the same total bytes), so a and dst must hold 1.5n bytes.
+enum class CeilKind { Ordinary, Stream, Memcpy };
+const char* ceil_kind_name(CeilKind k);
+void ceiling_copy(int threads, CeilKind kind, void* dst, const void* src, size_t n);
+void ceiling_r2w1(int threads, CeilKind kind, void* dst, const void* a, const void* b, size_t n);
 
 // --self-test (selftest.cpp): the validator on known-good and known-bad outputs; 0 when every verdict is right.
 int self_test();
 
 // ---- reports (report.cpp) -------------------------------------------------------------------------------
-void print_table(const std::vector<Result>& rs);
-bool write_csv(const std::string& path, const std::vector<Result>& rs);
+// The machine line of every report: CPU model, CPUs, caches as detected (main.cpp).
+std::string machine_name();
+void print_table(const std::vector<Result>& rs, const std::string& machine);
+bool write_csv(const std::string& path, const std::vector<Result>& rs, const std::string& machine);
 bool write_json(const std::string& path, const std::vector<Result>& rs, const Options& o, const std::string& machine);
 bool write_svg(const std::string& path, const std::vector<Result>& rs, const std::string& title);
 
@@ -139,6 +171,12 @@ void onednn_run(const Problem& p, int threads, Arena& arena, const TimingPlan& p
 
 // --fused (fused.cpp): fused residual add and memory-saving backward against the unfused sequences, CPU fp32.
 void run_fused(const Options& o, std::vector<Result>& out);
+
+// PyTorch's CPU kernels (peer_torch.cpp: at::native_layer_norm and its backward through libtorch; stubs when CMake
+// did not find libtorch).
+bool pytorch_available(std::string* why);
+void pytorch_run(const Problem& p, int threads, Arena& arena, const TimingPlan& plan, bool validate_only, Result& fwd,
+                 Result& bwd);
 
 // CUDA (cuda_bench.cpp; a stub says why it is skipped when CMake had no CUDA).
 void cuda_run_all(const Options& o, std::vector<Result>& out);

@@ -1,13 +1,21 @@
 // Bandwidth ceilings measured in the same run as the kernels, on the same number of threads:
 //   forward:  a copy of the same bytes (read n, write n)
 //   backward: dst = a + b (read two, write one)
+// each in three kinds (CeilKind): a loop with ordinary stores, the same loop with non-temporal (streaming) stores,
+// and glibc's memcpy moving the same bytes (which picks its own stores). The harness takes the fastest: on some
+// CPUs an ordinary store first reads the line it writes, and streaming stores move the same bytes up to twice as
+// fast from DRAM; in cache, ordinary stores win.
 // Threads: our own small pool of std::thread workers (not OpenMP; they spin briefly between calls, then sleep,
 // as OpenMP runtimes do); the caller works too, so
 // `threads` threads split the buffer into contiguous 64-byte-aligned chunks. Buffers below kSerialBytes run on
 // the calling thread alone (waking workers would cost more than the copy).
 // The loops are plain C++; GCC vectorizes them for each ISA (target_clones picks the widest this CPU has) and
 // CMake compiles this file with -fno-tree-loop-distribute-patterns so the copy stays our loop, not memcpy.
+#include <immintrin.h>
+
 #include <atomic>
+#include <cstdint>
+#include <cstring>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -110,6 +118,56 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void add_floats(flo
   for (size_t i = 0; i < n; ++i) d[i] = a[i] + b[i];
 }
 
+// Streaming-store loops: AVX (32-byte stores) where the CPU has it, else SSE2 (16-byte, every x86-64). The
+// destination is first brought to the store's alignment with ordinary stores.
+__attribute__((target("avx"))) void copy_stream_avx(float* d, const float* s, size_t n) {
+  size_t i = 0;
+  for (; i < n && (reinterpret_cast<uintptr_t>(d + i) & 31); ++i) d[i] = s[i];
+  for (; i + 16 <= n; i += 16) {
+    _mm256_stream_ps(d + i, _mm256_loadu_ps(s + i));
+    _mm256_stream_ps(d + i + 8, _mm256_loadu_ps(s + i + 8));
+  }
+  for (; i < n; ++i) d[i] = s[i];
+  _mm_sfence();
+}
+void copy_stream_sse(float* d, const float* s, size_t n) {
+  size_t i = 0;
+  for (; i < n && (reinterpret_cast<uintptr_t>(d + i) & 15); ++i) d[i] = s[i];
+  for (; i + 8 <= n; i += 8) {
+    _mm_stream_ps(d + i, _mm_loadu_ps(s + i));
+    _mm_stream_ps(d + i + 4, _mm_loadu_ps(s + i + 4));
+  }
+  for (; i < n; ++i) d[i] = s[i];
+  _mm_sfence();
+}
+__attribute__((target("avx"))) void add_stream_avx(float* d, const float* a, const float* b, size_t n) {
+  size_t i = 0;
+  for (; i < n && (reinterpret_cast<uintptr_t>(d + i) & 31); ++i) d[i] = a[i] + b[i];
+  for (; i + 16 <= n; i += 16) {
+    _mm256_stream_ps(d + i, _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+    _mm256_stream_ps(d + i + 8, _mm256_add_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8)));
+  }
+  for (; i < n; ++i) d[i] = a[i] + b[i];
+  _mm_sfence();
+}
+void add_stream_sse(float* d, const float* a, const float* b, size_t n) {
+  size_t i = 0;
+  for (; i < n && (reinterpret_cast<uintptr_t>(d + i) & 15); ++i) d[i] = a[i] + b[i];
+  for (; i + 8 <= n; i += 8) {
+    _mm_stream_ps(d + i, _mm_add_ps(_mm_loadu_ps(a + i), _mm_loadu_ps(b + i)));
+    _mm_stream_ps(d + i + 4, _mm_add_ps(_mm_loadu_ps(a + i + 4), _mm_loadu_ps(b + i + 4)));
+  }
+  for (; i < n; ++i) d[i] = a[i] + b[i];
+  _mm_sfence();
+}
+bool have_avx() {
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx") != 0;
+  }();
+  return yes;
+}
+
 // [begin, end) in floats of chunk tid out of n, on 16-float (64-byte) boundaries.
 void chunk(size_t total, int tid, int n, size_t& begin, size_t& end) {
   size_t lines = (total + 15) / 16;
@@ -119,23 +177,47 @@ void chunk(size_t total, int tid, int n, size_t& begin, size_t& end) {
 
 }  // namespace
 
-void ceiling_copy(int threads, void* dst, const void* src, size_t bytes) {
+const char* ceil_kind_name(CeilKind k) {
+  switch (k) {
+    case CeilKind::Ordinary: return "ordinary-store loop";
+    case CeilKind::Stream: return "non-temporal-store loop";
+    default: return "memcpy";
+  }
+}
+
+void ceiling_copy(int threads, CeilKind kind, void* dst, const void* src, size_t bytes) {
   const size_t n = bytes / sizeof(float);
   if (bytes < kSerialBytes) threads = 1;
   pool().run(threads, [&](int tid, int nt) {
     size_t b, e;
     chunk(n, tid, nt, b, e);
-    copy_floats((float*)dst + b, (const float*)src + b, e - b);
+    float* d = (float*)dst + b;
+    const float* s = (const float*)src + b;
+    switch (kind) {
+      case CeilKind::Ordinary: copy_floats(d, s, e - b); break;
+      case CeilKind::Stream: have_avx() ? copy_stream_avx(d, s, e - b) : copy_stream_sse(d, s, e - b); break;
+      case CeilKind::Memcpy: std::memcpy(d, s, (e - b) * sizeof(float)); break;
+    }
   });
 }
 
-void ceiling_r2w1(int threads, void* dst, const void* a, const void* b, size_t bytes) {
+// Memcpy kind: glibc's memcpy moving the same total bytes (3n: read 1.5n, write 1.5n) from a to dst, which must
+// then both hold 1.5n bytes.
+void ceiling_r2w1(int threads, CeilKind kind, void* dst, const void* a, const void* b, size_t bytes) {
   const size_t n = bytes / sizeof(float);
   if (3 * bytes < kSerialBytes) threads = 1;
+  const size_t total = kind == CeilKind::Memcpy ? n * 3 / 2 : n;
   pool().run(threads, [&](int tid, int nt) {
     size_t lo, hi;
-    chunk(n, tid, nt, lo, hi);
-    add_floats((float*)dst + lo, (const float*)a + lo, (const float*)b + lo, hi - lo);
+    chunk(total, tid, nt, lo, hi);
+    float* d = (float*)dst + lo;
+    const float* x = (const float*)a + lo;
+    const float* y = (const float*)b + lo;
+    switch (kind) {
+      case CeilKind::Ordinary: add_floats(d, x, y, hi - lo); break;
+      case CeilKind::Stream: have_avx() ? add_stream_avx(d, x, y, hi - lo) : add_stream_sse(d, x, y, hi - lo); break;
+      case CeilKind::Memcpy: std::memcpy(d, x, (hi - lo) * sizeof(float)); break;
+    }
   });
 }
 

@@ -99,7 +99,7 @@ bool run_shape(const Options& o, const Shape& sh, size_t arena_target, std::vect
   D.region = round256(p.xbytes() + 3 * p.pbytes() + 2 * p.sbytes());
   D.stats = round256(p.sbytes());
   D.set_bytes = 4 * D.region + 2 * D.stats;
-  D.count = o.warm || o.validate_only ? 1 : (int)std::max<size_t>(1, std::min<size_t>(arena_target / D.set_bytes, 1 << 16));
+  D.count = o.regime == "warm" || o.validate_only ? 1 : (int)std::max<size_t>(1, std::min<size_t>(arena_target / D.set_bytes, 1 << 16));
   CU(cudaMalloc(&D.base, D.set_bytes * D.count));
   char *gamma, *beta, *dgamma, *dbeta, *ws = nullptr;
   const int64_t ws_bytes = ln4j_cuda_backward_workspace_bytes(p.rows, p.cols);

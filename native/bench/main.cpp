@@ -4,6 +4,7 @@
 // Usage: ln4j_bench --help.  Rules (bytes counted, rotation, tolerances): README.md in this folder.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include <string>
 
 #include "bench.h"
+#include "cpu/cache_info.h"
 #include "timer.h"
 
 namespace bench {
@@ -31,13 +33,18 @@ const char* kUsage =
     "  --reps N            timed samples per series (default 31; fewer when --budget-ms runs out)\n"
     "  --budget-ms N       time budget per series once 5 samples are in (default 250)\n"
     "  --rotate-mib N      size of the rotating buffer arena (default: 2 x last-level cache, 64..1024 MiB)\n"
-    "  --warm              one buffer set, no rotation (warm-cache numbers)\n"
+    "  --regime R          cold | warm | both (default both): cold rotates over buffer sets so every call\n"
+    "                      reads data the previous calls did not bring into cache; warm times one buffer set\n"
+    "                      (as a user measures without rotation)\n"
+    "  --warm              same as --regime warm\n"
+    "  --retries N         rerun a series that other processes disturbed up to N times (default 3; 0: no check)\n"
+    "  --no-busy           skip the per-thread busy time of ours at > 1 thread (0.3 s per sweep result)\n"
     "  --quick             smoke run: 1048576 elements, cols 128,768,1000,4096,4097,65536, 7 samples\n"
     "  --validate-only     validate every implementation, time nothing (exit 1 if any is WRONG)\n"
     "  --self-test         check the validator itself on known-good and known-bad outputs, then exit\n"
     "  --fused             instead of the sweep: fused residual add and memory-saving backward against the\n"
     "                      unfused sequences (CPU, float32; cols default 768,4096,16384)\n"
-    "  --no-cpu | --no-cuda | --no-onednn   leave a backend out\n"
+    "  --no-cpu | --no-cuda | --no-onednn | --no-pytorch   leave a backend out\n"
     "  --csv P | --json P | --svg P        write results there\n"
     "  --seed N            input data seed (default 42)\n";
 
@@ -112,7 +119,15 @@ Options parse(int argc, char** argv) {
     } else if (a == "--reps") o.reps = (int)parse_int(val(i), "--reps");
     else if (a == "--budget-ms") o.budget_s = (double)parse_int(val(i), "--budget-ms") / 1000.0;
     else if (a == "--rotate-mib") o.rotate_mib = (double)parse_int(val(i), "--rotate-mib");
-    else if (a == "--warm") o.warm = true;
+    else if (a == "--warm") o.regime = "warm";
+    else if (a == "--regime") {
+      o.regime = val(i);
+      if (o.regime != "cold" && o.regime != "warm" && o.regime != "both")
+        usage_error("--regime must be cold, warm or both, got '" + o.regime + "'");
+    } else if (a == "--retries") {
+      std::string v = val(i);
+      o.retries = v == "0" ? 0 : (int)parse_int(v, "--retries");
+    }
     else if (a == "--quick") o.quick = true;
     else if (a == "--validate-only") o.validate_only = true;
     else if (a == "--self-test") o.self_test = true;
@@ -120,6 +135,8 @@ Options parse(int argc, char** argv) {
     else if (a == "--no-cpu") o.no_cpu = true;
     else if (a == "--no-cuda") o.no_cuda = true;
     else if (a == "--no-onednn") o.no_onednn = true;
+    else if (a == "--no-pytorch") o.no_pytorch = true;
+    else if (a == "--no-busy") o.busy = false;
     else if (a == "--csv") o.csv = val(i);
     else if (a == "--json") o.json = val(i);
     else if (a == "--svg") o.svg = val(i);
@@ -133,6 +150,7 @@ Options parse(int argc, char** argv) {
     if (!o.gpu_elements_set) o.gpu_elements = 16777216;
     if (!o.cols_set) o.cols = {128, 768, 1000, 4096, 4097, 65536};
     o.reps = std::min(o.reps, 7);
+    o.busy = false;
     o.budget_s = std::min(o.budget_s, 0.08);
   }
   if (o.cols.empty() && !o.cols_set && !o.fused) o.cols = {64, 128, 256, 512, 768, 1000, 1024, 2048, 4096, 4097, 8192, 12288, 16384, 65536};
@@ -140,31 +158,42 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
+}  // namespace
+
 std::string machine_name() {
   std::string model = ln4j_cpu_model();
-  if (model == "unknown") {
+  {  // /proc/cpuinfo: the model name, and family/model numbers (VMs often show a bare "AMD EPYC" for several
+     // generations, which differ: Zen 3 has no AVX-512, Zen 4 has it on 256-bit datapaths)
     std::ifstream f("/proc/cpuinfo");
-    std::string line;
-    while (std::getline(f, line))
-      if (line.rfind("model name", 0) == 0) {
-        auto p = line.find(':');
-        if (p != std::string::npos) model = line.substr(p + 2);
-        break;
-      }
+    std::string line, family, number;
+    auto value = [&](const std::string& l) {
+      auto p = l.find(':');
+      return p != std::string::npos && l.size() > p + 2 ? l.substr(p + 2) : std::string();
+    };
+    while (std::getline(f, line) && !line.empty()) {
+      if (line.rfind("model name", 0) == 0 && !value(line).empty()) model = value(line);
+      else if (line.rfind("cpu family", 0) == 0) family = value(line);
+      else if (line.rfind("model\t", 0) == 0 || line.rfind("model :", 0) == 0) number = value(line);
+    }
+    if (!family.empty()) model += " (family " + family + " model " + number + ")";
   }
-  char buf[256];
-  long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
-  std::snprintf(buf, sizeof buf, "%s, %ld online CPUs, LLC %ld MiB", model.c_str(), sysconf(_SC_NPROCESSORS_ONLN),
-                llc > 0 ? llc >> 20 : -1);
+  const ln4j::cpu::CacheInfo& c = ln4j::cpu::cache_info();
+  char buf[512];
+  std::snprintf(buf, sizeof buf, "%s, %ld online CPUs, L1d %lld KiB, L2 %lld KiB, LLC (L%d) %lld MiB shared by %d CPUs (%s)",
+                model.c_str(), sysconf(_SC_NPROCESSORS_ONLN), (long long)(c.l1d >> 10), (long long)(c.l2 >> 10),
+                c.llc_level, (long long)(c.llc >> 20), c.llc_sharing, c.source);
   return buf;
 }
+
+namespace {
 
 size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 
 // Lays the problem's buffer sets out in the arena and copies the inputs into every set.
 void layout(Arena& A, const Problem& p, bool warm) {
-  // Each data region is large enough for a ceiling pass moving the same bytes as the kernel.
-  const size_t region = round64(p.xbytes() + 3 * p.pbytes() + 2 * p.sbytes());
+  // Each data region is large enough for a ceiling pass moving the same bytes as the kernel (the backward's memcpy
+  // kind copies 1.5 x its third of the bytes).
+  const size_t region = round64((p.xbytes() + 3 * p.pbytes() + 2 * p.sbytes()) * 3 / 2);
   const size_t stats = round64(p.sbytes());
   A.off_x = 0;
   A.off_y = region;
@@ -188,8 +217,11 @@ struct Cpu {
   TimingPlan plan;
   std::vector<unsigned char> dgamma, dbeta;
 
+  std::string regime = "cold";
+
   Result base(const Problem& p, const char* dir, const std::string& impl, int threads, bool sweep) const {
     Result r{};
+    r.regime = regime;
     r.backend = "cpu";
     r.dir = dir;
     r.impl = impl;
@@ -215,12 +247,43 @@ struct Cpu {
   void ceilings(const Problem& p, int threads, bool sweep, std::vector<Result>& out) {
     Result f = base(p, "forward", "ceiling", threads, sweep), b = base(p, "backward", "ceiling", threads, sweep);
     const size_t fb = (size_t)(forward_bytes(p) / 2), bb = (size_t)(backward_bytes(p) / 3);
-    time_series([&](int s) { ceiling_copy(threads, A.y(s), A.x(s), fb); return true; }, A.count, plan, f.t);
-    time_series([&](int s) { ceiling_r2w1(threads, A.dx(s), A.x(s), A.dy(s), bb); return true; }, A.count, plan, b.t);
-    finish(f, true);
-    finish(b, true);
+    best_ceiling([&](CeilKind k, int s) { ceiling_copy(threads, k, A.y(s), A.x(s), fb); }, A.count, plan, f);
+    best_ceiling([&](CeilKind k, int s) { ceiling_r2w1(threads, k, A.dx(s), A.x(s), A.dy(s), bb); }, A.count, plan, b);
     out.push_back(f);
     out.push_back(b);
+  }
+
+  // Per-thread busy time of a call at `threads` threads: calls run for ~0.3 s while /proc/self/task gives every
+  // thread's CPU time; the `threads` busiest threads (the caller and the library's pool workers) are reported as
+  // a share of the wall time. A worker that finished its blocks spins briefly (~0.1 ms) before it sleeps, which
+  // counts as busy: low shares mean idle cores, shares near 100% do not prove useful work.
+  template <class Call>
+  std::string busy_note(int threads, Call&& call) {
+    auto before = thread_ticks();
+    const double t0 = now_s();
+    int s = 0;
+    while (now_s() - t0 < 0.3) {
+      call(s);
+      s = (s + 1) % A.count;
+    }
+    const double wall = now_s() - t0;
+    auto after = thread_ticks();
+    std::vector<double> share;
+    const double hz = (double)sysconf(_SC_CLK_TCK);
+    for (auto& a : after) {
+      long long prev = 0;
+      for (auto& b : before)
+        if (b.first == a.first) prev = b.second;
+      share.push_back((double)(a.second - prev) / hz / wall);
+    }
+    std::sort(share.rbegin(), share.rend());
+    std::string note = "busy per thread:";
+    for (int i = 0; i < threads && i < (int)share.size(); ++i) {
+      char b[16];
+      std::snprintf(b, sizeof b, " %.0f%%", 100 * std::min(1.0, share[(size_t)i]));
+      note += b;
+    }
+    return note;
   }
 
   void ours(const Problem& p, int32_t isa, int threads, bool sweep, std::vector<Result>& out) {
@@ -252,6 +315,7 @@ struct Cpu {
         f.status = Status::VALIDATED;
       } else {
         finish(f, time_series([&](int s) { return fwd(s) == LN4J_OK; }, A.count, plan, f.t));
+        if (threads > 1 && sweep && o.busy) f.note = busy_note(threads, [&](int s) { return fwd(s) == LN4J_OK; });
       }
     }
     // the backward reads the reference statistics, whatever the forward wrote
@@ -275,6 +339,7 @@ struct Cpu {
         b.status = Status::VALIDATED;
       } else {
         finish(b, time_series([&](int s) { return bwd(s) == LN4J_OK; }, A.count, plan, b.t));
+        if (threads > 1 && sweep && o.busy) b.note = busy_note(threads, [&](int s) { return bwd(s) == LN4J_OK; });
       }
     }
     out.push_back(f);
@@ -296,11 +361,15 @@ void run_cpu(const Options& o, std::vector<Result>& out) {
   for (int64_t c : o.cols) shapes.push_back({std::max<int64_t>(1, o.cpu_elements / c), c, true});
   for (auto s : o.extra) shapes.push_back(s);
 
-  // Arena: README "Rotating buffers".
+  // Arena: README "Regimes".
   Arena A;
-  long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
-  double mib = o.rotate_mib > 0 ? o.rotate_mib : std::min(1024.0, std::max(64.0, 2.0 * (double)std::max(llc, 0L) / 1048576.0));
-  if (o.warm || o.validate_only) mib = 0;
+  const double llc = (double)ln4j::cpu::cache_info().llc;
+  double mib = o.rotate_mib > 0 ? o.rotate_mib : std::min(1024.0, std::max(64.0, 2.0 * llc / 1048576.0));
+  std::vector<std::string> regimes;
+  if (o.validate_only) regimes = {"warm"};
+  else if (o.regime == "both") regimes = {"cold", "warm"};
+  else regimes = {o.regime};
+  if (regimes.size() == 1 && regimes[0] == "warm") mib = 0;
   size_t biggest = 0;
   for (auto& s : shapes) {
     Problem q;
@@ -309,7 +378,7 @@ void run_cpu(const Options& o, std::vector<Result>& out) {
     q.sdtype = ln4j_stats_dtype(o.dtype);
     q.rows = s.rows;
     q.cols = s.cols;
-    biggest = std::max(biggest, 4 * round64(q.xbytes() + 3 * q.pbytes() + 2 * q.sbytes()) + 2 * round64(q.sbytes()));
+    biggest = std::max(biggest, 4 * round64((q.xbytes() + 3 * q.pbytes() + 2 * q.sbytes()) * 3 / 2) + 2 * round64(q.sbytes()));
   }
   A.bytes = std::max((size_t)(mib * 1048576.0), biggest);
   A.bytes = (A.bytes + 4095) / 4096 * 4096;
@@ -323,19 +392,27 @@ void run_cpu(const Options& o, std::vector<Result>& out) {
   for (int32_t i : isas) std::printf(" %s", ln4j_cpu_isa_name(i));
   std::printf("; threads:");
   for (int t : threads) std::printf(" %d", t);
-  std::printf("; rotating over %zu MiB of buffer sets%s\n", A.bytes >> 20, o.warm ? " (--warm: one set)" : "");
+  std::printf("; regimes:");
+  for (auto& r : regimes) std::printf(" %s", r.c_str());
+  std::printf(" (cold: rotating over %zu MiB of buffer sets; warm: one set)\n", A.bytes >> 20);
+  std::printf("streaming-store threshold of the library: %lld bytes of call footprint%s\n",
+              (long long)ln4j_cpu_stream_threshold(), std::getenv("LN4J_NT_THRESHOLD") ? " (LN4J_NT_THRESHOLD)" : "");
   std::string why;
   bool dnnl = !o.no_onednn && onednn_available(&why);
   if (!dnnl) std::printf("oneDNN: left out (%s)\n", o.no_onednn ? "--no-onednn" : why.c_str());
+  bool torch = !o.no_pytorch && pytorch_available(&why);
+  if (!torch) std::printf("PyTorch: left out (%s)\n", o.no_pytorch ? "--no-pytorch" : why.c_str());
   std::fflush(stdout);
 
-  Cpu cpu{o, A, {o.reps, std::min(5, o.reps), o.budget_s, 50.0}, {}, {}};
+  Cpu cpu{o, A, {o.reps, std::min(5, o.reps), o.budget_s, 50.0, o.retries}, {}, {}};
   for (auto& s : shapes) {
     Problem p;
     make_problem(p, o.dtype, s.rows, s.cols, o.seed);
-    layout(A, p, o.warm);
     cpu.dgamma.assign(p.pbytes(), 0);
     cpu.dbeta.assign(p.pbytes(), 0);
+    for (const std::string& regime : regimes) {
+    cpu.regime = regime;
+    layout(A, p, regime == "warm");
     for (int t : threads) {
       size_t first = out.size();
       if (!o.validate_only) cpu.ceilings(p, t, s.sweep, out);
@@ -348,38 +425,61 @@ void run_cpu(const Options& o, std::vector<Result>& out) {
         // restore the statistics oneDNN's backward replaced by variances
         for (int i = 0; i < A.count; ++i) std::memcpy(A.rstd(i), p.rstd.data(), p.sbytes());
       }
+      if (torch) {
+        Result f = cpu.base(p, "forward", "PyTorch", t, s.sweep), b = cpu.base(p, "backward", "PyTorch", t, s.sweep);
+        pytorch_run(p, t, A, cpu.plan, o.validate_only, f, b);
+        out.push_back(f);
+        out.push_back(b);
+        for (int i = 0; i < A.count; ++i) {
+          std::memcpy(A.mean(i), p.mean.data(), p.sbytes());
+          std::memcpy(A.rstd(i), p.rstd.data(), p.sbytes());
+        }
+      }
       // progress line: one per shape and thread count
       int bad = 0;
       for (size_t i = first; i < out.size(); ++i) bad += out[i].status == Status::WRONG || out[i].status == Status::ERROR;
-      std::fprintf(stderr, "  cpu %lldx%lld threads=%d done%s\n", (long long)s.rows, (long long)s.cols, t,
-                   bad ? " (some WRONG/ERROR)" : "");
+      std::fprintf(stderr, "  cpu %lldx%lld %s threads=%d done%s\n", (long long)s.rows, (long long)s.cols,
+                   regime.c_str(), t, bad ? " (some WRONG/ERROR)" : "");
+    }
     }
   }
   std::free(A.base);
 }
 
-// Ratio to the same-run ceiling and to oneDNN, for every timed result.
-void relate(std::vector<Result>& rs) {
-  std::map<std::string, const Result*> ceil, dnnl;
+// Ratio to the same-run ceiling and to the peers, for every timed result. Returns the number of sweep results
+// above 100% (+5% noise) of their ceiling: each means the ceiling is wrong (it is not the fastest way to move those
+// bytes), and says so in its note.
+int relate(std::vector<Result>& rs) {
+  std::map<std::string, const Result*> ceil, dnnl, torch;
   auto key = [](const Result& r) {
-    return r.backend + "/" + r.dir + "/" + std::to_string(r.threads) + "/" + std::to_string(r.rows) + "x" +
-           std::to_string(r.cols);
+    return r.backend + "/" + r.regime + "/" + r.dir + "/" + std::to_string(r.threads) + "/" + std::to_string(r.rows) +
+           "x" + std::to_string(r.cols);
   };
   for (auto& r : rs) {
     if (r.impl == "ceiling" && r.gbps > 0) ceil[key(r)] = &r;
-    if (r.impl == "oneDNN" && r.status == Status::OK) dnnl[key(r)] = &r;
+    if (r.impl == "oneDNN" && r.status == Status::OK && r.t.median_us > 0) dnnl[key(r)] = &r;
+    if (r.impl == "PyTorch" && r.status == Status::OK && r.t.median_us > 0) torch[key(r)] = &r;
   }
+  int wrong = 0;
   for (auto& r : rs) {
     if (r.status != Status::OK || r.gbps <= 0) continue;
     auto c = ceil.find(key(r));
     if (c != ceil.end()) {
       r.ceiling_gbps = c->second->gbps;
       r.pct_ceiling = 100.0 * r.gbps / c->second->gbps;
+      if (r.impl != "ceiling" && r.sweep && r.pct_ceiling > 105.0) {
+        ++wrong;
+        r.note = "CEILING WRONG: " + std::to_string((int)std::lround(r.pct_ceiling)) + "% of a ceiling that should bound it" +
+                 (r.note.empty() ? "" : "; " + r.note);
+      }
     }
+    const bool peer = r.impl == "oneDNN" || r.impl == "PyTorch" || r.impl == "ceiling";
     auto d = dnnl.find(key(r));
-    if (d != dnnl.end() && r.impl != "oneDNN" && r.impl != "ceiling")
-      r.vs_onednn = d->second->t.median_us / r.t.median_us;
+    if (d != dnnl.end() && !peer) r.vs_onednn = d->second->t.median_us / r.t.median_us;
+    auto t = torch.find(key(r));
+    if (t != torch.end() && !peer) r.vs_pytorch = t->second->t.median_us / r.t.median_us;
   }
+  return wrong;
 }
 
 }  // namespace
@@ -402,10 +502,20 @@ int main(int argc, char** argv) {
     if (!o.no_cuda) cuda_run_all(o, rs);
     else std::printf("cuda: left out (--no-cuda)\n");
   }
-  relate(rs);
-  print_table(rs);
+  const int ceiling_wrong = relate(rs);
+  print_table(rs, machine);
+  if (ceiling_wrong)
+    std::printf("\nCEILING WRONG: %d sweep result(s) above 105%% of their same-run ceiling (see their notes): the ceiling "
+                "is not the fastest way to move those bytes on this machine, or the run was disturbed\n",
+                ceiling_wrong);
+  int disturbed = 0;
+  for (auto& r : rs) disturbed += r.t.disturbed;
+  if (disturbed)
+    std::printf("DISTURBED: %d series still saw other processes busy (> %.0f%% of a CPU) after %d retries: marked '!' "
+                "in the table; not a measurement\n",
+                disturbed, 100 * kDisturbedCpus, o.retries);
   bool ok = true;
-  if (!o.csv.empty()) ok &= write_csv(o.csv, rs);
+  if (!o.csv.empty()) ok &= write_csv(o.csv, rs, machine);
   if (!o.json.empty()) ok &= write_json(o.json, rs, o, machine);
   if (!o.svg.empty() && !o.validate_only)
     ok &= write_svg(o.svg, rs, "ln4j_bench " + std::string(dtype_label(o.dtype)) + " | " + machine);

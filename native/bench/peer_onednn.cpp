@@ -112,14 +112,7 @@ void onednn_run(const Problem& p, int threads, Arena& A, const TimingPlan& plan,
     std::memset(A.rstd(0), 0xff, p.sbytes());
     f_call(0);
     fwd.check = check_forward(p, A.y(0), A.mean(0), A.rstd(0), true);
-    if (!fwd.check.ok) {
-      fwd.status = Status::WRONG;
-      fwd.note = fwd.check.where;
-    } else if (validate_only) {
-      fwd.status = Status::VALIDATED;
-    } else if (time_series(f_call, A.count, plan, fwd.t)) {
-      fwd.gbps = fwd.bytes / (fwd.t.median_us * 1e-6) / 1e9;
-    }
+    judge_then_time(fwd, validate_only, f_call, A.count, plan);
 
     // backward inputs: reference mean and the variance matching the rounded rstd
     std::vector<float> var(p.rows);
@@ -136,23 +129,10 @@ void onednn_run(const Problem& p, int threads, Arena& A, const TimingPlan& plan,
     std::memset(dshift.data(), 0xff, dshift.size());
     b_call(0);
     bwd.check = check_backward(p, A.dx(0), dscale.data(), dshift.data());
-    if (!bwd.check.ok) {
-      bwd.status = Status::WRONG;
-      bwd.note = bwd.check.where;
-    } else if (validate_only) {
-      bwd.status = Status::VALIDATED;
-    } else if (time_series(b_call, A.count, plan, bwd.t)) {
-      bwd.gbps = bwd.bytes / (bwd.t.median_us * 1e-6) / 1e9;
-    }
+    judge_then_time(bwd, validate_only, b_call, A.count, plan);
   } catch (const dnnl::error& e) {
     // oneDNN says "unimplemented" for a dtype/shape its build has no kernel for
-    Status s = e.status == dnnl_unimplemented ? Status::UNSUPPORTED : Status::ERROR;
-    if (fwd.status == Status::OK && fwd.t.samples == 0) {
-      fwd.status = s;
-      fwd.note = e.what();
-    }
-    bwd.status = s;
-    bwd.note = e.what();
+    peer_failed(fwd, bwd, e.status == dnnl_unimplemented ? Status::UNSUPPORTED : Status::ERROR, e.what());
   }
 }
 

@@ -5,7 +5,11 @@
 //   dx = rstd*(g*dy - c1 - xhat*c2), c1 = mean(g*dy), c2 = mean(g*dy*xhat)
 //   dgamma = sum over rows of dy*xhat, dbeta = sum over rows of dy
 #include <algorithm>
+#include <dirent.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -279,6 +283,60 @@ Check check_backward(const Problem& p, const void* dx, const void* dgamma, const
 }
 
 // ---- timing helpers -------------------------------------------------------------------------------------
+CpuClock cpu_clock_now() {
+  CpuClock c;
+  c.wall = now_s();
+  if (FILE* f = std::fopen("/proc/stat", "r")) {
+    unsigned long long v[8] = {0};
+    if (std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+                    &v[7]) == 8)
+      c.busy = (long long)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]);  // user nice system irq softirq steal
+    std::fclose(f);
+  }
+  if (FILE* f = std::fopen("/proc/self/stat", "r")) {
+    char buf[1024];
+    size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    std::fclose(f);
+    const char* p = std::strrchr(buf, ')');  // the command name may hold spaces
+    unsigned long long ut = 0, st = 0;
+    // after ") ": state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime
+    if (p && std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
+      c.self = (long long)(ut + st);
+  }
+  return c;
+}
+
+std::vector<std::pair<long, long long>> thread_ticks() {
+  std::vector<std::pair<long, long long>> out;
+  DIR* d = opendir("/proc/self/task");
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::string path = std::string("/proc/self/task/") + e->d_name + "/stat";
+    FILE* f = std::fopen(path.c_str(), "r");
+    if (!f) continue;
+    char buf[1024];
+    size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    std::fclose(f);
+    const char* p = std::strrchr(buf, ')');
+    unsigned long long ut = 0, st = 0;
+    if (p && std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
+      out.push_back({std::atol(e->d_name), (long long)(ut + st)});
+  }
+  closedir(d);
+  return out;
+}
+
+double others_cpus(const CpuClock& a, const CpuClock& b) {
+  if (a.busy < 0 || b.busy < 0 || a.self < 0 || b.self < 0 || b.wall <= a.wall) return 0;
+  static const long hz = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
+  const long long ticks = (b.busy - a.busy) - (b.self - a.self);
+  if (ticks < 3) return 0;  // below the clock's resolution
+  return (double)ticks / (double)hz / (b.wall - a.wall);
+}
+
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }

@@ -72,10 +72,13 @@ std::string xml(const std::string& s) {
 
 }  // namespace
 
-void print_table(const std::vector<Result>& rs) {
-  // groups in order of first appearance: backend / dir / threads
+void print_table(const std::vector<Result>& rs, const std::string& machine) {
+  std::printf("\nmachine: %s\n", machine.c_str());
+  // groups in order of first appearance: backend / dir / threads / regime
   std::vector<std::string> groups;
-  auto gkey = [](const Result& r) { return r.backend + "|" + r.dir + "|" + std::to_string(r.threads); };
+  auto gkey = [](const Result& r) {
+    return r.backend + "|" + r.dir + "|" + std::to_string(r.threads) + "|" + r.regime;
+  };
   for (auto& r : rs)
     if (std::find(groups.begin(), groups.end(), gkey(r)) == groups.end()) groups.push_back(gkey(r));
   // forward groups first, then backward
@@ -92,11 +95,12 @@ void print_table(const std::vector<Result>& rs) {
         first = &r;
         break;
       }
-    std::printf("\n== %s %s, %s, %s\n   %s\n", first->backend.c_str(), first->dir.c_str(), dtype_label(first->dtype),
+    std::printf("\n== %s %s, %s, %s, %s\n   %s\n", first->backend.c_str(), first->dir.c_str(), dtype_label(first->dtype),
                 first->backend.rfind("cpu", 0) == 0 ? ("threads=" + std::to_string(first->threads)).c_str() : "device 0",
+                first->regime == "warm" ? "warm (one buffer set)" : "cold (rotating buffer sets)",
                 rule(first->backend, first->dir));
-    std::printf("%-12s %-12s %10s %10s %10s %8s %6s %9s  %s\n", "shape", "impl", "median_us", "p10_us", "p90_us",
-                "GB/s", "%ceil", "vs_oneDNN", "status");
+    std::printf("%-12s %-12s %10s %10s %10s %8s %6s %9s %9s  %s\n", "shape", "impl", "median_us", "p10_us", "p90_us",
+                "GB/s", "%ceil", "vs_oneDNN", "vs_PyTrch", "status");
     std::string last_shape;
     for (auto& r : rs) {
       if (gkey(r) != g) continue;
@@ -104,33 +108,46 @@ void print_table(const std::vector<Result>& rs) {
       std::string shown = sh == last_shape ? "" : sh;
       last_shape = sh;
       bool timed = r.status == Status::OK && r.t.samples > 0;
-      std::printf("%-12s %-12s %10s %10s %10s %8s %6s %9s  %s\n", shown.c_str(), r.impl.c_str(),
+      std::string st = status_str(r);
+      if (r.status == Status::OK && !r.note.empty()) st += " " + r.note;
+      if (timed && r.t.disturbed) st = "! disturbed (others " + fmt("%.2f", r.t.others_cpus) + " CPUs) " + st;
+      std::printf("%-12s %-12s %10s %10s %10s %8s %6s %9s %9s  %s\n", shown.c_str(), r.impl.c_str(),
                   timed ? fmt("%.1f", r.t.median_us).c_str() : "-", timed ? fmt("%.1f", r.t.p10_us).c_str() : "-",
                   timed ? fmt("%.1f", r.t.p90_us).c_str() : "-", timed ? fmt("%.2f", r.gbps).c_str() : "-",
                   r.pct_ceiling > 0 && r.impl != "ceiling" ? fmt("%.0f%%", r.pct_ceiling).c_str() : "",
-                  r.vs_onednn > 0 ? fmt("%.2fx", r.vs_onednn).c_str() : "", status_str(r).c_str());
+                  r.vs_onednn > 0 ? fmt("%.2fx", r.vs_onednn).c_str() : "",
+                  r.vs_pytorch > 0 ? fmt("%.2fx", r.vs_pytorch).c_str() : "", st.c_str());
     }
   }
-  std::printf("\nvs_oneDNN = oneDNN median / ours median (above 1: ours faster). %%ceil = GB/s / same-run ceiling GB/s.\n");
+  std::printf("\nvs_oneDNN, vs_PyTrch = peer median / ours median (above 1: ours faster). %%ceil = GB/s / same-run ceiling "
+              "GB/s; the ceiling is the fastest of an ordinary-store loop, a non-temporal-store loop and memcpy moving "
+              "the same bytes (its row says which won).\n");
 }
 
-bool write_csv(const std::string& path, const std::vector<Result>& rs) {
+bool write_csv(const std::string& path, const std::vector<Result>& rs, const std::string& machine) {
   FILE* f = std::fopen(path.c_str(), "w");
   if (!f) {
     std::fprintf(stderr, "ln4j_bench: cannot write %s\n", path.c_str());
     return false;
   }
   std::fprintf(f,
-               "backend,direction,dtype,threads,rows,cols,impl,status,median_us,p10_us,p90_us,samples,batch,bytes,"
-               "gbps,ceiling_gbps,pct_ceiling,vs_onednn,max_err_over_tol,max_abs_err,note\n");
+               "machine,regime,backend,direction,dtype,threads,rows,cols,impl,status,median_us,p10_us,p90_us,samples,batch,"
+               "bytes,gbps,ceiling_gbps,pct_ceiling,vs_onednn,vs_pytorch,ceiling_kind,others_cpus,tries,disturbed,"
+               "max_err_over_tol,max_abs_err,note\n");
+  std::string m = machine;
+  for (auto& c : m)
+    if (c == '"') c = '\'';
   for (auto& r : rs) {
     std::string note = r.note;
     for (auto& c : note)
       if (c == '"') c = '\'';
-    std::fprintf(f, "%s,%s,%s,%d,%lld,%lld,%s,%s,%.3f,%.3f,%.3f,%d,%d,%.0f,%.4f,%.4f,%.2f,%.4f,%.4g,%.4g,\"%s\"\n",
-                 r.backend.c_str(), r.dir.c_str(), dtype_label(r.dtype), r.threads, (long long)r.rows,
-                 (long long)r.cols, r.impl.c_str(), status_name(r.status), r.t.median_us, r.t.p10_us, r.t.p90_us,
-                 r.t.samples, r.t.batch, r.bytes, r.gbps, r.ceiling_gbps, r.pct_ceiling, r.vs_onednn,
+    std::fprintf(f,
+                 "\"%s\",%s,%s,%s,%s,%d,%lld,%lld,%s,%s,%.3f,%.3f,%.3f,%d,%d,%.0f,%.4f,%.4f,%.2f,%.4f,%.4f,%s,%.3f,%d,%d,"
+                 "%.4g,%.4g,\"%s\"\n",
+                 m.c_str(), r.regime.c_str(), r.backend.c_str(), r.dir.c_str(), dtype_label(r.dtype), r.threads,
+                 (long long)r.rows, (long long)r.cols, r.impl.c_str(), status_name(r.status), r.t.median_us, r.t.p10_us,
+                 r.t.p90_us, r.t.samples, r.t.batch, r.bytes, r.gbps, r.ceiling_gbps, r.pct_ceiling, r.vs_onednn,
+                 r.vs_pytorch, r.ceiling_kind.c_str(), r.t.others_cpus, r.t.tries, r.t.disturbed ? 1 : 0,
                  std::isfinite(r.check.max_ratio) ? r.check.max_ratio : -1.0,
                  std::isfinite(r.check.max_abs) ? r.check.max_abs : -1.0, note.c_str());
   }
@@ -147,21 +164,23 @@ bool write_json(const std::string& path, const std::vector<Result>& rs, const Op
   std::fprintf(f, "{\n  \"version\": %s,\n  \"machine\": %s,\n  \"dtype\": %s,\n  \"cpu_elements\": %lld,\n",
                json_str(ln4j_version()).c_str(), json_str(machine).c_str(), json_str(dtype_label(o.dtype)).c_str(),
                (long long)o.cpu_elements);
-  std::fprintf(f, "  \"gpu_elements\": %lld,\n  \"warm\": %s,\n  \"results\": [\n", (long long)o.gpu_elements,
-               o.warm ? "true" : "false");
+  std::fprintf(f, "  \"gpu_elements\": %lld,\n  \"regimes\": %s,\n  \"results\": [\n", (long long)o.gpu_elements,
+               json_str(o.regime).c_str());
   for (size_t i = 0; i < rs.size(); ++i) {
     const Result& r = rs[i];
     std::fprintf(f,
-                 "    {\"backend\": %s, \"direction\": %s, \"impl\": %s, \"threads\": %d, \"rows\": %lld, \"cols\": %lld, "
+                 "    {\"regime\": %s, \"backend\": %s, \"direction\": %s, \"impl\": %s, \"threads\": %d, \"rows\": %lld, \"cols\": %lld, "
                  "\"sweep\": %s, \"status\": %s, \"median_us\": %s, \"p10_us\": %s, \"p90_us\": %s, \"samples\": %d, "
                  "\"batch\": %d, \"bytes\": %s, \"gbps\": %s, \"ceiling_gbps\": %s, \"pct_ceiling\": %s, "
-                 "\"vs_onednn\": %s, \"max_err_over_tol\": %s, \"max_abs_err\": %s, \"note\": %s}%s\n",
-                 json_str(r.backend).c_str(), json_str(r.dir).c_str(), json_str(r.impl).c_str(), r.threads,
+                 "\"vs_onednn\": %s, \"vs_pytorch\": %s, \"ceiling_kind\": %s, \"others_cpus\": %s, \"tries\": %d, "
+                 "\"disturbed\": %s, \"max_err_over_tol\": %s, \"max_abs_err\": %s, \"note\": %s}%s\n",
+                 json_str(r.regime).c_str(), json_str(r.backend).c_str(), json_str(r.dir).c_str(), json_str(r.impl).c_str(), r.threads,
                  (long long)r.rows, (long long)r.cols, r.sweep ? "true" : "false",
                  json_str(status_name(r.status)).c_str(), num(r.t.median_us).c_str(), num(r.t.p10_us).c_str(),
                  num(r.t.p90_us).c_str(), r.t.samples, r.t.batch, num(r.bytes).c_str(), num(r.gbps).c_str(),
                  num(r.ceiling_gbps).c_str(), num(r.pct_ceiling).c_str(), num(r.vs_onednn).c_str(),
-                 num(r.check.max_ratio).c_str(), num(r.check.max_abs).c_str(), json_str(r.note).c_str(),
+                 num(r.vs_pytorch).c_str(), json_str(r.ceiling_kind).c_str(), num(r.t.others_cpus).c_str(), r.t.tries,
+                 r.t.disturbed ? "true" : "false", num(r.check.max_ratio).c_str(), num(r.check.max_abs).c_str(), json_str(r.note).c_str(),
                  i + 1 < rs.size() ? "," : "");
   }
   std::fprintf(f, "  ]\n}\n");
@@ -178,6 +197,7 @@ const char* color_of(const std::string& impl) {
   if (impl == "ln4j-avx2") return "#1f77b4";
   if (impl == "ln4j-avx512") return "#d62728";
   if (impl == "oneDNN") return "#2ca02c";
+  if (impl == "PyTorch") return "#8c564b";
   if (impl == "ln4j-cuda") return "#ff7f0e";
   return "#7f7f7f";
 }
@@ -194,7 +214,7 @@ bool write_svg(const std::string& path, const std::vector<Result>& rs, const std
   std::vector<std::pair<std::string, std::string>> panels;
   for (auto& r : rs)
     if (r.sweep && r.status == Status::OK && r.gbps > 0) {
-      auto k = std::make_pair(r.backend, r.dir);
+      auto k = std::make_pair(r.backend + (r.regime == "warm" ? " (warm)" : ""), r.dir);
       if (std::find(panels.begin(), panels.end(), k) == panels.end()) panels.push_back(k);
     }
   std::sort(panels.begin(), panels.end(), [](const auto& a, const auto& b) {
@@ -217,7 +237,8 @@ bool write_svg(const std::string& path, const std::vector<Result>& rs, const std
     std::map<std::string, std::vector<std::pair<double, double>>> series;
     double cmin = 1e300, cmax = 0, gmax = 0;
     for (auto& r : rs)
-      if (r.sweep && r.status == Status::OK && r.gbps > 0 && r.backend == pk.first && r.dir == pk.second) {
+      if (r.sweep && r.status == Status::OK && r.gbps > 0 &&
+          r.backend + (r.regime == "warm" ? " (warm)" : "") == pk.first && r.dir == pk.second) {
         std::string key = r.impl + "|" + std::to_string(r.threads);
         series[key].push_back({(double)r.cols, r.gbps});
         cmin = std::min(cmin, (double)r.cols);
@@ -264,10 +285,10 @@ bool write_svg(const std::string& path, const std::vector<Result>& rs, const std
   }
   // legend, in a fixed order: ceiling, ours, peers; all threads before 1 thread
   auto rank = [](const std::string& key) {
-    static const char* order[] = {"ceiling", "ln4j-scalar", "ln4j-avx2", "ln4j-avx512", "ln4j-cuda", "oneDNN"};
+    static const char* order[] = {"ceiling", "ln4j-scalar", "ln4j-avx2", "ln4j-avx512", "ln4j-cuda", "oneDNN", "PyTorch"};
     std::string impl = key.substr(0, key.find('|'));
-    int r = 6;
-    for (int i = 0; i < 6; ++i)
+    int r = 7;
+    for (int i = 0; i < 7; ++i)
       if (impl == order[i]) r = i;
     return r * 2 + (key.substr(key.find('|') + 1) == "1" ? 1 : 0);
   };

@@ -3,6 +3,8 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <string>
 #include <vector>
 
 #include "bench.h"
@@ -11,7 +13,7 @@ namespace bench {
 
 // call(set) runs one call on buffer set `set` and returns false on failure.
 template <class Call>
-bool time_series(Call&& call, int sets, const TimingPlan& plan, Timing& out) {
+bool time_series_once(Call&& call, int sets, const TimingPlan& plan, Timing& out) {
   int idx = 0;
   auto next = [&] {
     idx = (idx + 1) % sets;
@@ -34,6 +36,78 @@ bool time_series(Call&& call, int sets, const TimingPlan& plan, Timing& out) {
   }
   out = summarize(samples, batch);
   return true;
+}
+
+// time_series_once, checked for disturbance: when other processes kept more than kDisturbedCpus busy during the
+// series, it runs again (up to plan.retries times); the least disturbed series is kept, and marked `disturbed`
+// when even that one was above the limit.
+template <class Call>
+bool time_series(Call&& call, int sets, const TimingPlan& plan, Timing& out) {
+  Timing best;
+  bool have = false;
+  for (int attempt = 0; attempt <= std::max(0, plan.retries); ++attempt) {
+    Timing t;
+    const CpuClock a = cpu_clock_now();
+    if (!time_series_once(call, sets, plan, t)) return false;
+    t.others_cpus = others_cpus(a, cpu_clock_now());
+    t.tries = attempt + 1;
+    t.disturbed = plan.retries > 0 && t.others_cpus > kDisturbedCpus;
+    if (!have || t.others_cpus < best.others_cpus) best = t;
+    have = true;
+    best.tries = attempt + 1;
+    if (!t.disturbed) break;
+  }
+  out = best;
+  return true;
+}
+
+// The ceiling of one result: run(kind, set) moves the bytes once with that kind (CeilKind); all three kinds are
+// timed in the same run and the fastest is kept. r.note says which won and what each moved.
+template <class Run>
+void best_ceiling(Run&& run, int sets, const TimingPlan& plan, Result& r) {
+  const CeilKind kinds[] = {CeilKind::Ordinary, CeilKind::Stream, CeilKind::Memcpy};
+  const char* shortname[] = {"ordinary", "non-temporal", "memcpy"};
+  std::string all;
+  bool have = false;
+  for (int i = 0; i < 3; ++i) {
+    Timing t;
+    time_series([&](int s) { run(kinds[i], s); return true; }, sets, plan, t);
+    const double gbps = t.median_us > 0 ? r.bytes / (t.median_us * 1e-6) / 1e9 : 0;
+    char b[96];
+    std::snprintf(b, sizeof b, "%s%s %.1f GB/s", all.empty() ? "" : ", ", shortname[i], gbps);
+    all += b;
+    if (!have || t.median_us < r.t.median_us) {
+      r.t = t;
+      r.ceiling_kind = ceil_kind_name(kinds[i]);
+      have = true;
+    }
+  }
+  if (r.t.median_us > 0) r.gbps = r.bytes / (r.t.median_us * 1e-6) / 1e9;
+  r.note = "won: " + r.ceiling_kind + " (" + all + ")";
+}
+
+// A peer's verdict after its one checked call (r.check filled): WRONG (never timed), VALIDATED (--validate-only), or
+// timed over the sets.
+template <class Call>
+void judge_then_time(Result& r, bool validate_only, Call&& call, int sets, const TimingPlan& plan) {
+  if (!r.check.ok) {
+    r.status = Status::WRONG;
+    r.note = r.check.where;
+  } else if (validate_only) {
+    r.status = Status::VALIDATED;
+  } else if (time_series(call, sets, plan, r.t)) {
+    r.gbps = r.bytes / (r.t.median_us * 1e-6) / 1e9;
+  }
+}
+
+// A peer library threw: both results get the status and message, except a forward already timed.
+inline void peer_failed(Result& fwd, Result& bwd, Status s, const std::string& msg) {
+  if (fwd.status == Status::OK && fwd.t.samples == 0) {
+    fwd.status = s;
+    fwd.note = msg;
+  }
+  bwd.status = s;
+  bwd.note = msg;
 }
 
 }  // namespace bench

@@ -96,6 +96,12 @@ LN4J_API const char* ln4j_cpu_model(void);
 /* Threads the pool uses when a call passes threads = 0 (the number of online processors by default). */
 LN4J_API int32_t ln4j_cpu_default_threads(void);
 LN4J_API int ln4j_cpu_set_default_threads(int32_t threads);
+/* Streaming (non-temporal) stores of y, residual_out and dx: used when a call's footprint (bytes it reads and
+ * writes) is at least this threshold, whose default is 3/4 of the last-level cache as the OS reports it (or the
+ * environment variable LN4J_NT_THRESHOLD: bytes with an optional K/M/G suffix, "always" or "never"). Results are
+ * the same bits either way. set: bytes >= 0 (0 = always; INT64_MAX = never), or -1 for the default again. */
+LN4J_API int64_t ln4j_cpu_stream_threshold(void);
+LN4J_API int ln4j_cpu_set_stream_threshold(int64_t bytes);
 
 /*
  * Forward. isa: LN4J_ISA_* (AUTO = best); threads: 0 = default, else the most threads this call uses

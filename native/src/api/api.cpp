@@ -4,6 +4,7 @@
 #include <new>
 
 #include "../common/args.h"
+#include "../cpu/cache_info.h"
 #include "../cpu/cpu_backend.h"
 #include "status.h"
 
@@ -52,6 +53,13 @@ int ln4j_cpu_set_default_threads(int32_t threads) {
   if (threads < 1)
     return fail(LN4J_ERR_INVALID_ARGUMENT, "ln4j_cpu_set_default_threads: threads must be >= 1, got %d", threads);
   return guarded("ln4j_cpu_set_default_threads", [&] { return cpu::set_default_threads(threads); });
+}
+
+int64_t ln4j_cpu_stream_threshold(void) { return cpu::stream_threshold(); }
+int ln4j_cpu_set_stream_threshold(int64_t bytes) {
+  clear_error();
+  cpu::set_stream_threshold(bytes);
+  return LN4J_OK;
 }
 
 int ln4j_cpu_forward(int32_t isa, int32_t threads, int32_t norm, int32_t flags, int32_t x_dtype,

@@ -2,10 +2,13 @@
 // (cmake/Ln4jIsa.cmake); run only when CPUID reports them. The kernels are in row_kernels.inl.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "../common/stats.h"
+#include "cache_info.h"
 #include "cpu_kernels.h"
 #include "dtype.h"
 
@@ -54,6 +57,12 @@ struct VF {
   static void store(float* p, R v) { _mm256_storeu_ps(p, v); }
   static void store(bf16_t* p, R v) { _mm_storeu_si128((__m128i*)p, cvt_f32_bf16(v)); }
   static void store(f16_t* p, R v) { _mm_storeu_si128((__m128i*)p, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT)); }
+  // Non-temporal stores: p aligned to W elements (stream_aligned in row_kernels.inl checks it).
+  static constexpr bool kCanStream = true;
+  static void stream(float* p, R v) { _mm256_stream_ps(p, v); }
+  static void stream(bf16_t* p, R v) { _mm_stream_si128((__m128i*)p, cvt_f32_bf16(v)); }
+  static void stream(f16_t* p, R v) { _mm_stream_si128((__m128i*)p, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT)); }
+  static void stream_fence() { _mm_sfence(); }
   // Tails go through a zeroed stack buffer (n < W).
   template <class E>
   static R load_tail(const E* p, int n) {
@@ -91,6 +100,9 @@ struct VD {
   }
   static R load(const double* p) { return _mm256_loadu_pd(p); }
   static void store(double* p, R v) { _mm256_storeu_pd(p, v); }
+  static constexpr bool kCanStream = true;
+  static void stream(double* p, R v) { _mm256_stream_pd(p, v); }
+  static void stream_fence() { _mm_sfence(); }
   static R load_tail(const double* p, int n) {
     double tmp[W] = {0, 0, 0, 0};
     std::memcpy(tmp, p, sizeof(double) * n);

@@ -2,9 +2,12 @@
 // (cmake/Ln4jIsa.cmake); run only when CPUID reports them. The kernels are in row_kernels.inl.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "../common/stats.h"
+#include "cache_info.h"
 #include "cpu_kernels.h"
 #include "dtype.h"
 
@@ -56,6 +59,14 @@ struct VF {
   static void store(f16_t* p, R v) {
     _mm256_storeu_si256((__m256i*)p, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
+  // Non-temporal stores: p aligned to W elements (stream_aligned in row_kernels.inl checks it).
+  static constexpr bool kCanStream = true;
+  static void stream(float* p, R v) { _mm512_stream_ps(p, v); }
+  static void stream(bf16_t* p, R v) { _mm256_stream_si256((__m256i*)p, cvt_f32_bf16(v)); }
+  static void stream(f16_t* p, R v) {
+    _mm256_stream_si256((__m256i*)p, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  static void stream_fence() { _mm_sfence(); }
   static void store_tail(float* p, R v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
   static void store_tail(bf16_t* p, R v, int n) { _mm256_mask_storeu_epi16(p, mask(n), cvt_f32_bf16(v)); }
   static void store_tail(f16_t* p, R v, int n) {
@@ -84,6 +95,9 @@ struct VD {
   static R load(const double* p) { return _mm512_loadu_pd(p); }
   static R load_tail(const double* p, int n) { return _mm512_maskz_loadu_pd(mask(n), p); }
   static void store(double* p, R v) { _mm512_storeu_pd(p, v); }
+  static constexpr bool kCanStream = true;
+  static void stream(double* p, R v) { _mm512_stream_pd(p, v); }
+  static void stream_fence() { _mm_sfence(); }
   static void store_tail(double* p, R v, int n) { _mm512_mask_storeu_pd(p, mask(n), v); }
 };
 

@@ -1,7 +1,10 @@
 // Scalar path: one lane per "register"; runs on any CPU. The kernels are in row_kernels.inl.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "../common/stats.h"
+#include "cache_info.h"
 #include "cpu_kernels.h"
 #include "dtype.h"
 
@@ -27,6 +30,11 @@ struct ScalarLanes {
   static void store(T* p, R v) { *p = v; }
   static void store(bf16_t* p, R v) { p->bits = f32_to_bf16(float(v)); }
   static void store(f16_t* p, R v) { p->bits = f32_to_f16(float(v)); }
+  // No streaming stores on this path (the portable fallback): stream() is never reached.
+  static constexpr bool kCanStream = false;
+  template <class E>
+  static void stream(E* p, R v) { store(p, v); }
+  static void stream_fence() {}
   // W = 1: a tail has no element (never called), kept for the shared kernels.
   template <class E>
   static R load_tail(const E* p, int n) { return n > 0 ? load(p) : R(0); }

@@ -96,81 +96,126 @@ struct Source {
   }
 };
 
+// Row sums run in blocks of kSumBlock elements: each block is summed in the accumulation type (L lane
+// accumulators, then hsum), and the block sums are added in float64. The float32 error of a row sum is then that of
+// one block, whatever the row length (with one running float32 sum per lane a row of 2^24 values drifts: every
+// new term is a smaller fraction of the accumulator). The blocks follow the column index only, so the bits do not
+// depend on threads or on which pass computes the sum.
+constexpr int64_t kSumBlock = 1024;  // a multiple of 4 * W for every ISA
+
 template <class V, class S>
 typename V::A row_sum(const S& x, int64_t n) {
   using R = typename V::R;
   constexpr int W = V::W;
-  R a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
-  int64_t j = 0;
-  for (; j + 4 * W <= n; j += 4 * W) {
-    a0 = V::add(a0, x.load(j));
-    a1 = V::add(a1, x.load(j + W));
-    a2 = V::add(a2, x.load(j + 2 * W));
-    a3 = V::add(a3, x.load(j + 3 * W));
+  double total = 0;
+  for (int64_t b = 0; b < n; b += kSumBlock) {
+    const int64_t e = std::min(n, b + kSumBlock);
+    R a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
+    int64_t j = b;
+    for (; j + 4 * W <= e; j += 4 * W) {
+      a0 = V::add(a0, x.load(j));
+      a1 = V::add(a1, x.load(j + W));
+      a2 = V::add(a2, x.load(j + 2 * W));
+      a3 = V::add(a3, x.load(j + 3 * W));
+    }
+    for (; j + W <= e; j += W) a0 = V::add(a0, x.load(j));
+    if (j < e) a1 = V::add(a1, x.load_tail(j, int(e - j)));
+    total += double(V::hsum(V::add(V::add(a0, a1), V::add(a2, a3))));
   }
-  for (; j + W <= n; j += W) a0 = V::add(a0, x.load(j));
-  if (j < n) a1 = V::add(a1, x.load_tail(j, int(n - j)));
-  return V::hsum(V::add(V::add(a0, a1), V::add(a2, a3)));
+  return typename V::A(total);
 }
 
-// s1 = sum(x - m0), s2 = sum((x - m0)^2). This pass reads the row from cache and leaves DRAM idle, so it also
-// prefetches `next` (the row whose pass 1 runs next, or NULL) to keep the memory system busy meanwhile.
+// s1 = sum(x - m0), s2 = sum((x - m0)^2), in blocks as row_sum. This pass reads the row from cache and leaves DRAM
+// idle, so it also prefetches `next` (the row whose pass 1 runs next, or NULL) to keep the memory system busy.
 template <class V, class S>
 void row_centered_sums(const S& x, int64_t n, typename V::A m0, typename V::A* s1, typename V::A* s2,
                        const S* next = nullptr) {
   using R = typename V::R;
   constexpr int W = V::W;
   const R m = V::set1(m0);
-  R p0 = V::zero(), p1 = V::zero(), q0 = V::zero(), q1 = V::zero();
-  int64_t j = 0;
-  for (; j + 2 * W <= n; j += 2 * W) {
-    if (next) {
-      next->prefetch(j);
-      next->prefetch(j + W);
+  double t1 = 0, t2 = 0;
+  for (int64_t b = 0; b < n; b += kSumBlock) {
+    const int64_t e = std::min(n, b + kSumBlock);
+    R p0 = V::zero(), p1 = V::zero(), q0 = V::zero(), q1 = V::zero();
+    int64_t j = b;
+    for (; j + 2 * W <= e; j += 2 * W) {
+      if (next) {
+        next->prefetch(j);
+        next->prefetch(j + W);
+      }
+      R d0 = V::sub(x.load(j), m), d1 = V::sub(x.load(j + W), m);
+      p0 = V::add(p0, d0);
+      q0 = V::fma(d0, d0, q0);
+      p1 = V::add(p1, d1);
+      q1 = V::fma(d1, d1, q1);
     }
-    R d0 = V::sub(x.load(j), m), d1 = V::sub(x.load(j + W), m);
-    p0 = V::add(p0, d0);
-    q0 = V::fma(d0, d0, q0);
-    p1 = V::add(p1, d1);
-    q1 = V::fma(d1, d1, q1);
+    for (; j + W <= e; j += W) {
+      R d = V::sub(x.load(j), m);
+      p0 = V::add(p0, d);
+      q0 = V::fma(d, d, q0);
+    }
+    if (j < e) {
+      R d = V::keep(V::sub(x.load_tail(j, int(e - j)), m), int(e - j));
+      p1 = V::add(p1, d);
+      q1 = V::fma(d, d, q1);
+    }
+    t1 += double(V::hsum(V::add(p0, p1)));
+    t2 += double(V::hsum(V::add(q0, q1)));
   }
-  for (; j + W <= n; j += W) {
-    R d = V::sub(x.load(j), m);
-    p0 = V::add(p0, d);
-    q0 = V::fma(d, d, q0);
-  }
-  if (j < n) {
-    R d = V::keep(V::sub(x.load_tail(j, int(n - j)), m), int(n - j));
-    p1 = V::add(p1, d);
-    q1 = V::fma(d, d, q1);
-  }
-  *s1 = V::hsum(V::add(p0, p1));
-  *s2 = V::hsum(V::add(q0, q1));
+  *s1 = typename V::A(t1);
+  *s2 = typename V::A(t2);
+}
+
+// Whether the rows at p can take the ISA's streaming store (aligned to the vector store width).
+template <class V, class E>
+bool stream_aligned(const E* p) {
+  return V::kCanStream && (reinterpret_cast<uintptr_t>(p) % (sizeof(E) * V::W)) == 0;
 }
 
 // y = affine(((x - m0) - c) * rstd) for one row; when `xn` is not NULL, the same loop also sums the next row
 // xn (its pass 1), so that this row's write stream and the next row's read stream overlap. The sum uses
-// exactly row_sum's association (same accumulators, same order), so a row's statistics do not depend on
-// whether its pass 1 was fused.
+// exactly row_sum's association (same blocks, same accumulators, same order), so a row's statistics do not
+// depend on whether its pass 1 was fused. `nt`: stores stream (the caller checked the alignment of y and s_out);
+// either way the stored values are the same.
 template <class V, class S, class X, class P, AffineMode M, bool ZC>
 typename V::A write_row(const S& x, X* y, X* s_out, const S* xn_ptr, int64_t n, typename V::A m0, typename V::A c,
-                        typename V::A rstd, const Affine<V, P, M, ZC>& affine) {
+                        typename V::A rstd, const Affine<V, P, M, ZC>& affine, bool nt) {
   const S& xn = xn_ptr ? *xn_ptr : x;
   using R = typename V::R;
   constexpr int W = V::W;
   const R vm = V::set1(m0), vc = V::set1(c), vr = V::set1(rstd);
+  auto put = [&](X* p, R v) {
+    if (nt) V::stream(p, v);
+    else V::store(p, v);
+  };
   auto out = [&](int64_t j) {
     R sv = x.load(j);
     if constexpr (S::kResidual) {
-      if (s_out) V::store(s_out + j, sv);
+      if (s_out) put(s_out + j, sv);
     }
     R xhat = V::mul(V::sub(V::sub(sv, vm), vc), vr);
-    V::store(y + j, affine.apply(xhat, j));
+    put(y + j, affine.apply(xhat, j));
   };
-  int64_t j = 0;
-  R a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
-  if (xn_ptr) {
-    for (; j + 4 * W <= n; j += 4 * W) {
+  auto out_tail = [&](int64_t j, int t) {
+    R sv = x.load_tail(j, t);
+    if constexpr (S::kResidual) {
+      if (s_out) V::store_tail(s_out + j, sv, t);
+    }
+    R xhat = V::mul(V::sub(V::sub(sv, vm), vc), vr);
+    V::store_tail(y + j, affine.apply_tail(xhat, j, t), t);
+  };
+  if (!xn_ptr) {
+    int64_t j = 0;
+    for (; j + W <= n; j += W) out(j);
+    if (j < n) out_tail(j, int(n - j));
+    return typename V::A(0);
+  }
+  double total = 0;
+  for (int64_t b = 0; b < n; b += kSumBlock) {
+    const int64_t e = std::min(n, b + kSumBlock);
+    R a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
+    int64_t j = b;
+    for (; j + 4 * W <= e; j += 4 * W) {
       out(j);
       a0 = V::add(a0, xn.load(j));
       out(j + W);
@@ -180,24 +225,18 @@ typename V::A write_row(const S& x, X* y, X* s_out, const S* xn_ptr, int64_t n, 
       out(j + 3 * W);
       a3 = V::add(a3, xn.load(j + 3 * W));
     }
-    for (; j + W <= n; j += W) {
+    for (; j + W <= e; j += W) {
       out(j);
       a0 = V::add(a0, xn.load(j));
     }
-  } else {
-    for (; j + W <= n; j += W) out(j);
-  }
-  if (j < n) {
-    const int t = int(n - j);
-    R sv = x.load_tail(j, t);
-    if constexpr (S::kResidual) {
-      if (s_out) V::store_tail(s_out + j, sv, t);
+    if (j < e) {
+      const int t = int(e - j);
+      out_tail(j, t);
+      a1 = V::add(a1, xn.load_tail(j, t));
     }
-    R xhat = V::mul(V::sub(V::sub(sv, vm), vc), vr);
-    V::store_tail(y + j, affine.apply_tail(xhat, j, t), t);
-    if (xn_ptr) a1 = V::add(a1, xn.load_tail(j, t));
+    total += double(V::hsum(V::add(V::add(a0, a1), V::add(a2, a3))));
   }
-  return xn_ptr ? V::hsum(V::add(V::add(a0, a1), V::add(a2, a3))) : typename V::A(0);
+  return typename V::A(total);
 }
 
 constexpr int64_t kPrefetchRowBytes = 8192;
@@ -216,10 +255,14 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
   // ln4j_bench, +2..12 points of the copy ceiling for rows of 2..8 KiB, but rows of 16 KiB and more lose 10..25 points (the
   // prefetched row competes with the current one for L1 and the line-fill buffers).
   const bool prefetch_next = n * int64_t(sizeof(X)) * (RES ? 2 : 1) <= kPrefetchRowBytes;
+  // Streaming stores when the whole call's footprint (reads and writes) passes the threshold (cache_info.h).
+  const int64_t streams = RES ? (a.residual_out ? 4 : 3) : 2;
+  const bool nt = stream_stores(a.p.rows * n * int64_t(sizeof(X)) * streams);
   for (int64_t r = r0; r < r1; ++r) {
     const S x = src(r);
     X* y = (X*)a.y + r * n;
     X* s_out = RES && a.residual_out ? (X*)a.residual_out + r * n : nullptr;
+    const bool nt_row = nt && stream_aligned<V>(y) && (!s_out || stream_aligned<V>(s_out));
     const A m0 = RMS ? A(0) : sum / nA;
     A s1, s2, c, var;
     const S xn = src(r + 1 < r1 ? r + 1 : r);
@@ -233,8 +276,9 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
     const A rstd = A(1) / std::sqrt(var + eps);
     if (!RMS && a.mean) ((A*)a.mean)[r] = m0 + c;
     if (a.rstd) ((A*)a.rstd)[r] = rstd;
-    sum = write_row<V>(x, y, s_out, !RMS && r + 1 < r1 ? &xn : nullptr, n, m0, c, rstd, affine);
+    sum = write_row<V>(x, y, s_out, !RMS && r + 1 < r1 ? &xn : nullptr, n, m0, c, rstd, affine, nt_row);
   }
+  if (nt) V::stream_fence();  // streamed lines reach memory before the call reports completion
 }
 
 template <class V, class X, class P, bool RMS, bool RES>
@@ -309,45 +353,57 @@ void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
       V::store(pdb + j, pb);
     }
   };
-  int64_t j = 0;
-  for (; j + 2 * W <= n; j += 2 * W) {
-    step(j, 0);
-    step(j + W, 1);
-  }
-  for (; j + W <= n; j += W) step(j, 0);
-  if (j < n) {
-    const int t = int(n - j);
-    R pg, pb;
-    if constexpr (PARTIALS) {
-      pg = first ? V::zero() : V::load_tail(pdg + j, t);
-      pb = first ? V::zero() : V::load_tail(pdb + j, t);
-    }
+  auto flush = [&](double* t1, double* t2) {  // a block's row sums join the float64 totals
     for (int i = 0; i < NR; ++i) {
-      R dyv = V::load_tail(dy[i] + j, t);  // lanes >= t are 0, so they add nothing below
-      R xhat = V::keep(xhat_tail(i, j, t), t);
-      R gdy = scale.apply_tail(dyv, j, t);
-      s1[i][1] = V::add(s1[i][1], gdy);
-      s2[i][1] = V::fma(gdy, xhat, s2[i][1]);
+      t1[i] += double(V::hsum(V::add(s1[i][0], s1[i][1])));
+      t2[i] += double(V::hsum(V::add(s2[i][0], s2[i][1])));
+      s1[i][0] = s1[i][1] = s2[i][0] = s2[i][1] = V::zero();
+    }
+  };
+  double t1[NR] = {}, t2[NR] = {};
+  for (int64_t b = 0; b < n; b += kSumBlock) {  // blocks as row_sum: the row sums do not drift with n
+    const int64_t e = std::min(n, b + kSumBlock);
+    int64_t j = b;
+    for (; j + 2 * W <= e; j += 2 * W) {
+      step(j, 0);
+      step(j + W, 1);
+    }
+    for (; j + W <= e; j += W) step(j, 0);
+    if (j < e) {
+      const int t = int(e - j);
+      R pg, pb;
       if constexpr (PARTIALS) {
-        pg = V::fma(dyv, xhat, pg);
-        pb = V::add(dyv, pb);
+        pg = first ? V::zero() : V::load_tail(pdg + j, t);
+        pb = first ? V::zero() : V::load_tail(pdb + j, t);
+      }
+      for (int i = 0; i < NR; ++i) {
+        R dyv = V::load_tail(dy[i] + j, t);  // lanes >= t are 0, so they add nothing below
+        R xhat = V::keep(xhat_tail(i, j, t), t);
+        R gdy = scale.apply_tail(dyv, j, t);
+        s1[i][1] = V::add(s1[i][1], gdy);
+        s2[i][1] = V::fma(gdy, xhat, s2[i][1]);
+        if constexpr (PARTIALS) {
+          pg = V::fma(dyv, xhat, pg);
+          pb = V::add(dyv, pb);
+        }
+      }
+      if constexpr (PARTIALS) {
+        V::store_tail(pdg + j, pg, t);
+        V::store_tail(pdb + j, pb, t);
       }
     }
-    if constexpr (PARTIALS) {
-      V::store_tail(pdg + j, pg, t);
-      V::store_tail(pdb + j, pb, t);
-    }
+    flush(t1, t2);
   }
   for (int i = 0; i < NR; ++i) {
-    c1[i] = RMS ? A(0) : V::hsum(V::add(s1[i][0], s1[i][1])) / A(n);
-    c2[i] = V::hsum(V::add(s2[i][0], s2[i][1])) / A(n);
+    c1[i] = RMS ? A(0) : A(t1[i] / double(n));
+    c2[i] = A(t2[i] / double(n));
   }
 }
 
 // Pass 2 for one row: dx = rstd * (g*dy - (c1 + xhat*c2)); x and dy are hot in cache from pass 1.
 template <class V, class X, class P, int G, bool RMS, bool DRES, bool FY>
 void backward_pass2(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& scale, typename V::A c1,
-                    typename V::A c2) {
+                    typename V::A c2, bool nt) {
   using A = typename V::A;
   using R = typename V::R;
   constexpr int W = V::W;
@@ -360,6 +416,7 @@ void backward_pass2(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
   const A* xs = (const A*)a.xhat_shift;
   const A* xk = (const A*)a.xhat_scale;
   const X* dres = DRES ? (const X*)a.dresidual_out + r * n : nullptr;  // added to dx
+  const bool nt_row = nt && stream_aligned<V>(dx);
   int64_t j = 0;
   for (; j + W <= n; j += W) {
     R xhat;
@@ -368,7 +425,8 @@ void backward_pass2(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
     R gdy = scale.apply(V::load(dy + j), j);
     R d = V::mul(V::sub(gdy, V::fma(xhat, vc2, vc1)), vr);
     if constexpr (DRES) d = V::add(d, V::load(dres + j));
-    V::store(dx + j, d);
+    if (nt_row) V::stream(dx + j, d);
+    else V::store(dx + j, d);
   }
   if (j < n) {
     const int t = int(n - j);
@@ -387,17 +445,20 @@ template <class V, class X, class P, int G, bool PARTIALS, bool RMS, bool DRES, 
 void backward_rows(const BackwardArgs& a, int64_t r0, int64_t r1, typename V::A* pdg, typename V::A* pdb) {
   using A = typename V::A;
   const ScaleGrad<V, P, G> scale{(const P*)a.gamma};
+  // Streaming dx stores when the call's footprint (x, dy, dx, dresidual_out) passes the threshold (cache_info.h).
+  const bool nt = stream_stores(a.p.rows * a.p.cols * int64_t(sizeof(X)) * (DRES ? 4 : 3));
   int64_t r = r0;
   A c1[2], c2[2];
   for (; r + 2 <= r1; r += 2) {  // rows in pairs: one partial update per two rows
     backward_pass1<V, X, P, G, PARTIALS, RMS, FY, 2>(a, r, scale, pdg, pdb, r == r0, c1, c2);
-    backward_pass2<V, X, P, G, RMS, DRES, FY>(a, r, scale, c1[0], c2[0]);
-    backward_pass2<V, X, P, G, RMS, DRES, FY>(a, r + 1, scale, c1[1], c2[1]);
+    backward_pass2<V, X, P, G, RMS, DRES, FY>(a, r, scale, c1[0], c2[0], nt);
+    backward_pass2<V, X, P, G, RMS, DRES, FY>(a, r + 1, scale, c1[1], c2[1], nt);
   }
   for (; r < r1; ++r) {
     backward_pass1<V, X, P, G, PARTIALS, RMS, FY, 1>(a, r, scale, pdg, pdb, r == r0, c1, c2);
-    backward_pass2<V, X, P, G, RMS, DRES, FY>(a, r, scale, c1[0], c2[0]);
+    backward_pass2<V, X, P, G, RMS, DRES, FY>(a, r, scale, c1[0], c2[0], nt);
   }
+  if (nt) V::stream_fence();
 }
 
 template <class V, class X, class P, bool RMS, bool DRES, bool FY>

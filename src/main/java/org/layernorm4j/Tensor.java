@@ -154,12 +154,24 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
-    /** A new FLOAT32 CPU tensor holding a copy of {@code data}. */
+    /**
+     * A new FLOAT32 CPU tensor holding a copy of {@code data}.
+     *
+     * @param data the values, {@code numel(shape)} of them, row-major
+     * @param shape the dims (each >= 0; none for a scalar)
+     * @return the new tensor
+     */
     public static Tensor of(float[] data, long... shape) {
         return of(data, DType.FLOAT32, shape);
     }
 
-    /** A new FLOAT64 CPU tensor holding a copy of {@code data}. */
+    /**
+     * A new FLOAT64 CPU tensor holding a copy of {@code data}.
+     *
+     * @param data the values, {@code numel(shape)} of them, row-major
+     * @param shape the dims (each >= 0; none for a scalar)
+     * @return the new tensor
+     */
     public static Tensor of(double[] data, long... shape) {
         Objects.requireNonNull(data, "data must not be null");
         long[] s = Objects.requireNonNull(shape, "shape must not be null").clone();
@@ -174,7 +186,14 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
-    /** A new CPU tensor of {@code dtype} holding {@code data} (rounded to nearest even, or widened exactly). */
+    /**
+     * A new CPU tensor of {@code dtype} holding {@code data} (rounded to nearest even, or widened exactly).
+     *
+     * @param data the values, {@code numel(shape)} of them, row-major
+     * @param dtype the element type
+     * @param shape the dims (each >= 0; none for a scalar)
+     * @return the new tensor
+     */
     public static Tensor of(float[] data, DType dtype, long... shape) {
         Objects.requireNonNull(data, "data must not be null");
         Objects.requireNonNull(dtype, "dtype must not be null");
@@ -190,7 +209,14 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
-    /** A new BFLOAT16 or FLOAT16 CPU tensor holding a copy of the raw 16-bit patterns {@code bits}. */
+    /**
+     * A new BFLOAT16 or FLOAT16 CPU tensor holding a copy of the raw 16-bit patterns {@code bits}.
+     *
+     * @param bits the raw 16-bit patterns, {@code numel(shape)} of them
+     * @param dtype the element type
+     * @param shape the dims (each >= 0; none for a scalar)
+     * @return the new tensor
+     */
     public static Tensor ofBits(short[] bits, DType dtype, long... shape) {
         Objects.requireNonNull(bits, "bits must not be null");
         Objects.requireNonNull(dtype, "dtype must not be null");
@@ -211,7 +237,14 @@ public final class Tensor implements AutoCloseable {
         if (dtype.size() != 2) throw new IllegalArgumentException(message);
     }
 
-    /** A new tensor of uninitialized memory on {@code device}. */
+    /**
+     * A new tensor of uninitialized memory on {@code device}.
+     *
+     * @param dtype the element type
+     * @param device where the memory lives
+     * @param shape the dims (each >= 0; none for a scalar)
+     * @return the new tensor
+     */
     public static Tensor empty(DType dtype, Device device, long... shape) {
         Objects.requireNonNull(dtype, "dtype must not be null");
         Objects.requireNonNull(device, "device must not be null");
@@ -254,6 +287,12 @@ public final class Tensor implements AutoCloseable {
      * long...)}. Throws NullPointerException for a null argument and IllegalArgumentException for a Pointer whose
      * address is 0, whose limit exceeds its capacity, whose address is not a multiple of the dtype's size, or that
      * holds fewer bytes than the shape needs.
+     *
+     * @param memory the memory to view, from its position
+     * @param dtype the element type
+     * @param device where the memory lives
+     * @param shape the dims (each >= 0; none for a scalar)
+     * @return the new (non-owning) tensor
      */
     public static Tensor wrap(Pointer memory, DType dtype, Device device, long... shape) {
         return wrapPointer(memory, -1, dtype, device, shape);
@@ -262,6 +301,13 @@ public final class Tensor implements AutoCloseable {
     /**
      * As {@link #wrap(Pointer, DType, Device, long...)} with the size stated: {@code bytes} bytes are usable from
      * the Pointer's position. When the Pointer knows its size too, {@code bytes} may not exceed it.
+     *
+     * @param memory the memory to view, from its position
+     * @param bytes usable bytes from the start of the view
+     * @param dtype the element type
+     * @param device where the memory lives
+     * @param shape the dims (each >= 0; none for a scalar)
+     * @return the new (non-owning) tensor
      */
     public static Tensor wrap(Pointer memory, long bytes, DType dtype, Device device, long... shape) {
         if (bytes < 0) throw new IllegalArgumentException("bytes must be >= 0, got " + bytes);
@@ -318,6 +364,13 @@ public final class Tensor implements AutoCloseable {
      * memory for a CUDA device), without copying and without owning it. Nothing can keep raw memory alive or notice
      * when it is freed: the caller keeps it valid until the tensor is closed. Refused: address 0, an address not a
      * multiple of the dtype's size, fewer bytes than the shape needs.
+     *
+     * @param address the address of the first element
+     * @param bytes usable bytes from the start of the view
+     * @param dtype the element type
+     * @param device where the memory lives
+     * @param shape the dims (each >= 0; none for a scalar)
+     * @return the new (non-owning) tensor
      */
     public static Tensor wrap(long address, long bytes, DType dtype, Device device, long... shape) {
         Objects.requireNonNull(dtype, "dtype must not be null");
@@ -337,6 +390,10 @@ public final class Tensor implements AutoCloseable {
     /**
      * A FLOAT32 CPU tensor viewing a direct {@link FloatBuffer} from its position (no copy; the buffer stays reachable
      * while the tensor is). See {@link #wrap(Buffer, DType, long...)}.
+     *
+     * @param buffer a direct, writable, native-order buffer, viewed from its position
+     * @param shape the dims (each >= 0; none for a scalar)
+     * @return the new (non-owning) tensor
      */
     public static Tensor wrap(FloatBuffer buffer, long... shape) {
         return wrap(buffer, DType.FLOAT32, shape);
@@ -349,6 +406,11 @@ public final class Tensor implements AutoCloseable {
      * buffer (no fixed native address: use {@link #of} or {@link #copyFrom}), a read-only buffer (LayerNorm may write
      * into the tensor), a byte order other than {@link ByteOrder#nativeOrder()}, an address not a multiple of the
      * dtype's size, and fewer remaining bytes than the shape needs.
+     *
+     * @param buffer a direct, writable, native-order buffer, viewed from its position
+     * @param dtype the element type
+     * @param shape the dims (each >= 0; none for a scalar)
+     * @return the new (non-owning) tensor
      */
     public static Tensor wrap(Buffer buffer, DType dtype, long... shape) {
         Objects.requireNonNull(buffer, "buffer must not be null");
@@ -408,50 +470,93 @@ public final class Tensor implements AutoCloseable {
 
     // ---- accessors ----------------------------------------------------------------------------------------
 
-    /** A copy of the shape. */
+    /**
+     * A copy of the shape.
+     *
+     * @return a copy of the shape
+     */
     public long[] shape() {
         return shape.clone();
     }
 
-    /** Number of dims. */
+    /**
+     * Number of dims.
+     *
+     * @return the number of dims
+     */
     public int rank() {
         return shape.length;
     }
 
-    /** Size of dim {@code i}. */
+    /**
+     * Size of dim {@code i}.
+     *
+     * @param i the dim index, 0 to {@code rank() - 1}
+     * @return the size of dim {@code i}
+     */
     public long dim(int i) {
         return shape[i];
     }
 
-    /** Number of elements (1 for shape []). */
+    /**
+     * Number of elements (1 for shape []).
+     *
+     * @return the element count
+     */
     public long numel() {
         return numel;
     }
 
-    /** Bytes of data ({@code numel * dtype.size()}). */
+    /**
+     * Bytes of data ({@code numel * dtype.size()}).
+     *
+     * @return the byte count
+     */
     public long byteSize() {
         return numel * dtype.size();
     }
 
+    /**
+     * The element type.
+     *
+     * @return the element type
+     */
     public DType dtype() {
         return dtype;
     }
 
+    /**
+     * The device of the memory.
+     *
+     * @return the device of the memory
+     */
     public Device device() {
         return device;
     }
 
-    /** Whether close() frees the memory (false for wrapped tensors). */
+    /**
+     * Whether close() frees the memory (false for wrapped tensors).
+     *
+     * @return true when close() frees the memory
+     */
     public boolean ownsMemory() {
         return owned;
     }
 
-    /** Whether {@link #close()} was called. */
+    /**
+     * Whether {@link #close()} was called.
+     *
+     * @return true once close() was called
+     */
     public boolean isClosed() {
         return closed;
     }
 
-    /** Address of the first element (for interop); throws if closed. Not guarded: keep the tensor open while used. */
+    /**
+     * Address of the first element (for interop); throws if closed. Not guarded: keep the tensor open while used.
+     *
+     * @return the address
+     */
     public long address() {
         checkOpen("tensor");
         return address;
@@ -460,6 +565,8 @@ public final class Tensor implements AutoCloseable {
     /**
      * A non-owning JavaCPP view of the data ({@link #byteSize()} bytes); valid while this tensor is open (not
      * guarded: keep the tensor open while the view is used).
+     *
+     * @return the view
      */
     public BytePointer pointer() {
         checkOpen("tensor");
@@ -490,7 +597,12 @@ public final class Tensor implements AutoCloseable {
 
     // ---- copies -------------------------------------------------------------------------------------------
 
-    /** A new tensor on {@code device} holding a copy of this one (a copy even when the device is the same). */
+    /**
+     * A new tensor on {@code device} holding a copy of this one (a copy even when the device is the same).
+     *
+     * @param target the device of the copy
+     * @return the new tensor
+     */
     public Tensor to(Device target) {
         Objects.requireNonNull(target, "device must not be null");
         checkOpen("tensor");
@@ -607,6 +719,9 @@ public final class Tensor implements AutoCloseable {
     /**
      * Copies {@code src} into this tensor's memory (any device), converting to the dtype: FLOAT64 widens exactly,
      * BFLOAT16/FLOAT16 round to nearest even. {@code src.length} must equal {@link #numel()}. Returns this tensor.
+     *
+     * @param src the source, {@code numel()} elements long
+     * @return this tensor
      */
     public Tensor copyFrom(float[] src) {
         Objects.requireNonNull(src, "src must not be null");
@@ -644,6 +759,9 @@ public final class Tensor implements AutoCloseable {
     /**
      * Copies {@code src} into this tensor's memory, converting to the dtype (rounded once to nearest even for
      * FLOAT32, BFLOAT16, FLOAT16). {@code src.length} must equal {@link #numel()}. Returns this tensor.
+     *
+     * @param src the source, {@code numel()} elements long
+     * @return this tensor
      */
     public Tensor copyFrom(double[] src) {
         Objects.requireNonNull(src, "src must not be null");
@@ -668,7 +786,12 @@ public final class Tensor implements AutoCloseable {
         return this;
     }
 
-    /** Copies raw 16-bit patterns into a BFLOAT16 or FLOAT16 tensor. Returns this tensor. */
+    /**
+     * Copies raw 16-bit patterns into a BFLOAT16 or FLOAT16 tensor. Returns this tensor.
+     *
+     * @param src the source, {@code numel()} elements long
+     * @return this tensor
+     */
     public Tensor copyFrom(short[] src) {
         Objects.requireNonNull(src, "src must not be null");
         if (dtype.size() != 2) {
@@ -683,6 +806,9 @@ public final class Tensor implements AutoCloseable {
     /**
      * Copies this tensor into {@code dst} (length {@link #numel()}) as floats: FLOAT64 rounded to nearest,
      * BFLOAT16/FLOAT16 widened exactly. Returns {@code dst}.
+     *
+     * @param dst the destination, {@code numel()} elements long
+     * @return {@code dst}
      */
     public float[] copyTo(float[] dst) {
         Objects.requireNonNull(dst, "dst must not be null");
@@ -717,7 +843,12 @@ public final class Tensor implements AutoCloseable {
         return dst;
     }
 
-    /** Copies this tensor into {@code dst} (length {@link #numel()}), every dtype widened exactly. Returns dst. */
+    /**
+     * Copies this tensor into {@code dst} (length {@link #numel()}), every dtype widened exactly. Returns dst.
+     *
+     * @param dst the destination, {@code numel()} elements long
+     * @return {@code dst}
+     */
     public double[] copyTo(double[] dst) {
         Objects.requireNonNull(dst, "dst must not be null");
         checkArray("dst", dst.length);
@@ -741,7 +872,12 @@ public final class Tensor implements AutoCloseable {
         return dst;
     }
 
-    /** Copies the raw 16-bit patterns of a BFLOAT16 or FLOAT16 tensor into {@code dst}. Returns dst. */
+    /**
+     * Copies the raw 16-bit patterns of a BFLOAT16 or FLOAT16 tensor into {@code dst}. Returns dst.
+     *
+     * @param dst the destination, {@code numel()} elements long
+     * @return {@code dst}
+     */
     public short[] copyTo(short[] dst) {
         Objects.requireNonNull(dst, "dst must not be null");
         if (dtype.size() != 2) {
@@ -762,17 +898,29 @@ public final class Tensor implements AutoCloseable {
         return (int) numel;
     }
 
-    /** The elements as floats (float64 rounded to nearest; bfloat16/float16 widened exactly). */
+    /**
+     * The elements as floats (float64 rounded to nearest; bfloat16/float16 widened exactly).
+     *
+     * @return a new array of the elements
+     */
     public float[] toFloatArray() {
         return copyTo(new float[arrayLength()]);
     }
 
-    /** The elements as doubles (every dtype widened exactly). */
+    /**
+     * The elements as doubles (every dtype widened exactly).
+     *
+     * @return a new array of the elements
+     */
     public double[] toDoubleArray() {
         return copyTo(new double[arrayLength()]);
     }
 
-    /** The raw 16-bit patterns of a BFLOAT16 or FLOAT16 tensor. */
+    /**
+     * The raw 16-bit patterns of a BFLOAT16 or FLOAT16 tensor.
+     *
+     * @return a new array of the bit patterns
+     */
     public short[] toBits() {
         if (dtype.size() != 2) {
             throw new IllegalStateException("toBits() needs a BFLOAT16 or FLOAT16 tensor, this one is " + dtype);
@@ -780,7 +928,12 @@ public final class Tensor implements AutoCloseable {
         return copyTo(new short[arrayLength()]);
     }
 
-    /** Sets every element to {@code value} (converted to the dtype); handy for poisoning outputs with NaN. */
+    /**
+     * Sets every element to {@code value} (converted to the dtype); handy for poisoning outputs with NaN.
+     *
+     * @param value the value, converted to the dtype
+     * @return this tensor
+     */
     public Tensor fill(double value) {
         checkOpen("tensor");
         if (numel == 0) return this;

@@ -36,6 +36,10 @@ public final class NativeCpu {
 
     public static native int ln4j_cpu_set_default_threads(int threads);
 
+    public static native @Cast("int64_t") long ln4j_cpu_stream_threshold();
+
+    public static native int ln4j_cpu_set_stream_threshold(@Cast("int64_t") long bytes);
+
     public static native int ln4j_cpu_forward(int isa, int threads, int norm, int flags, int xDtype, int paramDtype,
             @Cast("int64_t") long rows, @Cast("int64_t") long cols, double eps,
             @Cast("const void*") long x, @Cast("const void*") long residual,

@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Turns one scripts/bench-all.sh run (target/bench/*) into docs/bench-<cpu>.md: the tables of issue 11's targets,
+with the CPU model, the date and the commands. Reads:
+  sweep.csv          ln4j_bench (native harness), both regimes, 1 and all threads, oneDNN and PyTorch peers
+  fused.csv          ln4j_bench --fused
+  java-cold.txt      the CLI's bench (Java API), rotating buffers
+  java-warm.txt      the CLI's bench --warm
+  jmh.json           JMH LayerNormBench (Java API against the Vector API bar)
+Nothing here measures anything; a missing input leaves its table out with a line saying so.
+Usage: bench-tables.py OUT_DIR DOCS_DIR COMMAND_LINE"""
+import csv
+import datetime
+import json
+import os
+import re
+import sys
+
+TARGET_SHAPES = [(16384, 256), (5461, 768), (1024, 4096), (256, 16384)]
+
+
+def read_csv(path):
+    if not os.path.exists(path):
+        return None
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def best_isa(rows):
+    names = {r["impl"] for r in rows if r["impl"].startswith("ln4j-")}
+    for isa in ("ln4j-avx512", "ln4j-avx2", "ln4j-scalar"):
+        if isa in names:
+            return isa
+    return None
+
+
+def pick(table, **kw):
+    for r in table:
+        if all(str(r.get(k)) == str(v) for k, v in kw.items()):
+            return r
+    return None
+
+
+def f(v, fmt="{:.0f}"):
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return "-"
+    return fmt.format(x) if x > 0 else "-"
+
+
+def mark(ok):
+    return "" if ok is None else (" ✓" if ok else " ✗")
+
+
+def native_tables(rows, out):
+    isa = best_isa(rows)
+    if not isa:
+        out.append("No native harness results (sweep.csv missing or empty).\n")
+        return
+    threads = sorted({int(r["threads"]) for r in rows if r["backend"] == "cpu"})
+    out.append(f"Path: `{isa}`. % = share of the honest same-run ceiling (fastest of an ordinary-store loop, a "
+               "non-temporal-store loop and memcpy moving the same bytes; the kind that won is given); "
+               "x peer = peer median / ours (above 1: ours faster). Targets: forward ≥ 85%, backward ≥ 75%, "
+               "faster than both peers (✓ met, ✗ missed). `!` = a series other processes disturbed (not a "
+               "measurement).\n")
+    for regime in ("cold", "warm"):
+        if not any(r["regime"] == regime for r in rows):
+            continue
+        out.append(f"\n**{regime}** ({'rotating buffer sets' if regime == 'cold' else 'one buffer set, as a user measures without rotation'})\n")
+        out.append("| shape | thr | fwd % | fwd ceiling | x oneDNN | x PyTorch | bwd % | bwd ceiling | x oneDNN | x PyTorch |")
+        out.append("|---|---:|---:|---|---:|---:|---:|---|---:|---:|")
+        for (R, C) in TARGET_SHAPES + [(1, 768), (32, 768)]:
+            for t in threads:
+                cells = []
+                for d, goal in (("forward", 85), ("backward", 75)):
+                    r = pick(rows, regime=regime, backend="cpu", direction=d, threads=t, rows=R, cols=C, impl=isa)
+                    c = pick(rows, regime=regime, backend="cpu", direction=d, threads=t, rows=R, cols=C, impl="ceiling")
+                    if not r:
+                        cells += ["-"] * 4
+                        continue
+                    dist = "!" if r.get("disturbed") == "1" or (c and c.get("disturbed") == "1") else ""
+                    pct = float(r["pct_ceiling"] or 0)
+                    sweep = (R, C) in TARGET_SHAPES
+                    cells.append(f(pct) + ("" if not sweep or pct <= 0 else mark(pct >= goal)) + dist)
+                    cells.append(c["ceiling_kind"].replace(" loop", "") if c else "-")
+                    for peer in ("vs_onednn", "vs_pytorch"):
+                        v = float(r[peer] or 0)
+                        cells.append(f(v, "{:.2f}") + (mark(v >= 1.0) if v > 0 and sweep else ""))
+                out.append(f"| {R} x {C} | {t} | " + " | ".join(cells) + " |")
+    out.append("")
+
+
+def java_sweep(path):
+    """rows of the CLI's table: shape dir impl thr median p10 p90 GB/s %ceil"""
+    if not os.path.exists(path):
+        return None
+    res = {}
+    pat = re.compile(r"^(\d+)x(\d+)\s+(forward|backward)\s+(\S+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)")
+    with open(path) as fh:
+        for line in fh:
+            m = pat.match(line.strip())
+            if m:
+                R, C, d, impl, t = int(m[1]), int(m[2]), m[3], m[4], int(m[5])
+                res[(R, C, d, impl, t)] = float(m[9])
+    return res
+
+
+def java_tables(native, out_dir, out):
+    isa_note = "the Java API (CLI `bench`: into-outputs calls on CPU tensors)"
+    any_table = False
+    for regime, name in (("cold", "java-cold.txt"), ("warm", "java-warm.txt")):
+        js = java_sweep(os.path.join(out_dir, name))
+        if js is None:
+            out.append(f"({name} missing: no {regime} Java API table)\n")
+            continue
+        any_table = True
+        out.append(f"\n**{regime}**, {isa_note}: % of the native harness's honest ceiling for the same shape, "
+                   "threads and regime (same script run).\n")
+        out.append("| shape | thr | fwd GB/s | fwd % | bwd GB/s | bwd % |")
+        out.append("|---|---:|---:|---:|---:|---:|")
+        threads = sorted({k[4] for k in js})
+        for (R, C) in TARGET_SHAPES + [(1, 768), (32, 768)]:
+            for t in threads:
+                cells = []
+                for d, goal in (("forward", 85), ("backward", 75)):
+                    g = js.get((R, C, d, "ours", t))
+                    c = pick(native or [], regime=regime, backend="cpu", direction=d, threads=t, rows=R, cols=C,
+                             impl="ceiling")
+                    if g is None:
+                        cells += ["-", "-"]
+                        continue
+                    cells.append(f"{g:.2f}")
+                    if c and float(c["gbps"] or 0) > 0:
+                        pct = 100.0 * g / float(c["gbps"])
+                        cells.append(f"{pct:.0f}" + (mark(pct >= goal) if (R, C) in TARGET_SHAPES else ""))
+                    else:
+                        cells.append("-")
+                out.append(f"| {R} x {C} | {t} | " + " | ".join(cells) + " |")
+    if any_table:
+        out.append("")
+
+
+def jmh_table(path, out):
+    if not os.path.exists(path):
+        out.append("(jmh.json missing: no JMH table)\n")
+        return
+    with open(path) as fh:
+        data = json.load(fh)
+    res = {}
+    for b in data:
+        name = b["benchmark"].rsplit(".", 1)[-1]
+        p = b.get("params", {})
+        key = (p.get("shape"), p.get("threads"), p.get("regime", "warm"), name)
+        res[key] = (b["primaryMetric"]["score"], b["primaryMetric"].get("scoreError", 0))
+    out.append("µs per call (± JMH's 99.9% error), lower is better; Vector = the pure-Java JDK Vector API bar "
+               "(one thread, heap arrays). Target: ours faster than Vector at 1 x 768, forward and backward.\n")
+    out.append("| shape | thr | regime | fwd ours | fwd Vector | bwd ours | bwd Vector |")
+    out.append("|---|---:|---|---:|---:|---:|---:|")
+    for key in sorted({k[:3] for k in res}, key=lambda k: (k[0] != "1x768", k[0], k[1], k[2])):
+        def cell(n):
+            v = res.get(key + (n,))
+            return f"{v[0]:.3f} ± {v[1]:.3f}" if v else "-"
+        fo, fv, bo, bv = cell("oursForward"), cell("vectorForward"), cell("oursBackward"), cell("vectorBackward")
+        if key[0] == "1x768":
+            def faster(a, b):
+                va, vb = res.get(key + (a,)), res.get(key + (b,))
+                return mark(va[0] < vb[0]) if va and vb else ""
+            fo += faster("oursForward", "vectorForward")
+            bo += faster("oursBackward", "vectorBackward")
+        out.append(f"| {key[0]} | {key[1]} | {key[2]} | {fo} | {fv} | {bo} | {bv} |")
+    out.append("")
+
+
+def fused_table(rows, out):
+    if not rows:
+        out.append("(fused.csv missing: no fused table)\n")
+        return
+    out.append("% of the same-run honest ceiling over the fused call's bytes. Target: the fused calls keep their "
+               "lead over the unfused sequences.\n")
+    impls = []
+    for r in rows:
+        if r["impl"] != "ceiling" and (r["direction"], r["impl"]) not in impls:
+            impls.append((r["direction"], r["impl"]))
+    out.append("| cols | thr | " + " | ".join(f"{'fwd' if d == 'forward' else 'bwd'} {i}" for d, i in impls) + " |")
+    out.append("|---:|---:|" + "---:|" * len(impls))
+    for C in sorted({int(r["cols"]) for r in rows}):
+        for t in sorted({int(r["threads"]) for r in rows}):
+            cells = []
+            for d, i in impls:
+                r = pick(rows, cols=C, threads=t, direction=d, impl=i)
+                cells.append(f(r["pct_ceiling"]) + ("!" if r and r.get("disturbed") == "1" else "") if r else "-")
+            out.append(f"| {C} | {t} | " + " | ".join(cells) + " |")
+    out.append("")
+
+
+def main():
+    out_dir, docs_dir, command = sys.argv[1], sys.argv[2], sys.argv[3]
+    native = read_csv(os.path.join(out_dir, "sweep.csv")) or []
+    machine = native[0]["machine"] if native else "unknown machine"
+    model = machine.split(",")[0].strip()  # "AMD EPYC 7B13 (family 25 model 1)"
+    slug = re.sub(r"[^a-z0-9]+", "-", model.lower()).strip("-") or "unknown"
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    out = [f"# Benchmarks on {model}", "",
+           f"- machine: {machine}", f"- date: {date}", f"- command: `{command}` (raw data: `{out_dir}/`)",
+           "- rule: every kernel validated against a float64 reference before it is timed; medians; the machine must "
+           "be quiet (the harness retries and marks series other processes disturbed).", "",
+           "## Native harness (`ln4j_bench`, float32, 4,194,304-element shapes)", ""]
+    native_tables(native, out)
+    out += ["## Java API (CLI `bench`)", ""]
+    java_tables(native, out_dir, out)
+    out += ["## Java API latency (JMH `LayerNormBench`)", ""]
+    jmh_table(os.path.join(out_dir, "jmh.json"), out)
+    out += ["## Fused calls (`ln4j_bench --fused`)", ""]
+    fused_table(read_csv(os.path.join(out_dir, "fused.csv")), out)
+    os.makedirs(docs_dir, exist_ok=True)
+    path = os.path.join(docs_dir, f"bench-{slug}.md")
+    with open(path, "w") as fh:
+        fh.write("\n".join(out) + "\n")
+    print(path)
+
+
+if __name__ == "__main__":
+    main()
