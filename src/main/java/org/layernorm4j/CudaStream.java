@@ -66,6 +66,7 @@ public final class CudaStream implements AutoCloseable {
         CudaBackend.requireUsable(device.ordinal());
     }
 
+    /** The CUDA device this stream belongs to. */
     public Device device() {
         return device;
     }
