@@ -44,7 +44,12 @@ public final class CudaStream implements AutoCloseable {
         });
     }
 
-    /** A new stream on a CUDA device (a blocking stream: it also orders with the legacy default stream). */
+    /**
+     * A new stream on a CUDA device (a blocking stream: it also orders with the legacy default stream).
+     *
+     * @param device a CUDA device
+     * @return the new stream (close it)
+     */
     public static CudaStream create(Device device) {
         requireCuda(device);
         return new CudaStream(device, ((CudaBackend) device.backend()).streamCreate(), true);
@@ -53,6 +58,10 @@ public final class CudaStream implements AutoCloseable {
     /**
      * Wraps an existing stream handle, blocking or not (e.g. PyTorch's non-blocking streams). Not owned: close()
      * does not destroy it, but frees what LayerNorm4j keeps for it (the backward's workspace).
+     *
+     * @param stream the cudaStream_t
+     * @param device the CUDA device the stream belongs to
+     * @return a stream object over it (close it)
      */
     public static CudaStream wrap(Pointer stream, Device device) {
         if (stream == null) throw new NullPointerException("stream must not be null (a cudaStream_t Pointer)");
@@ -66,12 +75,20 @@ public final class CudaStream implements AutoCloseable {
         CudaBackend.requireUsable(device.ordinal());
     }
 
-    /** The CUDA device this stream belongs to. */
+    /**
+     * The device of this stream.
+     *
+     * @return its CUDA device
+     */
     public Device device() {
         return device;
     }
 
-    /** The cudaStream_t as an address (0 is the legacy default stream). */
+    /**
+     * The cudaStream_t as an address (0 is the legacy default stream).
+     *
+     * @return the handle
+     */
     public long handle() {
         return handle;
     }
@@ -89,6 +106,8 @@ public final class CudaStream implements AutoCloseable {
     /**
      * Makes this stream the current thread's stream for calls on its device until the scope closes: kernels, and
      * copies to and from the host (which wait for this stream). Throws IllegalStateException once closed.
+     *
+     * @return the scope (close it to restore the previous stream)
      */
     public Scope use() {
         users.acquire();
@@ -110,7 +129,11 @@ public final class CudaStream implements AutoCloseable {
         users.close();
     }
 
-    /** Whether {@link #close()} was called. */
+    /**
+     * Whether {@link #close()} was called.
+     *
+     * @return true once closed
+     */
     public boolean isClosed() {
         return users.isClosed();
     }

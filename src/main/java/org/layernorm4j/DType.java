@@ -24,22 +24,39 @@ public enum DType {
         this.size = size;
     }
 
-    /** Size of one element in bytes. */
+    /**
+     * Size of one element in bytes.
+     *
+     * @return 4, 8, 2 or 2
+     */
     public int size() {
         return size;
     }
 
-    /** Dtype of mean and rstd for data of this dtype: FLOAT64 for FLOAT64, FLOAT32 otherwise. */
+    /**
+     * Dtype of mean and rstd for data of this dtype: FLOAT64 for FLOAT64, FLOAT32 otherwise.
+     *
+     * @return the statistics' dtype
+     */
     public DType statsDType() {
         return this == FLOAT64 ? FLOAT64 : FLOAT32;
     }
 
-    /** Whether {@code param} may be the dtype of gamma/beta for data of this dtype. */
+    /**
+     * Whether {@code param} may be the dtype of gamma/beta for data of this dtype.
+     *
+     * @param param a candidate dtype of gamma/beta
+     * @return true for this dtype, and for FLOAT32 when this is BFLOAT16 or FLOAT16
+     */
     public boolean acceptsParamDType(DType param) {
         return param == this || (size == 2 && param == FLOAT32);
     }
 
-    /** Unit roundoff (half an ulp of 1): 2^-24, 2^-53, 2^-8, 2^-11. */
+    /**
+     * Unit roundoff (half an ulp of 1): 2^-24, 2^-53, 2^-8, 2^-11.
+     *
+     * @return the unit roundoff
+     */
     public double unitRoundoff() {
         switch (this) {
             case FLOAT32: return 0x1p-24;

@@ -21,7 +21,9 @@ import org.layernorm4j.internal.CudaProbe;
 public final class Device {
     /** Kind of device. */
     public enum Kind {
+        /** The host CPU. */
         CPU,
+        /** An NVIDIA GPU through CUDA. */
         CUDA
     }
 
@@ -39,7 +41,11 @@ public final class Device {
         this.backend = backend;
     }
 
-    /** The CPU. */
+    /**
+     * The CPU.
+     *
+     * @return the CPU device
+     */
     public static Device cpu() {
         return CPU;
     }
@@ -47,43 +53,74 @@ public final class Device {
     /**
      * CUDA device {@code ordinal} (>= 0), the same object on every call. The object is returned even where CUDA is
      * unavailable; using it then throws IllegalStateException with the reason.
+     *
+     * @param ordinal the CUDA device number
+     * @return that device
      */
     public static Device cuda(int ordinal) {
         if (ordinal < 0) throw new IllegalArgumentException("CUDA ordinal must be >= 0, got " + ordinal);
         return CUDA.computeIfAbsent(ordinal, n -> new Device(Kind.CUDA, n, new CudaBackend(n)));
     }
 
-    /** A usable CUDA device (ordinal 0) if there is one, else the CPU. */
+    /**
+     * A usable CUDA device (ordinal 0) if there is one, else the CPU.
+     *
+     * @return cuda:0 or the CPU
+     */
     public static Device best() {
         return cudaAvailable() ? cuda(0) : CPU;
     }
 
-    /** Whether at least one CUDA device is usable (probed once, cached). */
+    /**
+     * Whether at least one CUDA device is usable (probed once, cached).
+     *
+     * @return true when CUDA is usable
+     */
     public static boolean cudaAvailable() {
         return CudaProbe.deviceCount() > 0;
     }
 
-    /** Number of usable CUDA devices (0 when unavailable). */
+    /**
+     * Number of usable CUDA devices (0 when unavailable).
+     *
+     * @return the device count
+     */
     public static int cudaDeviceCount() {
         return CudaProbe.deviceCount();
     }
 
-    /** One-line reason why CUDA is unavailable, or "" when it is available. */
+    /**
+     * One-line reason why CUDA is unavailable, or "" when it is available.
+     *
+     * @return the reason
+     */
     public static String cudaUnavailableReason() {
         return CudaProbe.reason();
     }
 
-    /** CPU or CUDA. */
+    /**
+     * CPU or CUDA.
+     *
+     * @return the kind
+     */
     public Kind kind() {
         return kind;
     }
 
-    /** The CUDA ordinal (0 for the CPU). */
+    /**
+     * The CUDA ordinal (0 for the CPU).
+     *
+     * @return the ordinal
+     */
     public int ordinal() {
         return ordinal;
     }
 
-    /** Whether this is the CPU. */
+    /**
+     * Whether this is the CPU.
+     *
+     * @return true for the CPU
+     */
     public boolean isCpu() {
         return kind == Kind.CPU;
     }

@@ -22,20 +22,35 @@ public final class LayerNormException extends RuntimeException {
     /** {@code LN4J_ERR_INTERNAL}. */
     public static final int INTERNAL = 5;
 
+    /** The native status code (part of the serialized form). */
     private final int status;
 
-    /** @param status native status code; @param message native message */
+    /**
+     * A failed native call.
+     *
+     * @param status native status code
+     * @param message native message
+     */
     public LayerNormException(int status, String message) {
         super(statusName(status) + ": " + message);
         this.status = status;
     }
 
-    /** The native status code ({@code LN4J_ERR_*}). */
+    /**
+     * The native status code ({@code LN4J_ERR_*}).
+     *
+     * @return the status code
+     */
     public int status() {
         return status;
     }
 
-    /** Name of a status code, e.g. {@code "UNSUPPORTED"}. */
+    /**
+     * Name of a status code, e.g. {@code "UNSUPPORTED"}.
+     *
+     * @param status a native status code
+     * @return its name ({@code STATUS_<n>} for an unknown code)
+     */
     public static String statusName(int status) {
         switch (status) {
             case 0: return "OK";
