@@ -7,13 +7,14 @@
 #     glibc 2.35 (checked by GlibcVersionIT, stated in the README).
 #   - stripped (-s) in Release / MinSizeRel builds.
 #   - no RUNPATH: they need only libc/libm (and libdl/libpthread), never a folder of the build machine.
-# LN4J_SHIPPED_LINK=OFF turns all of it off (sanitizer or debugging builds).
+# LN4J_SHIPPED_LINK=OFF turns all of it off (debugging builds); sanitizer builds (LN4J_SANITIZE) never use it, the
+# sanitizers' runtimes expect the shared libstdc++.
 include_guard(GLOBAL)
 option(LN4J_SHIPPED_LINK "Link the shipped libraries with static libstdc++/libgcc, stripped, without RUNPATH" ON)
 
 function(ln4j_shipped_library target)
   set_target_properties(${target} PROPERTIES SKIP_BUILD_RPATH ON INSTALL_RPATH "")
-  if(NOT LN4J_SHIPPED_LINK OR NOT CMAKE_SYSTEM_NAME STREQUAL "Linux" OR NOT CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+  if(NOT LN4J_SHIPPED_LINK OR LN4J_SANITIZE OR NOT CMAKE_SYSTEM_NAME STREQUAL "Linux" OR NOT CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
     return()
   endif()
   target_link_options(${target} PRIVATE

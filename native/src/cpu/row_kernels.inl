@@ -304,9 +304,11 @@ void forward_dispatch(const ForwardArgs& a, int64_t r0, int64_t r1) {
 // Pass 1 for NR (1 or 2) consecutive rows in one sweep: c1 = mean(g*dy), c2 = mean(g*dy*xhat) of each row, and
 // the dgamma/dbeta partials updated row after row (partial = fma(dy_r, xhat_r, partial), then the next row):
 // the same operations in the same order as one row at a time, so the same bits, with half the partial traffic.
-template <class V, class X, class P, int G, bool PARTIALS, bool RMS, bool FY, int NR>
+// `post` runs pass 2 of earlier rows over the same columns in the same sweep (post.at(j) for W columns at j,
+// post.tail(j, t) for the last t < W), so that their dx stores overlap this pass's reads (see backward_rows).
+template <class V, class X, class P, int G, bool PARTIALS, bool RMS, bool FY, int NR, class Post>
 void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& scale, typename V::A* pdg,
-                    typename V::A* pdb, bool first, typename V::A* c1, typename V::A* c2) {
+                    typename V::A* pdb, bool first, typename V::A* c1, typename V::A* c2, Post& post) {
   using A = typename V::A;
   using R = typename V::R;
   constexpr int W = V::W;
@@ -352,6 +354,7 @@ void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
       V::store(pdg + j, pg);
       V::store(pdb + j, pb);
     }
+    post.at(j);
   };
   auto flush = [&](double* t1, double* t2) {  // a block's row sums join the float64 totals
     for (int i = 0; i < NR; ++i) {
@@ -391,6 +394,7 @@ void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
         V::store_tail(pdg + j, pg, t);
         V::store_tail(pdb + j, pb, t);
       }
+      post.tail(j, t);
     }
     flush(t1, t2);
   }
@@ -400,44 +404,85 @@ void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
   }
 }
 
-// Pass 2 for one row: dx = rstd * (g*dy - (c1 + xhat*c2)); x and dy are hot in cache from pass 1.
+// Pass 2 for one row: dx = rstd * (g*dy - (c1 + xhat*c2)); x and dy are hot in cache from pass 1. Each column
+// is computed on its own, so running it in chunks (at / tail) or in one loop (run) gives the same bits.
 template <class V, class X, class P, int G, bool RMS, bool DRES, bool FY>
-void backward_pass2(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& scale, typename V::A c1,
-                    typename V::A c2, bool nt) {
+struct Pass2Row {
   using A = typename V::A;
   using R = typename V::R;
-  constexpr int W = V::W;
-  const int64_t n = a.p.cols;
-  const X* x = (const X*)a.x + r * n;
-  const X* dy = (const X*)a.dy + r * n;
-  X* dx = (X*)a.dx + r * n;
-  const R vm = V::set1(RMS || FY ? A(0) : ((const A*)a.mean)[r]), vr = V::set1(((const A*)a.rstd)[r]);
-  const R vc1 = V::set1(c1), vc2 = V::set1(c2);
-  const A* xs = (const A*)a.xhat_shift;
-  const A* xk = (const A*)a.xhat_scale;
-  const X* dres = DRES ? (const X*)a.dresidual_out + r * n : nullptr;  // added to dx
-  const bool nt_row = nt && stream_aligned<V>(dx);
-  int64_t j = 0;
-  for (; j + W <= n; j += W) {
+  static constexpr int W = V::W;
+  const X* x;
+  const X* dy;
+  X* dx;
+  const X* dres;  // added to dx (DRES)
+  const A* xs;
+  const A* xk;
+  const ScaleGrad<V, P, G>* scale;
+  R vm, vr, vc1, vc2;
+  bool nt_row;
+  Pass2Row() = default;
+  Pass2Row(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& sc, A c1, A c2, bool nt) {
+    const int64_t n = a.p.cols;
+    x = (const X*)a.x + r * n;
+    dy = (const X*)a.dy + r * n;
+    dx = (X*)a.dx + r * n;
+    dres = DRES ? (const X*)a.dresidual_out + r * n : nullptr;
+    xs = (const A*)a.xhat_shift;
+    xk = (const A*)a.xhat_scale;
+    scale = &sc;
+    vm = V::set1(RMS || FY ? A(0) : ((const A*)a.mean)[r]);
+    vr = V::set1(((const A*)a.rstd)[r]);
+    vc1 = V::set1(c1);
+    vc2 = V::set1(c2);
+    nt_row = nt && stream_aligned<V>(dx);
+  }
+  void at(int64_t j) const {
     R xhat;
     if constexpr (FY) xhat = V::mul(V::sub(V::load(x + j), V::load(xs + j)), V::load(xk + j));
     else xhat = V::mul(V::sub(V::load(x + j), vm), vr);
-    R gdy = scale.apply(V::load(dy + j), j);
+    R gdy = scale->apply(V::load(dy + j), j);
     R d = V::mul(V::sub(gdy, V::fma(xhat, vc2, vc1)), vr);
     if constexpr (DRES) d = V::add(d, V::load(dres + j));
     if (nt_row) V::stream(dx + j, d);
     else V::store(dx + j, d);
   }
-  if (j < n) {
-    const int t = int(n - j);
+  void tail(int64_t j, int t) const {
     R xhat;
     if constexpr (FY) xhat = V::mul(V::sub(V::load_tail(x + j, t), V::load_tail(xs + j, t)), V::load_tail(xk + j, t));
     else xhat = V::mul(V::sub(V::load_tail(x + j, t), vm), vr);
-    R gdy = scale.apply_tail(V::load_tail(dy + j, t), j, t);
+    R gdy = scale->apply_tail(V::load_tail(dy + j, t), j, t);
     R d = V::mul(V::sub(gdy, V::fma(xhat, vc2, vc1)), vr);
     if constexpr (DRES) d = V::add(d, V::load_tail(dres + j, t));
     V::store_tail(dx + j, d, t);
   }
+  void run(int64_t n) const {
+    int64_t j = 0;
+    for (; j + W <= n; j += W) at(j);
+    if (j < n) tail(j, int(n - j));
+  }
+};
+
+// The pass 2 rows waiting to run inside the next pass 1 (0, 1 or 2 of them).
+template <class Row>
+struct PendingRows {
+  Row rows[2];
+  int count = 0;
+  void at(int64_t j) const {
+    for (int i = 0; i < count; ++i) rows[i].at(j);
+  }
+  void tail(int64_t j, int t) const {
+    for (int i = 0; i < count; ++i) rows[i].tail(j, t);
+  }
+};
+
+// Whether the backward overlaps pass 2 of a row pair with pass 1 of the next pair (LN4J_BWD_OVERLAP=0 turns it off,
+// for comparison in benchmarks; the results are the same bits either way).
+inline bool backward_overlap() {
+  static const bool on = [] {
+    const char* e = std::getenv("LN4J_BWD_OVERLAP");
+    return !(e && e[0] == '0');
+  }();
+  return on;
 }
 
 // RMS: mean = 0 and c1 = 0, so dx = rstd * (g'*dy - xhat*mean(g'*dy*xhat)) with xhat = x * rstd.
@@ -447,17 +492,39 @@ void backward_rows(const BackwardArgs& a, int64_t r0, int64_t r1, typename V::A*
   const ScaleGrad<V, P, G> scale{(const P*)a.gamma};
   // Streaming dx stores when the call's footprint (x, dy, dx, dresidual_out) passes the threshold (cache_info.h).
   const bool nt = stream_stores(a.p.rows * a.p.cols * int64_t(sizeof(X)) * (DRES ? 4 : 3));
+  using Row = Pass2Row<V, X, P, G, RMS, DRES, FY>;
+  const int64_t n = a.p.cols;
+  const bool overlap = backward_overlap();
+  // Rows in pairs (one partial update per two rows). With overlap, pass 2 of a pair runs inside pass 1 of the next
+  // pair, column chunk by column chunk: the dx stores of the rows in cache overlap the reads of the next rows from
+  // memory, instead of leaving the memory system idle during a cache-only pass. Same operations per row and per
+  // column, same order of the partial updates: the same bits as without.
+  PendingRows<Row> pending, none;
   int64_t r = r0;
   A c1[2], c2[2];
-  for (; r + 2 <= r1; r += 2) {  // rows in pairs: one partial update per two rows
-    backward_pass1<V, X, P, G, PARTIALS, RMS, FY, 2>(a, r, scale, pdg, pdb, r == r0, c1, c2);
-    backward_pass2<V, X, P, G, RMS, DRES, FY>(a, r, scale, c1[0], c2[0], nt);
-    backward_pass2<V, X, P, G, RMS, DRES, FY>(a, r + 1, scale, c1[1], c2[1], nt);
+  auto finish = [&](int64_t row, int count) {  // rows whose c1, c2 are known now
+    PendingRows<Row> next;
+    for (int i = 0; i < count; ++i) next.rows[i] = Row(a, row + i, scale, c1[i], c2[i], nt);
+    next.count = count;
+    if (overlap) {
+      pending = next;
+    } else {
+      for (int i = 0; i < count; ++i) next.rows[i].run(n);
+    }
+  };
+  for (; r + 2 <= r1; r += 2) {
+    PendingRows<Row> now = pending;
+    pending.count = 0;
+    backward_pass1<V, X, P, G, PARTIALS, RMS, FY, 2>(a, r, scale, pdg, pdb, r == r0, c1, c2, overlap ? now : none);
+    finish(r, 2);
   }
   for (; r < r1; ++r) {
-    backward_pass1<V, X, P, G, PARTIALS, RMS, FY, 1>(a, r, scale, pdg, pdb, r == r0, c1, c2);
-    backward_pass2<V, X, P, G, RMS, DRES, FY>(a, r, scale, c1[0], c2[0], nt);
+    PendingRows<Row> now = pending;
+    pending.count = 0;
+    backward_pass1<V, X, P, G, PARTIALS, RMS, FY, 1>(a, r, scale, pdg, pdb, r == r0, c1, c2, overlap ? now : none);
+    finish(r, 1);
   }
+  for (int i = 0; i < pending.count; ++i) pending.rows[i].run(n);  // the last rows' pass 2
   if (nt) V::stream_fence();
 }
 

@@ -25,7 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The packaged jars as a user gets them: the plain jar holds no native code, the platform jar the CPU libraries, the
- * -cuda jar the CUDA ones; every library is stripped, has no RUNPATH but $ORIGIN, links libstdc++/libgcc in (no
+ * -cuda jar the CUDA ones; every library is stripped, has no RUNPATH but $ORIGIN and no build-folder path inside,
+ * links libstdc++/libgcc in (no
  * GLIBCXX, CXXABI or GCC symbol versions, no libstdc++/libgcc_s NEEDED) and needs no newer glibc than the README
  * states. Uses objdump (binutils); without it the test is skipped with that reason.
  */
@@ -94,6 +95,8 @@ class NativeLibrariesIT {
     void librariesAreStrippedSelfContainedAndNeedTheReadmeGlibc(@TempDir Path tmp) throws Exception {
         assumeTrue(haveObjdump(), "objdump (binutils) not found: the packaged libraries are not inspected");
         String allowed = readmeGlibc();
+        String buildRoot = Paths.get(System.getProperty("ln4j.targetDir", "target")).toAbsolutePath().normalize()
+                .getParent().toString();
         String worst = "0.0";
         StringBuilder report = new StringBuilder();
         for (String classifier : new String[] {PLATFORM, PLATFORM + "-cuda"}) {
@@ -122,6 +125,8 @@ class NativeLibrariesIT {
                         assertEquals("$ORIGIN/", rp.group(2), name + " has a build-machine path in " + rp.group(1));
                     }
                     assertTrue(syms.contains("no symbols"), name + " is not stripped");
+                    String bytes = new String(Files.readAllBytes(lib), StandardCharsets.ISO_8859_1);
+                    assertFalse(bytes.contains(buildRoot), name + " contains the build folder " + buildRoot);
                 }
             }
         }

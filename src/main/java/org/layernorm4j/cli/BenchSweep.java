@@ -230,9 +230,9 @@ public final class BenchSweep {
         return t;
     }
 
-    private static boolean aboveNoted;
+    static boolean aboveNoted;
 
-    private static void row(PrintStream out, String shape, String dir, String impl, int threads, double[] t,
+    static void row(PrintStream out, String shape, String dir, String impl, int threads, double[] t,
             double bytes, double ceilMedian) {
         double pct = 100.0 * ceilMedian / t[0];
         boolean above = pct > 100.0 && !impl.equals("ceiling");
