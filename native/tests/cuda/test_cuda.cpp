@@ -23,8 +23,10 @@
 namespace {
 
 int failures = 0;
-int32_t g_dev = 0;
-long bad_mask_baseline = 0;  // emulation: kernel-model violations its own self-check provoked  // the device every case runs on (the emulation has two profiles: 0 H200-class, 1 T4-class)
+int32_t g_dev = 0;  // the device every case runs on (the emulation has two profiles: 0 H200-class, 1 T4-class)
+#if defined(LN4J_CUDA_EMULATED)
+long bad_mask_baseline = 0;  // kernel-model violations the emulation's own self-check provoked
+#endif
 
 #if defined(LN4J_CUDA_EMULATED)
 // Built against the CPU emulation (emu/): same checks, fewer rows in the two many-row cases (one emulated thread

@@ -71,14 +71,19 @@ public final class CudaBackend implements Backend {
         return ordinal;
     }
 
-    /** The runtime after the usability checks: the device exists and no sticky error was seen. */
-    private CudaCalls calls() {
+    /** Throws unless the device exists and no sticky error was seen on it. */
+    private void checkUsable() {
         if (injected == null) requireUsable(ordinal);
         String first = firstFailure;
         if (first != null) {
             throw new LayerNormException(LayerNormException.CUDA, "cuda:" + ordinal + " is unusable after a sticky CUDA "
                     + "error (the process must restart to use it again); first failure: " + first);
         }
+    }
+
+    /** The runtime after {@link #checkUsable()}. */
+    private CudaCalls calls() {
+        checkUsable();
         return injected != null ? injected : Presets.CALLS;
     }
 
@@ -237,14 +242,14 @@ public final class CudaBackend implements Backend {
 
     @Override
     public int forward(NormCall call) {
-        calls();
+        checkUsable();
         call.onCuda(ordinal, CudaStreams.current(ordinal), 0L, 0L);
         return noteKernelStatus(NativeCuda.ln4j_cuda_forward(call.argsAddress(), call.execAddress()));
     }
 
     @Override
     public int backward(NormCall call) {
-        calls();
+        checkUsable();
         long stream = CudaStreams.current(ordinal);
         long need = NativeCuda.ln4j_cuda_backward_workspace_bytes(call.argsAddress());
         // The lease is held until the kernels are enqueued: no other thread frees the block before that.
