@@ -162,7 +162,7 @@ class ConsumerIT {
         assertTrue(text.contains("cuda-presets-on-classpath: false"), "a CPU user must not get the CUDA presets:\n" + text);
         assertFalse(text.contains("layernorm4j-" + version + "-linux-x86_64-cuda.jar"), text);
         long bytes = value(text, "classpath-bytes");
-        assertTrue(bytes < 2_500_000, "a CPU user's class path should be about 1-2 MB, is " + bytes + " bytes:\n" + text);
+        assertTrue(bytes < 3_500_000, "a CPU user's class path should stay near 3 MB (2.96 MB measured after the streaming-store kernel variants grew liblayernorm4j.so to 6.1 MB), is " + bytes + " bytes:\n" + text);
         assertTrue(text.contains("cuda-reason: LayerNorm4j's CUDA native libraries for linux-x86_64 are not on the class path")
                 && text.contains("layernorm4j-cuda-platform"), "the reason names the dependency to add:\n" + text);
     }
