@@ -24,8 +24,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The command line as a user meets it: {@code java -jar layernorm4j-<v>-cli.jar ...} in a fresh JVM. Checks the help
  * text, the version, that a bad command line is refused before any work with one line on stderr and exit status 2,
- * that an environment error (unsupported platform, natives missing) is one line with exit status 3, and that check
- * rows arrive one by one.
+ * that an environment error (unsupported platform, natives missing) is one line with exit status 3, that a failed
+ * check is one line with exit status 1, and that check rows arrive one by one.
  */
 class CliIT {
     @TempDir
@@ -163,6 +163,21 @@ class CliIT {
         long first = rowTimes.get(0), last = rowTimes.get(rowTimes.size() - 1);
         // streamed: the rows span the run instead of arriving together at the end
         assertTrue(last - first > 50, "check rows arrived together (first " + first + " ms, last " + last + " ms)");
+    }
+
+    @Test
+    void aFailedCheckExitsWithOneAndOneLineOnStderr() throws Exception {
+        // Main's test-only fault injection: the first case's forward output is altered after the kernel ran, so the
+        // comparison with the float64 reference really fails (the property is internal, not in --help).
+        Result r = run(List.of("-Dlayernorm4j.internal.cli.corruptCheck=true"), List.of("check"));
+        assertEquals(1, r.exit(), r.toString());
+        assertEquals(1, r.err().lines().count(), "one line on stderr: " + r);
+        assertTrue(r.err().startsWith("layernorm4j: check failed: 1 of "), r.toString());
+        assertFalse(r.err().contains("\tat ") || r.err().contains("Exception"), r.toString());
+        List<String> failRows = r.out().lines().filter(l -> l.contains(" FAIL ")).collect(Collectors.toList());
+        assertEquals(1, failRows.size(), "only the altered case fails: " + r);
+        assertTrue(r.out().contains(" passed, 1 failed"), r.toString());
+        assertFalse(run("--help").out().contains("corruptCheck"), "the fault injection is not part of the interface");
     }
 
     @Test

@@ -105,11 +105,16 @@ public final class Main {
         }
         // 3. the work
         try {
-            boolean ok = true;
+            int[] checked = null;
             if (cmds.contains("info")) info(out);
-            if (cmds.contains("check")) ok = check(out);
+            if (cmds.contains("check")) checked = check(out);
             if (bench != null) BenchSweep.run(bench, out);
-            return ok ? EXIT_OK : EXIT_FAILED;
+            if (checked != null && checked[1] > 0) {
+                err.println(programName() + ": check failed: " + checked[1] + " of " + (checked[0] + checked[1])
+                        + " cases outside their bound (the FAIL rows on stdout say which)");
+                return EXIT_FAILED;
+            }
+            return EXIT_OK;
         } catch (LinkageError e) {
             err.println(programName() + ": " + linkageMessage(e));
             return EXIT_ENVIRONMENT;
@@ -217,7 +222,7 @@ public final class Main {
         out.println();
         out.println("exit status:");
         out.println("  " + EXIT_OK + "  success");
-        out.println("  " + EXIT_FAILED + "  check: a result outside its bound");
+        out.println("  " + EXIT_FAILED + "  check: a result outside its bound (its FAIL row on stdout, one line on stderr)");
         out.println("  " + EXIT_USAGE + "  bad command line or system property value (one line on stderr)");
         out.println("  " + EXIT_ENVIRONMENT + "  this machine cannot run it: natives missing or not loadable, unsupported platform,");
         out.println("     a forced ISA path the CPU lacks, out of memory (one line on stderr)");
@@ -243,7 +248,17 @@ public final class Main {
 
     private static final int[][] CHECK_SHAPES = {{1, 768}, {7, 33}, {13, 1000}, {3, 4097}, {64, 256}};
 
-    static boolean check(PrintStream out) {
+    /**
+     * Test-only fault injection, not part of the command line's interface (not in --help): with
+     * {@code -Dlayernorm4j.internal.cli.corruptCheck=true} the first check case adds 1 to the first element of the
+     * forward output it read back, before the comparison with the reference, so that CliIT can see a real comparison
+     * fail and the command exit with {@value #EXIT_FAILED} and one line on stderr.
+     */
+    static final String CORRUPT_CHECK_PROPERTY = "layernorm4j.internal.cli.corruptCheck";
+
+    /** Runs every check case, one row each; returns {passed, failed}. */
+    static int[] check(PrintStream out) {
+        boolean corrupt = Boolean.getBoolean(CORRUPT_CHECK_PROPERTY);
         out.println("== check (error / bound, bound derived from rounding; <= 1 passes)");
         String saved = System.getProperty(LayerNorm.CPU_ISA_PROPERTY);
         int fails = 0, passes = 0;
@@ -255,7 +270,7 @@ public final class Main {
                     for (int[] sh : CHECK_SHAPES) {
                         String label = String.format(Locale.ROOT, "cpu %-6s %-8s %5d x %-5d", isa, dt, sh[0], sh[1]);
                         try {
-                            String r = checkOne(Device.cpu(), dt, sh[0], sh[1]);
+                            String r = checkOne(Device.cpu(), dt, sh[0], sh[1], corrupt && passes + fails == 0);
                             boolean pass = r.startsWith("PASS");
                             if (pass) passes++;
                             else fails++;
@@ -274,7 +289,7 @@ public final class Main {
                         for (int[] sh : CHECK_SHAPES) {
                             String label = String.format(Locale.ROOT, "cuda:%d  %-8s %5d x %-5d", d, dt, sh[0], sh[1]);
                             try {
-                                String r = checkOne(Device.cuda(d), dt, sh[0], sh[1]);
+                                String r = checkOne(Device.cuda(d), dt, sh[0], sh[1], false);
                                 boolean pass = r.startsWith("PASS");
                                 if (pass) passes++;
                                 else fails++;
@@ -294,7 +309,7 @@ public final class Main {
             else System.setProperty(LayerNorm.CPU_ISA_PROPERTY, saved);
         }
         out.println("check: " + passes + " passed, " + fails + " failed");
-        return fails == 0;
+        return new int[] {passes, fails};
     }
 
     /** t itself on the CPU; else a copy on dev, and t is closed. */
@@ -315,7 +330,8 @@ public final class Main {
         return a;
     }
 
-    static String checkOne(Device dev, DType dt, int rows, int cols) {
+    /** One case's row text, "PASS ..." or "FAIL ..."; {@code corrupt}: see {@link #CORRUPT_CHECK_PROPERTY}. */
+    static String checkOne(Device dev, DType dt, int rows, int cols, boolean corrupt) {
         Random rnd = new Random(rows * 31L + cols);
         DType pdt = dt.size() == 2 ? DType.FLOAT32 : dt;
         float[] g = new float[cols], b = new float[cols];
@@ -346,6 +362,7 @@ public final class Main {
             Reference.Backward bw = ref.new Backward(dy.toDoubleArray(), dt.unitRoundoff(), pdt.unitRoundoff());
             double[] yv = y.toDoubleArray(), dxv = dx.toDoubleArray(), dgv = dgamma.toDoubleArray(),
                     dbv = dbeta.toDoubleArray();
+            if (corrupt) yv[0] += 1;
             double worst = Math.max(Reference.worstRatio(yv, ref.y, ref.boundY),
                     Math.max(Reference.worstRatio(mean.toDoubleArray(), ref.mean, ref.boundMean),
                             Reference.worstRatio(rstd.toDoubleArray(), ref.rstd, ref.boundRstd)));
