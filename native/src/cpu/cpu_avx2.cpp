@@ -1,5 +1,9 @@
 // AVX2 + FMA + F16C path (8 float / 4 double lanes). Compiled alone with -mavx2 -mfma -mf16c
 // (cmake/Ln4jIsa.cmake); run only when CPUID reports them. The kernels are in row_kernels.inl.
+//
+// Compiled twice (cpu_kernels.h): as itself, the float32 kernels (the hot path, with the library's flags), and
+// through cpu_avx2_more.cpp (LN4J_CPU_MORE_DTYPES) the float64, bfloat16 and float16 kernels, with the size flags
+// of cmake/Ln4jIsa.cmake. The two units share everything but kUnit and the name of their table.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -116,11 +120,21 @@ struct VD {
   }
 };
 
+#ifdef LN4J_CPU_MORE_DTYPES
+constexpr DtypeUnit kUnit = DtypeUnit::kMore;
+#else
+constexpr DtypeUnit kUnit = DtypeUnit::kFloat32;
+#endif
+
 #include "row_kernels.inl"
 
 }  // namespace
 
+#ifdef LN4J_CPU_MORE_DTYPES
+const CpuKernels& kernels_avx2_more() {
+#else
 const CpuKernels& kernels_avx2() {
+#endif
   static const CpuKernels k{forward_entry, backward_entry, finalize_entry};
   return k;
 }

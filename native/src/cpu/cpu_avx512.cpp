@@ -1,5 +1,9 @@
 // AVX-512 (F, BW, VL, DQ) path: 16 float / 8 double lanes, masked tails. Compiled alone with -mavx512*
 // (cmake/Ln4jIsa.cmake); run only when CPUID reports them. The kernels are in row_kernels.inl.
+//
+// Compiled twice (cpu_kernels.h): as itself, the float32 kernels (the hot path, with the library's flags), and
+// through cpu_avx512_more.cpp (LN4J_CPU_MORE_DTYPES) the float64, bfloat16 and float16 kernels, with the size flags
+// of cmake/Ln4jIsa.cmake. The two units share everything but kUnit and the name of their table.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -102,11 +106,21 @@ struct VD {
   static void store_tail(double* p, R v, int n) { _mm512_mask_storeu_pd(p, mask(n), v); }
 };
 
+#ifdef LN4J_CPU_MORE_DTYPES
+constexpr DtypeUnit kUnit = DtypeUnit::kMore;
+#else
+constexpr DtypeUnit kUnit = DtypeUnit::kFloat32;
+#endif
+
 #include "row_kernels.inl"
 
 }  // namespace
 
+#ifdef LN4J_CPU_MORE_DTYPES
+const CpuKernels& kernels_avx512_more() {
+#else
 const CpuKernels& kernels_avx512() {
+#endif
   static const CpuKernels k{forward_entry, backward_entry, finalize_entry};
   return k;
 }

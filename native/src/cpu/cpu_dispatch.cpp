@@ -1,5 +1,5 @@
 // CPU backend: ISA detection, the CPU model string, and the driver that splits a call into blocks of rows and
-// runs them on the thread pool with the kernels of the chosen ISA (cpu_scalar/avx2/avx512.cpp).
+// runs them on the thread pool with the kernels of the chosen ISA (cpu_scalar/avx2/avx512.cpp, cpu_kernels.h).
 //
 // Determinism: block boundaries depend only on (rows, cols, dtype), never on the thread count. Each block of
 // the backward adds its rows' dy*xhat and dy into its own partial row (float32, float64 for FLOAT64 data);
@@ -82,11 +82,13 @@ int set_default_threads(int32_t threads) {
 
 namespace {
 
-const CpuKernels& kernels_for(int32_t isa) {
+// The kernel unit of the ISA that serves data of x_dtype (cpu_kernels.h: float32 and the other dtypes are apart).
+const CpuKernels& kernels_for(int32_t isa, int32_t x_dtype) {
   if (isa == LN4J_ISA_AUTO) isa = isa_best();
+  const bool f32 = x_dtype == LN4J_FLOAT32;
   switch (isa) {
-    case LN4J_ISA_AVX512: return kernels_avx512();
-    case LN4J_ISA_AVX2: return kernels_avx2();
+    case LN4J_ISA_AVX512: return f32 ? kernels_avx512() : kernels_avx512_more();
+    case LN4J_ISA_AVX2: return f32 ? kernels_avx2() : kernels_avx2_more();
     default: return kernels_scalar();
   }
 }
@@ -213,7 +215,7 @@ struct FinalizeJob {
 }  // namespace
 
 int forward(const ForwardArgs& a, const Exec& exec) {
-  const CpuKernels& k = kernels_for(exec.isa);
+  const CpuKernels& k = kernels_for(exec.isa, a.x_dtype);
   const int64_t esize = dtype_size(a.x_dtype), bytes = a.rows * a.cols * esize;
   if (bytes < kInlineBytes) {  // latency path: no hand-off, no allocation
     k.forward(a, 0, a.rows);
@@ -244,7 +246,7 @@ int backward(const BackwardArgs& args, const Exec& exec) {
     a.xhat_shift = columns.data();
     a.xhat_scale = columns.data() + size_t(a.cols) * (a.x_dtype == LN4J_FLOAT64 ? 8 : 4);
   }
-  const CpuKernels& k = kernels_for(exec.isa);
+  const CpuKernels& k = kernels_for(exec.isa, a.x_dtype);
   const int32_t threads = exec.threads;
   const int64_t esize = dtype_size(a.x_dtype), bytes = a.rows * a.cols * esize;
   const int64_t acc = a.x_dtype == LN4J_FLOAT64 ? 8 : 4;

@@ -1,5 +1,6 @@
-// What each ISA translation unit (cpu_scalar.cpp, cpu_avx2.cpp, cpu_avx512.cpp) exports: row-range kernels that
-// the dispatcher (cpu_dispatch.cpp) runs on blocks of rows, plus the column-range finalize of dgamma/dbeta.
+// What each ISA translation unit (cpu_scalar.cpp, cpu_avx2.cpp, cpu_avx512.cpp, and the *_more.cpp units) exports:
+// row-range kernels that the dispatcher (cpu_dispatch.cpp) runs on blocks of rows, plus the column-range finalize
+// of dgamma/dbeta.
 #pragma once
 #include <cstdint>
 
@@ -30,8 +31,20 @@ using CpuType = std::conditional_t<
     D == LN4J_FLOAT64, double,
     std::conditional_t<D == LN4J_BFLOAT16, bf16_t, std::conditional_t<D == LN4J_FLOAT16, f16_t, float>>>;
 
+// The kernels of a SIMD ISA come in two units, compiled apart so that each has its own optimisation flags
+// (cmake/Ln4jIsa.cmake): float32 data (the hot path: kernels_avx2 / kernels_avx512, from cpu_avx2.cpp /
+// cpu_avx512.cpp) and float64, bfloat16 and float16 data (kernels_*_more, the same source compiled again through
+// cpu_avx2_more.cpp / cpu_avx512_more.cpp). The scalar path is one unit. Each unit's forward and backward serve
+// only its own x dtypes (kernels_for in cpu_dispatch.cpp picks the unit); finalize serves every param dtype.
+enum class DtypeUnit { kFloat32, kMore, kAll };
+
+template <DtypeUnit U, class X>
+constexpr bool unit_has = U == DtypeUnit::kAll || (U == DtypeUnit::kFloat32) == std::is_same_v<X, float>;
+
 const CpuKernels& kernels_scalar();
 const CpuKernels& kernels_avx2();
+const CpuKernels& kernels_avx2_more();
 const CpuKernels& kernels_avx512();
+const CpuKernels& kernels_avx512_more();
 
 }  // namespace ln4j::cpu

@@ -45,6 +45,7 @@ struct ScalarLanes {
 
 using VF = ScalarLanes<float>;
 using VD = ScalarLanes<double>;
+constexpr DtypeUnit kUnit = DtypeUnit::kAll;
 
 #include "row_kernels.inl"
 

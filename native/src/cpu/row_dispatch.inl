@@ -41,13 +41,20 @@ void decide_affine(const ForwardArgs& a, F&& f) {
   else f(AffineChoice<AffineMode::kScaleBias, false>{});
 }
 
+// Without gamma the parameter dtype is never read: such calls share the instantiation of P = the accumulation type
+// (a bfloat16 call with bfloat16 parameters runs the kernel of bfloat16 with float32 parameters), which is the same
+// machine code, once instead of twice.
+template <class V, class P, bool USES_PARAMS>
+using ParamsRead = std::conditional_t<USES_PARAMS, P, typename V::A>;
+
 template <class V, class X, class P>
 void forward_dispatch(const ForwardArgs& a, int64_t r0, int64_t r1) {
   decide_norm(a, [&](auto rms) {
     decide_residual(a, [&](auto res) {
       decide_affine(a, [&](auto affine) {
         using Aff = decltype(affine);
-        forward_rows<V, X, P, Aff::mode, Aff::zero_centred, decltype(rms)::value, decltype(res)::value>(a, r0, r1);
+        using Pr = ParamsRead<V, P, Aff::mode != AffineMode::kNone>;
+        forward_rows<V, X, Pr, Aff::mode, Aff::zero_centred, decltype(rms)::value, decltype(res)::value>(a, r0, r1);
       });
     });
   });
@@ -94,7 +101,8 @@ void backward_dispatch(const BackwardArgs& a, int64_t r0, int64_t r1, void* pdg,
       decide_dresidual(a, [&](auto dres) {
         decide_gamma(a, pdg != nullptr, [&](auto g) {
           using Gc = decltype(g);
-          backward_rows<V, X, P, Gc::gamma, Gc::partials, decltype(rms)::value, decltype(dres)::value,
+          using Pr = ParamsRead<V, P, Gc::gamma != 0>;
+          backward_rows<V, X, Pr, Gc::gamma, Gc::partials, decltype(rms)::value, decltype(dres)::value,
                         decltype(fy)::value>(a, r0, r1, Gc::partials ? (A*)pdg : nullptr,
                                              Gc::partials ? (A*)pdb : nullptr);
         });
@@ -112,6 +120,8 @@ void finalize_dispatch(const BackwardArgs& a, const void* pdg, const void* pdb, 
 }
 
 // ---- dtypes: (x_dtype, param_dtype) -> element types and lanes (float lanes, double lanes for FLOAT64) ----------
+// Only the x dtypes of this unit (kUnit, set by the including ISA file; see cpu_kernels.h) are instantiated; the
+// dispatcher never sends another here.
 template <class X>
 using LanesFor = std::conditional_t<std::is_same_v<X, double>, VD, VF>;
 
@@ -120,7 +130,7 @@ void forward_entry(const ForwardArgs& a, int64_t r0, int64_t r1) {
       a.x_dtype, a.param_dtype,
       [&](auto x, auto p) {
         using X = CpuType<decltype(x)::value>;
-        forward_dispatch<LanesFor<X>, X, CpuType<decltype(p)::value>>(a, r0, r1);
+        if constexpr (unit_has<kUnit, X>) forward_dispatch<LanesFor<X>, X, CpuType<decltype(p)::value>>(a, r0, r1);
       },
       [] {});  // the API layer let no other pair through
 }
@@ -130,7 +140,9 @@ void backward_entry(const BackwardArgs& a, int64_t r0, int64_t r1, void* pdg, vo
       a.x_dtype, a.param_dtype,
       [&](auto x, auto p) {
         using X = CpuType<decltype(x)::value>;
-        backward_dispatch<LanesFor<X>, X, CpuType<decltype(p)::value>>(a, r0, r1, pdg, pdb);
+        if constexpr (unit_has<kUnit, X>) {
+          backward_dispatch<LanesFor<X>, X, CpuType<decltype(p)::value>>(a, r0, r1, pdg, pdb);
+        }
       },
       [] {});
 }
