@@ -109,6 +109,30 @@ class ConsumerIT {
                 + "    public static void main(String[] args) throws Exception {\n" + body + "    }\n}\n";
     }
 
+    /** The README's ND4J / PyTorch presets recipe block, as a method of a class with its imports. */
+    static String readmeRecipes() {
+        int from = readme.indexOf("<!-- not compiled: by ExamplesTest (needs ND4J and the PyTorch presets)");
+        assertTrue(from >= 0, "README: the ND4J / PyTorch recipes block (its marker line) not found");
+        Matcher m = Pattern.compile("```java\\n(.*?)```", Pattern.DOTALL).matcher(readme);
+        assertTrue(m.find(from), "no ```java block after the recipes marker");
+        return "package example;\n\nimport org.bytedeco.pytorch.global.torch;\nimport org.layernorm4j.*;\n"
+                + "import org.nd4j.linalg.api.buffer.DataType;\nimport org.nd4j.linalg.api.ndarray.INDArray;\n"
+                + "import org.nd4j.linalg.factory.Nd4j;\n\npublic final class Recipes {\n"
+                + "    static void recipes(LayerNorm ln, Tensor gamma, Tensor beta, Tensor y) {\n" + m.group(1)
+                + "    }\n}\n";
+    }
+
+    /** The libraries of the recipes, API jars only (nothing of theirs runs): about 9.5 MB. */
+    private static final String RECIPE_DEPENDENCIES = recipeDependency("org.nd4j", "nd4j-api", "1.0.0-M2.1")
+            + recipeDependency("org.nd4j", "nd4j-common", "1.0.0-M2.1")
+            + recipeDependency("org.bytedeco", "pytorch", "2.10.0-1.5.13");
+
+    private static String recipeDependency(String group, String artifact, String version) {
+        return "<dependency><groupId>" + group + "</groupId><artifactId>" + artifact + "</artifactId><version>" + version
+                + "</version><exclusions><exclusion><groupId>*</groupId><artifactId>*</artifactId></exclusion>"
+                + "</exclusions></dependency>\n";
+    }
+
     private static String buildAndRun(String name, String dependencies) throws IOException, InterruptedException {
         String text = build(name, dependencies, true);
         assertTrue(text.startsWith("exit 0\n"), "the consumer project (" + name + ") failed:\n" + text);
@@ -119,17 +143,24 @@ class ConsumerIT {
     /** Writes the consumer project and runs `mvn package` (plus extra arguments) in it: "exit N" and the output. */
     private static String build(String name, String dependencies, boolean onlineIfNeeded, String... extra)
             throws IOException, InterruptedException {
+        return build(name, dependencies, "package", null, onlineIfNeeded, extra);
+    }
+
+    /** The same with another goal, and `recipes` (if not null) as example/Recipes.java. */
+    private static String build(String name, String dependencies, String goal, String recipes, boolean onlineIfNeeded,
+            String... extra) throws IOException, InterruptedException {
         Path project = work.resolve("consumer-" + name);
         deleteTree(project);
         copyTree(root.resolve("consumer-test/project"), project);
         Path pom = project.resolve("pom.xml");
         Files.writeString(pom, Files.readString(pom).replace("<!--DEPENDENCIES-->", dependencies));
         Files.writeString(project.resolve("src/main/java/example/ReadmeExample.java"), readmeExample());
+        if (recipes != null) Files.writeString(project.resolve("src/main/java/example/Recipes.java"), recipes);
         String mvn = Paths.get(System.getProperty("ln4j.mavenHome", "/usr/share/maven"), "bin", "mvn").toString();
         // offline first: everything the consumer needs is what this build itself used; online only if that fails
         List<String> cmd = new ArrayList<>(List.of(mvn, "-B", "-q", "-o", "-Dmaven.repo.local=" + repo));
         cmd.addAll(List.of(extra));
-        cmd.add("package");
+        cmd.add(goal);
         String text = run(cmd, project);
         if (onlineIfNeeded && text.contains("in offline mode")) {
             cmd.remove("-o");
@@ -162,7 +193,9 @@ class ConsumerIT {
         assertTrue(text.contains("cuda-presets-on-classpath: false"), "a CPU user must not get the CUDA presets:\n" + text);
         assertFalse(text.contains("layernorm4j-" + version + "-linux-x86_64-cuda.jar"), text);
         long bytes = value(text, "classpath-bytes");
-        assertTrue(bytes < 3_500_000, "a CPU user's class path should stay near 3 MB (2.96 MB measured after the streaming-store kernel variants grew liblayernorm4j.so to 6.1 MB), is " + bytes + " bytes:\n" + text);
+        // measured about 1.5 MB (liblayernorm4j.so 3.4 MB unpacked, about 0.75 MB in the jar; JavaCPP 0.57 MB)
+        assertTrue(bytes < 2_000_000, "a CPU user's class path should stay under 2 MB (about 1.5 MB measured), is "
+                + bytes + " bytes:\n" + text);
         assertTrue(text.contains("cuda-reason: LayerNorm4j's CUDA native libraries for linux-x86_64 are not on the class path")
                 && text.contains("layernorm4j-cuda-platform"), "the reason names the dependency to add:\n" + text);
     }
@@ -174,6 +207,15 @@ class ConsumerIT {
         assertTrue(text.contains("cuda-presets-on-classpath: true"), text);
         assertTrue(text.contains("layernorm4j-" + version + "-linux-x86_64-cuda.jar"), text);
         assertFalse(text.contains("not on the class path"), "with the CUDA dependency the CUDA natives load:\n" + text);
+    }
+
+    @Test
+    void readmeRecipesCompileAgainstNd4jAndThePyTorchPresets() throws Exception {
+        // compiled only: running needs an ND4J backend and libtorch. The first run downloads the API jars (online).
+        String text = build("recipes", readmeDependencies("layernorm4j-platform") + RECIPE_DEPENDENCIES, "compile",
+                readmeRecipes(), true);
+        assertTrue(text.startsWith("exit 0\n"), "the README's ND4J / PyTorch recipes do not compile:\n" + text);
+        assertTrue(Files.isRegularFile(work.resolve("consumer-recipes/target/classes/example/Recipes.class")), text);
     }
 
     @Test
