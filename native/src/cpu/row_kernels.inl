@@ -130,148 +130,160 @@ typename V::A row_sum(const S& x, int64_t n) {
   return typename V::A(total);
 }
 
-// s1 = sum(x - m0), s2 = sum((x - m0)^2), in blocks as row_sum. This pass reads the row from cache and leaves DRAM
-// idle, so it also prefetches `next` (the row whose pass 1 runs next, or NULL) to keep the memory system busy.
-template <class V, class S>
-void row_centered_sums(const S& x, int64_t n, typename V::A m0, typename V::A* s1, typename V::A* s2,
-                       const S* next = nullptr) {
-  using R = typename V::R;
-  constexpr int W = V::W;
-  const R m = V::set1(m0);
-  double t1 = 0, t2 = 0;
-  for (int64_t b = 0; b < n; b += kSumBlock) {
-    const int64_t e = std::min(n, b + kSumBlock);
-    R p0 = V::zero(), p1 = V::zero(), q0 = V::zero(), q1 = V::zero();
-    int64_t j = b;
-    for (; j + 2 * W <= e; j += 2 * W) {
-      if (next) {
-        next->prefetch(j);
-        next->prefetch(j + W);
-      }
-      R d0 = V::sub(x.load(j), m), d1 = V::sub(x.load(j + W), m);
-      p0 = V::add(p0, d0);
-      q0 = V::fma(d0, d0, q0);
-      p1 = V::add(p1, d1);
-      q1 = V::fma(d1, d1, q1);
-    }
-    for (; j + W <= e; j += W) {
-      R d = V::sub(x.load(j), m);
-      p0 = V::add(p0, d);
-      q0 = V::fma(d, d, q0);
-    }
-    if (j < e) {
-      R d = V::keep(V::sub(x.load_tail(j, int(e - j)), m), int(e - j));
-      p1 = V::add(p1, d);
-      q1 = V::fma(d, d, q1);
-    }
-    t1 += double(V::hsum(V::add(p0, p1)));
-    t2 += double(V::hsum(V::add(q0, q1)));
-  }
-  *s1 = typename V::A(t1);
-  *s2 = typename V::A(t2);
-}
-
 // Whether the rows at p can take the ISA's streaming store (aligned to the vector store width).
 template <class V, class E>
 bool stream_aligned(const E* p) {
   return V::kCanStream && (reinterpret_cast<uintptr_t>(p) % (sizeof(E) * V::W)) == 0;
 }
 
-// y = affine(((x - m0) - c) * rstd) for one row; when `xn` is not NULL, the same loop also sums the next row
-// xn (its pass 1), so that this row's write stream and the next row's read stream overlap. The sum uses
-// exactly row_sum's association (same blocks, same accumulators, same order), so a row's statistics do not
-// depend on whether its pass 1 was fused. `nt`: stores stream (the caller checked the alignment of y and s_out);
-// either way the stored values are the same.
+// One sweep over the columns of up to three rows, each optional (the forward's software pipeline, see forward_rows):
+//   out: y = affine(((x - m0) - c) * rstd) for row `x` (and s_out = x + residual when fused);
+//   c1:  s1 = sum(x1 - m1), s2 = sum((x1 - m1)^2) for the next row (its centred pass);
+//   c2:  sum(x2) for the row after (its first pass, as row_sum).
+// Each sum keeps exactly the association of its own stand-alone loop (row_sum: 4 accumulators over 4W columns;
+// centred: 2 pairs over 2W columns; the same blocks of kSumBlock, the same remainder and tail handling), so a
+// row's statistics are the same bits whichever sweep computed them. `nt`: y (and s_out) stores stream.
 template <class V, class S, class X, class P, AffineMode M, bool ZC>
-typename V::A write_row(const S& x, X* y, X* s_out, const S* xn_ptr, int64_t n, typename V::A m0, typename V::A c,
-                        typename V::A rstd, const Affine<V, P, M, ZC>& affine, bool nt) {
-  const S& xn = xn_ptr ? *xn_ptr : x;
+struct RowSweep {
+  using A = typename V::A;
   using R = typename V::R;
-  constexpr int W = V::W;
-  const R vm = V::set1(m0), vc = V::set1(c), vr = V::set1(rstd);
-  auto put = [&](X* p, R v) LN4J_HOT {
+  static constexpr int W = V::W;
+  const S* x;  // out row, or NULL
+  X* y;
+  X* s_out;
+  R vm, vc, vr;
+  const Affine<V, P, M, ZC>* affine;
+  bool nt;
+  const S* x1;  // centred row, or NULL
+  R m1;
+  const S* x2;  // summed row, or NULL
+
+  LN4J_HOT void put(X* p, R v) const {
     if (nt) V::stream(p, v);
     else V::store(p, v);
-  };
-  auto out = [&](int64_t j) LN4J_HOT {
-    R sv = x.load(j);
+  }
+  LN4J_HOT void out(int64_t j) const {
+    R sv = x->load(j);
     if constexpr (S::kResidual) {
       if (s_out) put(s_out + j, sv);
     }
     R xhat = V::mul(V::sub(V::sub(sv, vm), vc), vr);
-    put(y + j, affine.apply(xhat, j));
-  };
-  auto out_tail = [&](int64_t j, int t) LN4J_HOT {
-    R sv = x.load_tail(j, t);
+    put(y + j, affine->apply(xhat, j));
+  }
+  LN4J_HOT void out_tail(int64_t j, int t) const {
+    R sv = x->load_tail(j, t);
     if constexpr (S::kResidual) {
       if (s_out) V::store_tail(s_out + j, sv, t);
     }
     R xhat = V::mul(V::sub(V::sub(sv, vm), vc), vr);
-    V::store_tail(y + j, affine.apply_tail(xhat, j, t), t);
-  };
-  if (!xn_ptr) {
-    int64_t j = 0;
-    for (; j + W <= n; j += W) out(j);
-    if (j < n) out_tail(j, int(n - j));
-    return typename V::A(0);
+    V::store_tail(y + j, affine->apply_tail(xhat, j, t), t);
   }
-  double total = 0;
-  for (int64_t b = 0; b < n; b += kSumBlock) {
-    const int64_t e = std::min(n, b + kSumBlock);
-    R a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
-    int64_t j = b;
-    for (; j + 4 * W <= e; j += 4 * W) {
-      out(j);
-      a0 = V::add(a0, xn.load(j));
-      out(j + W);
-      a1 = V::add(a1, xn.load(j + W));
-      out(j + 2 * W);
-      a2 = V::add(a2, xn.load(j + 2 * W));
-      out(j + 3 * W);
-      a3 = V::add(a3, xn.load(j + 3 * W));
+
+  // Returns the centred sums of x1 (s1, s2) and the sum of x2; each 0 when its row is absent.
+  void run(int64_t n, A* s1, A* s2, A* sum2) const {
+    double t1 = 0, t2 = 0, ts = 0;
+    for (int64_t b = 0; b < n; b += kSumBlock) {
+      const int64_t e = std::min(n, b + kSumBlock);
+      R p0 = V::zero(), p1 = V::zero(), q0 = V::zero(), q1 = V::zero();
+      R a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
+      int64_t j = b;
+      for (; j + 4 * W <= e; j += 4 * W) {  // the common part: whole 4W steps of all three loops
+        if (x) {
+          out(j);
+          out(j + W);
+          out(j + 2 * W);
+          out(j + 3 * W);
+        }
+        if (x1) {  // two steps of the centred loop (2W each)
+          R d0 = V::sub(x1->load(j), m1), d1 = V::sub(x1->load(j + W), m1);
+          p0 = V::add(p0, d0);
+          q0 = V::fma(d0, d0, q0);
+          p1 = V::add(p1, d1);
+          q1 = V::fma(d1, d1, q1);
+          R d2 = V::sub(x1->load(j + 2 * W), m1), d3 = V::sub(x1->load(j + 3 * W), m1);
+          p0 = V::add(p0, d2);
+          q0 = V::fma(d2, d2, q0);
+          p1 = V::add(p1, d3);
+          q1 = V::fma(d3, d3, q1);
+        }
+        if (x2) {
+          a0 = V::add(a0, x2->load(j));
+          a1 = V::add(a1, x2->load(j + W));
+          a2 = V::add(a2, x2->load(j + 2 * W));
+          a3 = V::add(a3, x2->load(j + 3 * W));
+        }
+      }
+      // What is left of the block (< 4W columns), each loop as it would have continued on its own.
+      if (x1) {
+        int64_t i = j;
+        for (; i + 2 * W <= e; i += 2 * W) {
+          R d0 = V::sub(x1->load(i), m1), d1 = V::sub(x1->load(i + W), m1);
+          p0 = V::add(p0, d0);
+          q0 = V::fma(d0, d0, q0);
+          p1 = V::add(p1, d1);
+          q1 = V::fma(d1, d1, q1);
+        }
+        for (; i + W <= e; i += W) {
+          R d = V::sub(x1->load(i), m1);
+          p0 = V::add(p0, d);
+          q0 = V::fma(d, d, q0);
+        }
+        if (i < e) {
+          R d = V::keep(V::sub(x1->load_tail(i, int(e - i)), m1), int(e - i));
+          p1 = V::add(p1, d);
+          q1 = V::fma(d, d, q1);
+        }
+        t1 += double(V::hsum(V::add(p0, p1)));
+        t2 += double(V::hsum(V::add(q0, q1)));
+      }
+      if (x2) {
+        int64_t i = j;
+        for (; i + W <= e; i += W) a0 = V::add(a0, x2->load(i));
+        if (i < e) a1 = V::add(a1, x2->load_tail(i, int(e - i)));
+        ts += double(V::hsum(V::add(V::add(a0, a1), V::add(a2, a3))));
+      }
+      if (x) {
+        int64_t i = j;
+        for (; i + W <= e; i += W) out(i);
+        if (i < e) out_tail(i, int(e - i));
+      }
     }
-    for (; j + W <= e; j += W) {
-      out(j);
-      a0 = V::add(a0, xn.load(j));
-    }
-    if (j < e) {
-      const int t = int(e - j);
-      out_tail(j, t);
-      a1 = V::add(a1, xn.load_tail(j, t));
-    }
-    total += double(V::hsum(V::add(V::add(a0, a1), V::add(a2, a3))));
+    *s1 = A(t1);
+    *s2 = A(t2);
+    *sum2 = A(ts);
   }
-  return typename V::A(total);
-}
+};
 
-constexpr int64_t kPrefetchRowBytes = 8192;
-
+// Forward over rows r0..r1-1 as a software pipeline of three passes per row: row r+2's sum (its mean estimate m0),
+// row r+1's centred sums about its m0 (corrected two-pass, common/stats.h), row r's output, all in one sweep per row
+// (RowSweep). Only row r+2 comes from memory; rows r+1 and r are in cache from the sweeps before, so the compute of
+// the cache passes overlaps the reads, and every row costs one sweep instead of three loops.
 // RMS (RMSNorm): no centring, m0 = c = 0 and var is the mean square: rstd = 1 / sqrt(mean(x^2) + eps).
 template <class V, class X, class P, AffineMode M, bool ZC, bool RMS, bool RES>
 void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
   using A = typename V::A;
   using S = Source<V, X, RES>;
+  using Sweep = RowSweep<V, S, X, P, M, ZC>;
   const int64_t n = a.cols;
   const A nA = A(n), eps = A(a.eps);
   const Affine<V, P, M, ZC> affine{(const P*)a.gamma, (const P*)a.beta};
   auto src = [&](int64_t r) { return S{(const X*)a.x + r * n, RES ? (const X*)a.residual + r * n : nullptr}; };
-  A sum = RMS ? A(0) : row_sum<V>(src(r0), n);
-  // Prefetching the next row during the cache-only centred pass pays for narrow rows only: measured with
-  // ln4j_bench, +2..12 points of the copy ceiling for rows of 2..8 KiB, but rows of 16 KiB and more lose 10..25 points (the
-  // prefetched row competes with the current one for L1 and the line-fill buffers).
-  const bool prefetch_next = n * int64_t(sizeof(X)) * (RES ? 2 : 1) <= kPrefetchRowBytes;
   // Streaming stores when the whole call's footprint (reads and writes) passes the threshold (cache_info.h).
   const int64_t streams = RES ? (a.residual_out ? 4 : 3) : 2;
   const bool nt = stream_stores(a.rows * n * int64_t(sizeof(X)) * streams);
+  // Prologue: row r0's sum and centred sums, row r0+1's sum.
+  A m0 = RMS ? A(0) : row_sum<V>(src(r0), n) / nA;  // m0 of the row whose centred sums come next
+  A s1, s2, next_sum = 0;
+  {
+    const S x1 = src(r0), x2 = src(r0 + 1 < r1 ? r0 + 1 : r0);
+    Sweep sw{};
+    sw.x1 = &x1;
+    sw.m1 = V::set1(m0);
+    sw.x2 = !RMS && r0 + 1 < r1 ? &x2 : nullptr;
+    sw.run(n, &s1, &s2, &next_sum);
+  }
   for (int64_t r = r0; r < r1; ++r) {
-    const S x = src(r);
-    X* y = (X*)a.y + r * n;
-    X* s_out = RES && a.residual_out ? (X*)a.residual_out + r * n : nullptr;
-    const bool nt_row = nt && stream_aligned<V>(y) && (!s_out || stream_aligned<V>(s_out));
-    const A m0 = RMS ? A(0) : sum / nA;
-    A s1, s2, c, var;
-    const S xn = src(r + 1 < r1 ? r + 1 : r);
-    row_centered_sums<V>(x, n, m0, &s1, &s2, r + 1 < r1 && prefetch_next ? &xn : nullptr);
+    A c, var;
     if constexpr (RMS) {
       c = A(0);
       var = s2 / nA;
@@ -281,7 +293,15 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
     const A rstd = A(1) / std::sqrt(var + eps);
     if (!RMS && a.mean) ((A*)a.mean)[r] = m0 + c;
     if (a.rstd) ((A*)a.rstd)[r] = rstd;
-    sum = write_row<V>(x, y, s_out, !RMS && r + 1 < r1 ? &xn : nullptr, n, m0, c, rstd, affine, nt_row);
+    const S x = src(r), x1 = src(r + 1 < r1 ? r + 1 : r), x2 = src(r + 2 < r1 ? r + 2 : r);
+    X* y = (X*)a.y + r * n;
+    X* s_out = RES && a.residual_out ? (X*)a.residual_out + r * n : nullptr;
+    const A m1 = RMS ? A(0) : next_sum / nA;  // row r+1's m0
+    Sweep sw{&x, y, s_out, V::set1(m0), V::set1(c), V::set1(rstd), &affine,
+             nt && stream_aligned<V>(y) && (!s_out || stream_aligned<V>(s_out)),
+             r + 1 < r1 ? &x1 : nullptr, V::set1(m1), !RMS && r + 2 < r1 ? &x2 : nullptr};
+    sw.run(n, &s1, &s2, &next_sum);
+    m0 = m1;
   }
   if (nt) V::stream_fence();  // streamed lines reach memory before the call reports completion
 }
