@@ -255,6 +255,26 @@ int backward(const BackwardArgs& args, const Exec& exec) {
   // The plan depends on (rows, cols, dtype, partials wanted) only. With partials, a block has at least
   // 16 * acc / esize rows, so that writing and summing its two partial rows costs under ~4% of its traffic.
   BlockPlan bp = plan(a.rows, a.cols, esize, kBackwardBlockBytes, max_blocks, partials ? 16 * acc / esize : 1);
+  // A single block whose partials are already in the parameter dtype is its own result: the kernel accumulates
+  // straight into dgamma and dbeta (the same bits as summing one partial row), with no scratch and no finalize
+  // (a third of a 1 x 768 backward's time). Only when dgamma and dbeta share no byte with any other tensor of the
+  // call: the kernel writes them while it still reads the others.
+  if (partials && bp.nblocks == 1 && a.dgamma && a.dbeta && dtype_size(a.param_dtype) == acc) {
+    const int64_t pbytes = a.cols * acc, tbytes = a.rows * a.cols * esize, sbytes = a.rows * acc;
+    auto disjoint = [](const void* p, int64_t pn, const void* q, int64_t qn) {
+      auto u = reinterpret_cast<uintptr_t>(p), v = reinterpret_cast<uintptr_t>(q);
+      return !p || !q || u + uintptr_t(pn) <= v || v + uintptr_t(qn) <= u;
+    };
+    auto apart = [&](const void* p, int64_t pn) {  // [p, p + pn) misses dgamma and dbeta
+      return disjoint(p, pn, a.dgamma, pbytes) && disjoint(p, pn, a.dbeta, pbytes);
+    };
+    if (disjoint(a.dgamma, pbytes, a.dbeta, pbytes) && apart(a.x, tbytes) && apart(a.dy, tbytes) &&
+        apart(a.dx, tbytes) && apart(a.dresidual_out, tbytes) && apart(a.mean, sbytes) && apart(a.rstd, sbytes) &&
+        apart(a.gamma, pbytes) && apart(a.xhat_shift, pbytes) && apart(a.xhat_scale, pbytes)) {
+      k.backward(a, 0, a.rows, a.dgamma, a.dbeta);
+      return LN4J_OK;
+    }
+  }
   unsigned char* part = nullptr;
   if (partials) {
     auto& s = scratch();
