@@ -21,6 +21,12 @@ public final class LayerNormException extends RuntimeException {
     public static final int CUDA = 4;
     /** {@code LN4J_ERR_INTERNAL}. */
     public static final int INTERNAL = 5;
+    /**
+     * {@code LN4J_ERR_ZERO_GAMMA}: a backward from y met an applied gamma of 0 in a column (the message names it).
+     * The public calls report it as an {@link IllegalArgumentException} about gamma; the code is named here so that
+     * every native status has a name.
+     */
+    public static final int ZERO_GAMMA = 6;
 
     /** The native status code (part of the serialized form). */
     private final int status;
@@ -59,6 +65,7 @@ public final class LayerNormException extends RuntimeException {
             case OUT_OF_MEMORY: return "OUT_OF_MEMORY";
             case CUDA: return "CUDA";
             case INTERNAL: return "INTERNAL";
+            case ZERO_GAMMA: return "ZERO_GAMMA";
             default: return "STATUS_" + status;
         }
     }

@@ -19,15 +19,7 @@ public final class CpuBackend implements Backend {
     private static final String[] ISA_NAMES = {"scalar", "avx2", "avx512"};
 
     /** Cache of the last property value resolved: (string identity, isa). */
-    private static final class IsaChoice {
-        final String property;
-        final int isa;
-
-        IsaChoice(String property, int isa) {
-            this.property = property;
-            this.isa = isa;
-        }
-    }
+    private record IsaChoice(String property, int isa) {}
 
     private static volatile IsaChoice cached = new IsaChoice(null, -1);
     private static volatile boolean threadsPropertyRead;
@@ -38,7 +30,7 @@ public final class CpuBackend implements Backend {
     public static int isa() {
         String p = System.getProperty(ISA_PROPERTY);
         IsaChoice c = cached;
-        if (c.property == p) return c.isa;
+        if (c.property() == p) return c.isa();
         int isa = resolve(p);
         cached = new IsaChoice(p, isa);
         return isa;

@@ -79,7 +79,7 @@ public final class NormCall {
     /** {@code LN4J_DEVICE_CPU}. */
     public static final int DEVICE_CPU = -1;
     /** {@code LN4J_ERR_ZERO_GAMMA}: the backward from y met an applied gamma of 0 (the message names the column). */
-    public static final int ERR_ZERO_GAMMA = 6;
+    public static final int ERR_ZERO_GAMMA = LayerNormException.ZERO_GAMMA;
 
     private static final ThreadLocal<NormCall> PER_THREAD = ThreadLocal.withInitial(NormCall::new);
 

@@ -26,7 +26,7 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * JMH benchmarks of the Java API end to end (CPU tensors allocated once, the into-outputs forward/backward, fp32)
  * next to the pure-Java JDK Vector API bar ({@link VectorLayerNorm}, one thread, heap float[]), at the shapes of
- * issue 4's sweep: cols 64 .. 65536 (and the odd 1000, 4097) at 4,194,304 elements, plus 1 x 768 and 32 x 768. "ours" runs at {@code threads}
+ * the performance targets' sweep: cols 64 .. 65536 (and the odd 1000, 4097) at 4,194,304 elements, plus 1 x 768 and 32 x 768. "ours" runs at {@code threads}
  * native threads (1 compares like with like against the single-threaded Vector version).
  *
  * <p>Two regimes, as in native/bench ({@code regime}): "warm" times one buffer set, as a user measures without

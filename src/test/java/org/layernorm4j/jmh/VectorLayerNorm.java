@@ -5,8 +5,9 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The bar of issue 4: layer normalization as a Java user could write it with the JDK Vector API
- * (jdk.incubator.vector), on heap float[] arrays, one thread, row-major [rows x cols]. Not part of the library.
+ * The bar the CPU performance targets are set against: layer normalization as a Java user could write it with the
+ * JDK Vector API (jdk.incubator.vector), on heap float[] arrays, one thread, row-major [rows x cols]. Not part of the
+ * library.
  *
  * <p>Forward is the same math as ours: two passes per row (mean, then the variance of x - mean, biased), rstd =
  * 1 / sqrt(var + eps), y = (x - mean) * rstd * gamma + beta. Backward: xhat = (x - mean) * rstd, g = dy * gamma,
