@@ -152,7 +152,7 @@ struct RowSweep {
   X* y;
   X* s_out;
   R vm, vc, vr;
-  const Affine<V, P, M, ZC>* affine;
+  Affine<V, P, M, ZC> affine;  // by value: two pointers
   bool nt;
   const S* x1;  // centred row, or NULL
   R m1;
@@ -162,25 +162,32 @@ struct RowSweep {
     if (nt) V::stream(p, v);
     else V::store(p, v);
   }
-  LN4J_HOT void out(int64_t j) const {
-    R sv = x->load(j);
+  LN4J_HOT void out(const S& xr, int64_t j) const {
+    R sv = xr.load(j);
     if constexpr (S::kResidual) {
       if (s_out) put(s_out + j, sv);
     }
     R xhat = V::mul(V::sub(V::sub(sv, vm), vc), vr);
-    put(y + j, affine->apply(xhat, j));
+    put(y + j, affine.apply(xhat, j));
   }
-  LN4J_HOT void out_tail(int64_t j, int t) const {
-    R sv = x->load_tail(j, t);
+  LN4J_HOT void out_tail(const S& xr, int64_t j, int t) const {
+    R sv = xr.load_tail(j, t);
     if constexpr (S::kResidual) {
       if (s_out) V::store_tail(s_out + j, sv, t);
     }
     R xhat = V::mul(V::sub(V::sub(sv, vm), vc), vr);
-    V::store_tail(y + j, affine->apply_tail(xhat, j, t), t);
+    V::store_tail(y + j, affine.apply_tail(xhat, j, t), t);
   }
 
   // Returns the centred sums of x1 (s1, s2) and the sum of x2; each 0 when its row is absent.
   void run(int64_t n, A* s1, A* s2, A* sum2) const {
+    // Work on a local copy: the y stores could alias `*this` as far as the compiler knows, which made it reload
+    // every field (pointers, broadcast constants, flags) after each store.
+    const RowSweep self = *this;
+    const S none{};
+    const S xr = x ? *x : none, r1 = x1 ? *x1 : none, r2 = x2 ? *x2 : none;
+    const bool has_x = x != nullptr, has_1 = x1 != nullptr, has_2 = x2 != nullptr;
+    const R m = m1;
     double t1 = 0, t2 = 0, ts = 0;
     for (int64_t b = 0; b < n; b += kSumBlock) {
       const int64_t e = std::min(n, b + kSumBlock);
@@ -188,64 +195,64 @@ struct RowSweep {
       R a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
       int64_t j = b;
       for (; j + 4 * W <= e; j += 4 * W) {  // the common part: whole 4W steps of all three loops
-        if (x) {
-          out(j);
-          out(j + W);
-          out(j + 2 * W);
-          out(j + 3 * W);
+        if (has_x) {
+          self.out(xr, j);
+          self.out(xr, j + W);
+          self.out(xr, j + 2 * W);
+          self.out(xr, j + 3 * W);
         }
-        if (x1) {  // two steps of the centred loop (2W each)
-          R d0 = V::sub(x1->load(j), m1), d1 = V::sub(x1->load(j + W), m1);
+        if (has_1) {  // two steps of the centred loop (2W each)
+          R d0 = V::sub(r1.load(j), m), d1 = V::sub(r1.load(j + W), m);
           p0 = V::add(p0, d0);
           q0 = V::fma(d0, d0, q0);
           p1 = V::add(p1, d1);
           q1 = V::fma(d1, d1, q1);
-          R d2 = V::sub(x1->load(j + 2 * W), m1), d3 = V::sub(x1->load(j + 3 * W), m1);
+          R d2 = V::sub(r1.load(j + 2 * W), m), d3 = V::sub(r1.load(j + 3 * W), m);
           p0 = V::add(p0, d2);
           q0 = V::fma(d2, d2, q0);
           p1 = V::add(p1, d3);
           q1 = V::fma(d3, d3, q1);
         }
-        if (x2) {
-          a0 = V::add(a0, x2->load(j));
-          a1 = V::add(a1, x2->load(j + W));
-          a2 = V::add(a2, x2->load(j + 2 * W));
-          a3 = V::add(a3, x2->load(j + 3 * W));
+        if (has_2) {
+          a0 = V::add(a0, r2.load(j));
+          a1 = V::add(a1, r2.load(j + W));
+          a2 = V::add(a2, r2.load(j + 2 * W));
+          a3 = V::add(a3, r2.load(j + 3 * W));
         }
       }
       // What is left of the block (< 4W columns), each loop as it would have continued on its own.
-      if (x1) {
+      if (has_1) {
         int64_t i = j;
         for (; i + 2 * W <= e; i += 2 * W) {
-          R d0 = V::sub(x1->load(i), m1), d1 = V::sub(x1->load(i + W), m1);
+          R d0 = V::sub(r1.load(i), m), d1 = V::sub(r1.load(i + W), m);
           p0 = V::add(p0, d0);
           q0 = V::fma(d0, d0, q0);
           p1 = V::add(p1, d1);
           q1 = V::fma(d1, d1, q1);
         }
         for (; i + W <= e; i += W) {
-          R d = V::sub(x1->load(i), m1);
+          R d = V::sub(r1.load(i), m);
           p0 = V::add(p0, d);
           q0 = V::fma(d, d, q0);
         }
         if (i < e) {
-          R d = V::keep(V::sub(x1->load_tail(i, int(e - i)), m1), int(e - i));
+          R d = V::keep(V::sub(r1.load_tail(i, int(e - i)), m), int(e - i));
           p1 = V::add(p1, d);
           q1 = V::fma(d, d, q1);
         }
         t1 += double(V::hsum(V::add(p0, p1)));
         t2 += double(V::hsum(V::add(q0, q1)));
       }
-      if (x2) {
+      if (has_2) {
         int64_t i = j;
-        for (; i + W <= e; i += W) a0 = V::add(a0, x2->load(i));
-        if (i < e) a1 = V::add(a1, x2->load_tail(i, int(e - i)));
+        for (; i + W <= e; i += W) a0 = V::add(a0, r2.load(i));
+        if (i < e) a1 = V::add(a1, r2.load_tail(i, int(e - i)));
         ts += double(V::hsum(V::add(V::add(a0, a1), V::add(a2, a3))));
       }
-      if (x) {
+      if (has_x) {
         int64_t i = j;
-        for (; i + W <= e; i += W) out(i);
-        if (i < e) out_tail(i, int(e - i));
+        for (; i + W <= e; i += W) self.out(xr, i);
+        if (i < e) self.out_tail(xr, i, int(e - i));
       }
     }
     *s1 = A(t1);
@@ -297,7 +304,7 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
     X* y = (X*)a.y + r * n;
     X* s_out = RES && a.residual_out ? (X*)a.residual_out + r * n : nullptr;
     const A m1 = RMS ? A(0) : next_sum / nA;  // row r+1's m0
-    Sweep sw{&x, y, s_out, V::set1(m0), V::set1(c), V::set1(rstd), &affine,
+    Sweep sw{&x, y, s_out, V::set1(m0), V::set1(c), V::set1(rstd), affine,
              nt && stream_aligned<V>(y) && (!s_out || stream_aligned<V>(s_out)),
              r + 1 < r1 ? &x1 : nullptr, V::set1(m1), !RMS && r + 2 < r1 ? &x2 : nullptr};
     sw.run(n, &s1, &s2, &next_sum);
