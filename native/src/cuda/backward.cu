@@ -22,6 +22,7 @@
 // the workspace (each element owned by one thread). The same operations in the same order either way, so the
 // bits do not depend on which one the GPU's shared memory allows.
 #include <algorithm>
+#include <type_traits>
 
 #include "cuda_internal.h"
 #include "cuda_util.cuh"
@@ -198,6 +199,82 @@ __global__ void backward_finalize(const A* part_dgamma, const A* part_dbeta, P* 
   }
 }
 
+// ---- the host side: a short chain of named decisions, then the launches ---------------------------------------
+//   workspace (needed | not) -> form of backward_rows (registers, K = 1..16 | streaming, K = 0) -> where the
+//   streaming form keeps its partials (shared memory | workspace) -> zero-gamma gate (backward from y with gamma)
+//   -> backward_rows, then backward_finalize when dgamma or dbeta is wanted.
+// Every decision that can fail does so before any kernel writes an output.
+
+// Decision: does the call need the workspace? It holds the partials (dgamma or dbeta wanted) and the zero-gamma
+// flag of the backward from y with gamma (at partials_bytes); ln4j_cuda_backward_workspace_bytes covers both.
+int require_workspace(const BackwardArgs& a, const void* workspace, int64_t ws_bytes, const char* fn) {
+  const bool partials = a.dgamma || a.dbeta;
+  const bool from_y = (a.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT) != 0;
+  if (!partials && !(from_y && a.gamma)) return LN4J_OK;
+  const int64_t need = workspace_bytes(a.rows, a.cols);
+  if (!workspace || ws_bytes < need || reinterpret_cast<uintptr_t>(workspace) % 8 != 0)
+    return fail(LN4J_ERR_INVALID_ARGUMENT,
+                "%s: workspace must be an 8-byte aligned block of >= %lld bytes (ln4j_cuda_backward_workspace_bytes) "
+                "when dgamma or dbeta is wanted or with LN4J_FLAG_BACKWARD_FROM_OUTPUT and gamma, got %p, %lld bytes",
+                fn, (long long)need, workspace, (long long)ws_bytes);
+  return LN4J_OK;
+}
+
+// Decision: the form of backward_rows from cols alone: the register form with the fewest elements per thread
+// (K = 1, 2, 4, 8, 16; cols <= K * kRegBlock), else the streaming form (K = 0), which serves any cols.
+// f gets std::integral_constant<int, K>.
+template <class F>
+int decide_form(int64_t cols, F&& f) {
+  if (cols <= 1 * kRegBlock) return f(std::integral_constant<int, 1>{});
+  if (cols <= 2 * kRegBlock) return f(std::integral_constant<int, 2>{});
+  if (cols <= 4 * kRegBlock) return f(std::integral_constant<int, 4>{});
+  if (cols <= 8 * kRegBlock) return f(std::integral_constant<int, 8>{});
+  if (cols <= 16 * kRegBlock) return f(std::integral_constant<int, 16>{});
+  return f(std::integral_constant<int, 0>{});
+}
+
+// Decision: where the streaming form keeps a part's partials: in shared memory when 2 * cols of them fit the
+// device's limit (the opt-in is set on first use), else in place in the workspace. The same operations in the same
+// order either way, so the bits do not depend on which the GPU allows. *dyn: the launch's dynamic shared memory
+// (the reduction scratch, plus the partials when they go to shared memory).
+template <class T, class P, class A, int K>
+int decide_partials_place(BwdParams<T, P, A>& p, int64_t* dyn, const char* fn) {
+  p.smem_partials = false;
+  *dyn = kScratchBytes;
+  if (K != 0 || p.part_dgamma == nullptr) return LN4J_OK;  // registers hold them, or there are none
+  const int64_t want = kScratchBytes + 2 * p.cols * int64_t(sizeof(A));
+  bool fits = false;
+  if (int st = smem_fits(backward_rows<T, P, A, 0>, want, &fits, fn, "backward_rows")) return st;
+  if (fits) {
+    p.smem_partials = true;
+    *dyn = want;
+  }
+  return LN4J_OK;
+}
+
+// Gate: the zero-gamma rule of the backward from y with gamma. xhat[j] cannot be rebuilt from y where
+// g_eff[j] == 0, so such a call fails before anything is written. The check runs on the device (a tiny kernel
+// over gamma, integer atomicMin into 8 bytes at the end of the workspace) and reads back one integer: this one
+// mode synchronizes with `stream` before the kernels are launched.
+template <class T, class P, class A>
+int zero_gamma_gate(const BwdParams<T, P, A>& p, void* workspace, cudaStream_t s, const char* fn) {
+  if (!p.from_y || !p.gamma) return LN4J_OK;
+  unsigned long long* first =
+      reinterpret_cast<unsigned long long*>(static_cast<unsigned char*>(workspace) + partials_bytes(p.rows, p.cols));
+  if (int st = cuda_status(cudaMemsetAsync(first, 0xff, sizeof *first, s), fn, "cudaMemsetAsync")) return st;
+  const int threads = 256;
+  const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>((p.cols + threads - 1) / threads, 1024));
+  LN4J_LAUNCH(unsigned(blocks), threads, 0, s, first_zero_gamma<P, A>)(p.gamma, p.cols, p.zc, first);
+  if (int st = cuda_status(cudaGetLastError(), fn, "launch of first_zero_gamma")) return st;
+  unsigned long long host = 0;
+  if (int st = cuda_status(cudaMemcpyAsync(&host, first, sizeof host, cudaMemcpyDeviceToHost, s), fn,
+                           "cudaMemcpyAsync"))
+    return st;
+  if (int st = cuda_status(cudaStreamSynchronize(s), fn, "cudaStreamSynchronize")) return st;
+  if (host != ~0ull) return fail_zero_gamma(fn, (long long)host, p.zc);
+  return LN4J_OK;
+}
+
 template <class T, class P, class A, int K>
 int launch_rows(const BwdParams<T, P, A>& p, int64_t parts, cudaStream_t s, const char* fn, int64_t smem) {
   LN4J_LAUNCH(unsigned(parts), K > 0 ? kRegBlock : kStreamBlock, size_t(smem), s, backward_rows<T, P, A, K>)(p);
@@ -205,22 +282,18 @@ int launch_rows(const BwdParams<T, P, A>& p, int64_t parts, cudaStream_t s, cons
 }
 
 template <class T, class P, class A>
-int backward_typed(const BackwardArgs& a, void* workspace, int64_t ws_bytes, cudaStream_t s, const char* fn) {
-  const PartLayout L = part_layout(a.rows, a.cols);
+int launch_finalize(const BwdParams<T, P, A>& p, const BackwardArgs& a, int64_t parts, cudaStream_t s,
+                    const char* fn) {
+  const int threads = 256;
+  const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>((p.cols + threads - 1) / threads, kMaxGrid));
+  LN4J_LAUNCH(unsigned(blocks), threads, 0, s, backward_finalize<P, A>)(
+      p.part_dgamma, p.part_dbeta, static_cast<P*>(a.dgamma), static_cast<P*>(a.dbeta), parts, p.cols);
+  return cuda_status(cudaGetLastError(), fn, "launch of backward_finalize");
+}
+
+template <class T, class P, class A>
+BwdParams<T, P, A> params_of(const BackwardArgs& a, void* workspace, const PartLayout& L) {
   const bool partials = a.dgamma || a.dbeta;
-  const bool from_y = (a.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT) != 0;
-  // The workspace holds the partials (dgamma/dbeta wanted) and the zero-gamma flag of the backward from y with
-  // gamma (at partials_bytes); ln4j_cuda_backward_workspace_bytes covers both.
-  if (partials || (from_y && a.gamma)) {
-    const int64_t need = workspace_bytes(a.rows, a.cols);
-    if (!workspace || ws_bytes < need || reinterpret_cast<uintptr_t>(workspace) % 8 != 0)
-      return fail(LN4J_ERR_INVALID_ARGUMENT,
-                  "%s: workspace must be an 8-byte aligned block of >= %lld bytes (ln4j_cuda_backward_workspace_bytes) "
-                  "when dgamma or dbeta is wanted or with LN4J_FLAG_BACKWARD_FROM_OUTPUT and gamma, got %p, %lld bytes",
-                  fn, (long long)need, workspace, (long long)ws_bytes);
-  }
-  A* part_dgamma = partials ? static_cast<A*>(workspace) : nullptr;
-  A* part_dbeta = partials ? part_dgamma + L.parts * a.cols : nullptr;
   BwdParams<T, P, A> p;
   p.dy = static_cast<const T*>(a.dy);
   p.dres = static_cast<const T*>(a.dresidual_out);
@@ -230,73 +303,32 @@ int backward_typed(const BackwardArgs& a, void* workspace, int64_t ws_bytes, cud
   p.gamma = static_cast<const P*>(a.gamma);
   p.beta = static_cast<const P*>(a.beta);
   p.dx = static_cast<T*>(a.dx);
-  p.part_dgamma = part_dgamma;
-  p.part_dbeta = part_dbeta;
+  p.part_dgamma = partials ? static_cast<A*>(workspace) : nullptr;
+  p.part_dbeta = partials ? p.part_dgamma + L.parts * a.cols : nullptr;
   p.rows = a.rows;
   p.cols = a.cols;
   p.rows_per_part = L.rows_per_part;
   p.rms = a.norm == LN4J_NORM_RMS;
   p.zc = (a.flags & LN4J_FLAG_ZERO_CENTERED_GAMMA) != 0;
-  p.from_y = from_y;
+  p.from_y = (a.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT) != 0;
   p.smem_partials = false;
-  clear_stale_error();
+  return p;
+}
 
-  // Everything that can fail before a kernel writes an output is done first: the shared-memory setting of the
-  // streaming form and the zero-gamma check.
-  const int64_t c = a.cols;
-  int form = c <= 1 * kRegBlock ? 1 : c <= 2 * kRegBlock ? 2 : c <= 4 * kRegBlock ? 4 : c <= 8 * kRegBlock ? 8
-             : c <= 16 * kRegBlock ? 16 : 0;
-  int64_t dyn = kScratchBytes;
-  if (form == 0 && partials) {
-    // Partials in shared memory when they fit the device's limit; the same operations in the same order as in the
-    // workspace, so the bits do not depend on which the GPU allows.
-    const int64_t want = kScratchBytes + 2 * c * int64_t(sizeof(A));
-    int64_t limit = 48 * 1024;
-    if (want > limit) {
-      int device = 0;
-      if (int e = cuda_status(cudaGetDevice(&device), fn, "cudaGetDevice")) return e;
-      if (int e = dynamic_smem_limit(backward_rows<T, P, A, 0>, device, &limit, fn, "backward_rows")) return e;
-    }
-    if (want <= limit) {
-      p.smem_partials = true;
-      dyn = want;
-    }
-  }
-  if (p.from_y && p.gamma) {
-    // Zero-gamma rule: xhat[j] cannot be rebuilt from y where g_eff[j] == 0, so such a call fails before
-    // anything is written. The check runs on the device (a tiny kernel over gamma, integer
-    // atomicMin into 8 bytes at the end of the workspace) and reads back one integer: this one mode
-    // synchronizes with `stream` before the kernels are launched.
-    unsigned long long* first = reinterpret_cast<unsigned long long*>(static_cast<unsigned char*>(workspace) +
-                                                                      partials_bytes(a.rows, a.cols));
-    if (int st = cuda_status(cudaMemsetAsync(first, 0xff, sizeof *first, s), fn, "cudaMemsetAsync")) return st;
-    const int threads = 256;
-    const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>((a.cols + threads - 1) / threads, 1024));
-    LN4J_LAUNCH(unsigned(blocks), threads, 0, s, first_zero_gamma<P, A>)(p.gamma, p.cols, p.zc, first);
-    if (int st = cuda_status(cudaGetLastError(), fn, "launch of first_zero_gamma")) return st;
-    unsigned long long host = 0;
-    if (int st = cuda_status(cudaMemcpyAsync(&host, first, sizeof host, cudaMemcpyDeviceToHost, s), fn,
-                             "cudaMemcpyAsync"))
-      return st;
-    if (int st = cuda_status(cudaStreamSynchronize(s), fn, "cudaStreamSynchronize")) return st;
-    if (host != ~0ull)
-      return fail_zero_gamma(fn, (long long)host, p.zc);
-  }
-  int st;
-  switch (form) {
-    case 1: st = launch_rows<T, P, A, 1>(p, L.parts, s, fn, dyn); break;
-    case 2: st = launch_rows<T, P, A, 2>(p, L.parts, s, fn, dyn); break;
-    case 4: st = launch_rows<T, P, A, 4>(p, L.parts, s, fn, dyn); break;
-    case 8: st = launch_rows<T, P, A, 8>(p, L.parts, s, fn, dyn); break;
-    case 16: st = launch_rows<T, P, A, 16>(p, L.parts, s, fn, dyn); break;
-    default: st = launch_rows<T, P, A, 0>(p, L.parts, s, fn, dyn); break;
-  }
-  if (st != LN4J_OK || !partials) return st;
-  const int threads = 256;
-  const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>((c + threads - 1) / threads, kMaxGrid));
-  LN4J_LAUNCH(unsigned(blocks), threads, 0, s, backward_finalize<P, A>)(part_dgamma, part_dbeta, static_cast<P*>(a.dgamma),
-                                                               static_cast<P*>(a.dbeta), L.parts, c);
-  return cuda_status(cudaGetLastError(), fn, "launch of backward_finalize");
+template <class T, class P, class A>
+int backward_typed(const BackwardArgs& a, void* workspace, int64_t ws_bytes, cudaStream_t s, const char* fn) {
+  if (int st = require_workspace(a, workspace, ws_bytes, fn)) return st;
+  const PartLayout L = part_layout(a.rows, a.cols);
+  BwdParams<T, P, A> p = params_of<T, P, A>(a, workspace, L);
+  clear_stale_error();
+  return decide_form(a.cols, [&](auto form) {
+    constexpr int K = decltype(form)::value;
+    int64_t dyn = 0;
+    if (int st = decide_partials_place<T, P, A, K>(p, &dyn, fn)) return st;
+    if (int st = zero_gamma_gate(p, workspace, s, fn)) return st;
+    if (int st = launch_rows<T, P, A, K>(p, L.parts, s, fn, dyn)) return st;
+    return p.part_dgamma ? launch_finalize(p, a, L.parts, s, fn) : LN4J_OK;
+  });
 }
 
 }  // namespace

@@ -1,16 +1,14 @@
 // Device helpers shared by the CUDA kernels: dtype conversion (load/store), 16-byte packs, and deterministic
-// warp/block reductions (sums in a fixed order, no atomics), explicitly rounded arithmetic, and the
-// once-per-device-and-kernel shared-memory setting.
+// warp/block reductions (sums in a fixed order, no atomics), explicitly rounded arithmetic, and the CUDA side of
+// the shared-memory opt-in (the rule itself: common/smem_optin.h).
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
-#include <map>
-#include <mutex>
-#include <utility>
 
+#include "../common/smem_optin.h"
 #include "cuda_internal.h"
 
 
@@ -142,43 +140,37 @@ __device__ __forceinline__ void block_sum2(A& a, A& b, A* scratch) {
   b = group_sum(tb, 32);
 }
 
-// The most dynamic shared memory `kernel` may be launched with on `device`: the device's opt-in maximum less the
-// kernel's static shared memory, set with cudaFuncSetAttribute once per device and kernel. The attribute is
-// process-wide, so setting it per call to that call's size would let a concurrent smaller setting make another
-// thread's launch fail; set once to the maximum, every launch up to it is valid from any thread.
-struct SmemLimits {
-  std::mutex mu;
-  std::map<std::pair<const void*, int>, int64_t> limit;  // (kernel, device) -> bytes
-};
-inline SmemLimits& smem_limits() {
-  static SmemLimits s;
-  return s;
-}
+// Dynamic shared memory beyond the default, by the rule of common/smem_optin.h: the most `kernel` may be launched
+// with on `device` is the device's opt-in maximum less the kernel's static shared memory, set with
+// cudaFuncSetAttribute once per device and kernel.
 template <class Kernel>
 int dynamic_smem_limit(Kernel* kernel, int device, int64_t* out, const char* fn, const char* kernel_name) {
-  SmemLimits& L = smem_limits();
-  std::lock_guard<std::mutex> lock(L.mu);
-  const std::pair<const void*, int> key(reinterpret_cast<const void*>(kernel), device);
-  const auto it = L.limit.find(key);
-  if (it != L.limit.end()) {
-    *out = it->second;
+  return SmemOptIn::process().limit(reinterpret_cast<const void*>(kernel), device, out, [&](int64_t* raised) {
+    int optin = 0;
+    if (int st = cuda_status(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device), fn,
+                             "cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)"))
+      return st;
+    cudaFuncAttributes fa{};
+    if (int st = cuda_status(cudaFuncGetAttributes(&fa, kernel), fn, kernel_name)) return st;
+    const int dyn = optin - int(fa.sharedSizeBytes);
+    if (dyn <= 0)
+      return fail(LN4J_ERR_CUDA, "%s: %s: no dynamic shared memory left (opt-in %d bytes, static %d)", fn,
+                  kernel_name, optin, int(fa.sharedSizeBytes));
+    if (int st = cuda_status(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, dyn), fn,
+                             "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)"))
+      return st;
+    *raised = dyn;
     return LN4J_OK;
-  }
-  int optin = 0;
-  if (int st = cuda_status(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device), fn,
-                           "cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)"))
-    return st;
-  cudaFuncAttributes fa{};
-  if (int st = cuda_status(cudaFuncGetAttributes(&fa, kernel), fn, kernel_name)) return st;
-  const int dyn = optin - int(fa.sharedSizeBytes);
-  if (dyn <= 0) return fail(LN4J_ERR_CUDA, "%s: %s: no dynamic shared memory left (opt-in %d bytes, static %d)", fn,
-                            kernel_name, optin, int(fa.sharedSizeBytes));
-  if (int st = cuda_status(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, dyn), fn,
-                           "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)"))
-    return st;
-  L.limit.emplace(key, dyn);
-  *out = dyn;
-  return LN4J_OK;
+  });
+}
+
+// Whether `kernel` may be launched with `bytes` of dynamic shared memory on the current device (no runtime call
+// up to the default).
+template <class Kernel>
+int smem_fits(Kernel* kernel, int64_t bytes, bool* fits, const char* fn, const char* kernel_name) {
+  return dynamic_smem_fits(
+      bytes, fits, [&](int* device) { return cuda_status(cudaGetDevice(device), fn, "cudaGetDevice"); },
+      [&](int device, int64_t* limit) { return dynamic_smem_limit(kernel, device, limit, fn, kernel_name); });
 }
 
 // Errors left by earlier runtime calls of this thread (another library's failed launch, a failed copy) must not

@@ -364,13 +364,9 @@ int forward_typed(const ForwardArgs& a, cudaStream_t s, const char* fn) {
   const int64_t slots = (p.cols / V + kRowBlock - 1) / kRowBlock * V + 1;
   const int64_t smem = kScratchBytes + slots * kRowBlock * int64_t(sizeof(A));
   const int64_t blocks = grid_for(p.rows);
-  int64_t limit = 48 * 1024;  // every kernel may use the default without the attribute
-  if (smem > limit) {
-    int device = 0;
-    if (int st = cuda_status(cudaGetDevice(&device), fn, "cudaGetDevice")) return st;
-    if (int st = dynamic_smem_limit(forward_smem<T, P, A>, device, &limit, fn, "forward_smem")) return st;
-  }
-  if (smem <= limit) {
+  bool fits = false;
+  if (int st = smem_fits(forward_smem<T, P, A>, smem, &fits, fn, "forward_smem")) return st;
+  if (fits) {
     LN4J_LAUNCH(unsigned(blocks), kRowBlock, size_t(smem), s, forward_smem<T, P, A>)(p);
     return cuda_status(cudaGetLastError(), fn, "launch of forward_smem");
   }

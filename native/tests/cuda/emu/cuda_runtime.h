@@ -1,6 +1,6 @@
 // Test-only stand-in for <cuda_runtime.h>: lets a host C++ compiler build the CUDA kernels of src/cuda (with
 // LN4J_CUDA_EMULATED defined) and run them on the CPU, so that the kernel logic (indexing, regimes, reductions,
-// shuffles, barriers, the issue 5 variants) is executed by ctest on machines without a GPU.
+// shuffles, barriers, the norm variants) is executed by ctest on machines without a GPU.
 // Model: one block at a time (blocks in reverse order); its threads are coroutines switched only at
 // __syncthreads and warp shuffles (each a barrier); "device" memory is host memory, allocated at its exact size
 // (AddressSanitizer sees any access past the end). It checks logic, not races, timing or the memory model.
