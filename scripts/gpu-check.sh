@@ -9,8 +9,8 @@
 #                                    GPU tests for sm_90 only, runs ctest's GPU tests, the Java CUDA tests (the kit),
 #                                    compute-sanitizer memcheck / racecheck / synccheck on a quick subset, and the
 #                                    benchmark of ours against torch.nn.functional.layer_norm (CUDA events) at the
-#                                    CUDA issue's shapes. Every log goes to $OUT when set, else target/gpu-check;
-#                                    summary.txt says what passed, failed or was skipped and why. About 8 minutes.
+#                                    CUDA issue's shapes. Logs go to target/gpu-check; summary.txt says what passed,
+#                                    failed or was skipped and why. About 8 minutes.
 #   scripts/gpu-check.sh --dry-run   anywhere: prepares the kit when it is missing, then does every step that needs
 #                                    no GPU (configure + build the sm_90 tests, run them so they report the skip, run
 #                                    the Java CUDA tests with the kit's JRE so they report the skip, check the bench
@@ -18,6 +18,16 @@
 #
 # Exit status (run mode): 0 when every step that ran passed, 1 otherwise. Steps have their own time limits so that
 # the whole run stays within LN4J_GPU_CHECK_BUDGET_S seconds (default 480).
+#
+# With $OUT set (the device tool: it brings back at most 8 files, two folders deep), $OUT receives, after every step
+# (so a run killed at its limit still brings back what it did): summary.txt, gpu-check-logs.tgz (every log and the
+# JUnit reports) and the benchmark CSVs; the logs themselves stay in target/gpu-check.
+# LN4J_GPU_CHECK_ONLY="native java sanitizer bench" (any subset, comma or space separated) runs only those parts, for a
+# short second run after a failure; the default is all of them.
+#
+# On the device tool (the kit travels as a carried ignored path; nothing else is needed there):
+#   on the CPU machine, in the checkout the session was started in:  scripts/gpu-check.sh --prepare
+#   device run:  command "scripts/gpu-check.sh"  carry ["target/gpu-kit"]  timeout_s 600
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -27,13 +37,14 @@ case "${1:-}" in
   --prepare) MODE=prepare ;;
   --dry-run) MODE=dry ;;
   "") ;;
-  -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d'; exit 0 ;;
   *) echo "usage: $0 [--prepare | --dry-run]" >&2; exit 2 ;;
 esac
-OUTDIR="${OUT:-$ROOT/target/gpu-check}"
+OUTDIR="$ROOT/target/gpu-check"
 mkdir -p "$OUTDIR"
+[ -n "${OUT:-}" ] && mkdir -p "$OUT"
 SUMMARY="$OUTDIR/summary.txt"
-[ "$MODE" = prepare ] || : >"$SUMMARY"
+[ "$MODE" = prepare ] || { rm -rf "$OUTDIR/junit" "$OUTDIR"/*.log "$OUTDIR"/*.csv; : >"$SUMMARY"; }
 START=$(date +%s)
 # A dry run happens on a slower, shared CPU machine: its steps get 6 times the limits, and an hour in all.
 SCALE=1
@@ -42,7 +53,19 @@ BUDGET=${LN4J_GPU_CHECK_BUDGET_S:-$([ "$MODE" = dry ] && echo 3600 || echo 480)}
 FAILED=0
 JUNIT_VERSION=1.11.4   # junit-platform-console-standalone matching junit-bom 5.11.4
 
+ONLY=" $(echo "${LN4J_GPU_CHECK_ONLY:-native java sanitizer bench}" | tr ',' ' ') "
+want() { [[ "$ONLY" == *" $1 "* ]]; }
+
 say() { echo "gpu-check: $*"; echo "$*" >>"$SUMMARY"; }
+# Copies what the device tool brings back into $OUT (few files: the summary, one archive of the logs, the CSVs).
+publish() {
+  [ -n "${OUT:-}" ] && [ "$MODE" != prepare ] || return 0
+  cp "$SUMMARY" "$OUT/summary.txt" 2>/dev/null
+  tar czf "$OUT/gpu-check-logs.tgz" -C "$OUTDIR" . 2>/dev/null
+  for f in "$OUTDIR"/bench-*.csv; do [ -f "$f" ] && cp "$f" "$OUT/"; done
+  return 0
+}
+trap publish EXIT
 left() { echo $((BUDGET - ($(date +%s) - START))); }
 # step NAME LIMIT_S CMD...: runs CMD with a time limit (never past the budget), log in $OUTDIR/NAME.log.
 step() {
@@ -56,8 +79,10 @@ step() {
   local dt=$(( $(date +%s) - t0 ))
   if [ $rc -eq 0 ]; then say "PASS $name (${dt}s)"
   elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then say "FAIL $name: timed out after ${limit}s (log: $name.log)"; FAILED=1
+  elif [ $rc -eq 75 ]; then say "SKIP $name: $(tail -n 1 "$OUTDIR/$name.log")"
   else say "FAIL $name: exit $rc (log: $name.log)"; tail -n 30 "$OUTDIR/$name.log"; FAILED=1
   fi
+  publish
   return $rc
 }
 
@@ -123,13 +148,22 @@ if ! kit_ok; then
   fi
 fi
 
-# Native GPU tests for sm_90 only (the emulation test is the CPU machine's business).
+# Native GPU tests for sm_90 only (the emulation test is the CPU machine's business). ln4j_bench is built with them
+# when the benchmark is wanted.
 BUILD="$ROOT/target/gpu-check-build"
-if command -v nvcc >/dev/null && command -v cmake >/dev/null; then
+# A dry run reuses --prepare's build folder when there is one: it was configured with the same options (CUDA on,
+# sm_90 only, no emulation test) and already holds both targets, so the configure and build steps below rehearse
+# the commands without compiling everything a second time on a slow machine. The GPU machine has no such folder
+# (only target/gpu-kit travels) and builds from scratch.
+if [ "$MODE" = dry ] && [ -f "$ROOT/target/gpu-kit-build/CMakeCache.txt" ]; then BUILD="$ROOT/target/gpu-kit-build"; fi
+TARGETS=(ln4j_test_cuda); want bench && TARGETS+=(ln4j_bench)
+if ! want native && ! want sanitizer && ! want bench; then :
+elif command -v nvcc >/dev/null && command -v cmake >/dev/null; then
   if step native-configure 120 cmake -S native -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DLN4J_CUDA=ON \
       -DLN4J_CUDA_ARCHITECTURES=90-real -DLN4J_CUDA_EMULATION_TEST=OFF &&
-    step native-build 300 cmake --build "$BUILD" --parallel "$(nproc)" --target ln4j_test_cuda ln4j_bench; then
-    if [ $GPU = 1 ]; then
+    step native-build 300 cmake --build "$BUILD" --parallel "$(nproc)" --target "${TARGETS[@]}"; then
+    if ! want native; then :
+    elif [ $GPU = 1 ]; then
       step ctest-gpu 240 ctest --test-dir "$BUILD" -R '^cuda_kernels$' --output-on-failure
     elif step ctest-gpu-skips 60 bash -c "ctest --test-dir '$BUILD' -R '^cuda_kernels\$' --output-on-failure &&
         grep -q 'skipped' '$BUILD/Testing/Temporary/LastTest.log'"; then
@@ -142,8 +176,8 @@ else
   say "SKIP native: nvcc or cmake missing"
 fi
 
-# Java CUDA tests (tag gpu) with the kit's JRE and the natives built on the CPU machine (sm_75..sm_90 + PTX).
-if kit_ok; then
+# Java CUDA tests (tag gpu) with the kit's JRE and the natives built by --prepare (sm_90 unless LN4J_GPU_KIT_ARCH).
+if want java && kit_ok; then
   CP="$KIT/test-classes:$KIT/classes:$(ls "$KIT"/lib/*.jar | tr '\n' ':')"
   step java-gpu-tests 240 "$KIT/jre/bin/java" -Dorg.bytedeco.javacpp.cachedir="$ROOT/target/gpu-check-javacpp" \
     -jar "$KIT/junit-console.jar" execute --class-path "$CP" --scan-class-path "$KIT/test-classes" \
@@ -153,14 +187,21 @@ if kit_ok; then
   fi
 fi
 
-# compute-sanitizer on the quick subset (every regime and variant, two dtype pairs).
-if [ $GPU = 1 ] && command -v compute-sanitizer >/dev/null && [ -x "$BUILD/bin/ln4j_test_cuda" ]; then
+# compute-sanitizer on the quick subset (every regime and variant, two dtype pairs). Some device machines (gVisor)
+# refuse compute-sanitizer altogether ("Device not supported"): that is reported as a skip, not as a finding, and
+# the other tools are not tried.
+if ! want sanitizer; then :
+elif [ $GPU = 1 ] && command -v compute-sanitizer >/dev/null && [ -x "$BUILD/bin/ln4j_test_cuda" ]; then
   # Launch counts that fit: the quick subset's first launches cover every regime of the first dtype pair (racecheck
   # and synccheck slow each checked launch most); launches past the count run unchecked.
   for spec in memcheck:1500:80 racecheck:300:70 synccheck:300:50; do
     IFS=: read -r tool count limit <<<"$spec"
-    step "sanitizer-$tool" "$limit" env LN4J_CUDA_TEST_QUICK=1 compute-sanitizer --tool "$tool" --error-exitcode 1 \
-      --launch-count "$count" --print-limit 20 "$BUILD/bin/ln4j_test_cuda"
+    step "sanitizer-$tool" "$limit" bash -c 'log=$(mktemp); LN4J_CUDA_TEST_QUICK=1 compute-sanitizer --tool "$1" \
+        --error-exitcode 1 --launch-count "$2" --print-limit 20 "$3" >"$log" 2>&1; rc=$?; cat "$log"
+      if [ $rc -ne 0 ] && grep -qi "device not supported" "$log"; then
+        echo "compute-sanitizer refused this device (Device not supported): not run"; exit 75; fi
+      exit $rc' _ "$tool" "$count" "$BUILD/bin/ln4j_test_cuda"
+    [ $? -eq 75 ] && { say "SKIP compute-sanitizer racecheck/synccheck: the device refused memcheck already"; break; }
   done
 else
   say "SKIP compute-sanitizer: $( [ $GPU = 1 ] && echo 'compute-sanitizer or the test binary missing' || echo 'no GPU')"
@@ -170,15 +211,22 @@ fi
 # cols 768..16384, float32 and bfloat16, forward and backward, plus the device-to-device copy ceiling.
 BENCH_COLS=768,1024,2048,4096,8192,16384
 BENCH_ELEMS=67108864
-if [ $GPU = 1 ] && [ -x "$BUILD/bin/ln4j_bench" ]; then
+BENCH_ARGS=(--no-cpu --no-onednn --shapes none --cols $BENCH_COLS --gpu-elements $BENCH_ELEMS --reps 15 --budget-ms 150)
+if ! want bench; then :
+elif [ $GPU = 1 ] && [ -x "$BUILD/bin/ln4j_bench" ]; then
   for dt in float32 bfloat16; do
-    step "bench-ours-$dt" 60 "$BUILD/bin/ln4j_bench" --no-cpu --no-onednn --shapes none --cols $BENCH_COLS \
-      --gpu-elements $BENCH_ELEMS --dtype $dt --reps 15 --budget-ms 150 --csv "$OUTDIR/bench-ours-$dt.csv"
+    step "bench-ours-$dt" 60 "$BUILD/bin/ln4j_bench" "${BENCH_ARGS[@]}" --dtype $dt --csv "$OUTDIR/bench-ours-$dt.csv"
   done
+elif [ -x "$BUILD/bin/ln4j_bench" ]; then
+  # No GPU: the same command line must parse and end in the harness's "cuda: skipped" line.
+  step bench-ours-args 60 bash -c '"$@" && grep -q "^cuda: skipped" "$0"' "$OUTDIR/bench-ours-args.log" \
+    "$BUILD/bin/ln4j_bench" "${BENCH_ARGS[@]}" --dtype bfloat16 --csv "$OUTDIR/bench-ours-args.csv" \
+    && say "  (no GPU: ln4j_bench took the benchmark's arguments and reported the skip)"
 else
-  say "SKIP bench-ours: $( [ $GPU = 1 ] && echo 'ln4j_bench missing' || echo 'no GPU')"
+  say "SKIP bench-ours: ln4j_bench missing"
 fi
-if python3 -c 'import torch' >/dev/null 2>&1 && [ $GPU = 1 ]; then
+if ! want bench; then :
+elif python3 -c 'import torch' >/dev/null 2>&1 && [ $GPU = 1 ]; then
   step bench-torch 90 python3 scripts/gpu_bench_torch.py --cols $BENCH_COLS --elements $BENCH_ELEMS \
     --csv "$OUTDIR/bench-torch.csv"
 else
