@@ -140,7 +140,7 @@ else say "GPU: none (nvidia-smi missing or lists no GPU)"; fi
 GPU=0; have_gpu && GPU=1
 if [ "$MODE" = run ] && [ $GPU = 0 ]; then say "FAIL: no GPU here; use --dry-run on a GPU-less machine"; exit 1; fi
 
-if ! kit_ok; then
+if want java && ! kit_ok; then
   if [ "$MODE" = dry ] && command -v mvn >/dev/null; then
     step prepare 900 "$0" --prepare
   else
