@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every benchmark figure the README's performance section and issue 11's targets need, in one run (after
+# Every benchmark figure the README's performance section and CPU performance targets need (85% / 75% of the honest ceiling, ahead of oneDNN and PyTorch), in one run (after
 # `mvn -B -q package -DskipTests`), and a table per machine under docs/ (CPU model, date, command):
 #   1. native harness: model sweep + latency shapes, every ISA path, 1 and all threads, cold AND warm regimes,
 #      oneDNN and PyTorch peers, honest ceilings (fastest of ordinary-store loop, non-temporal loop, memcpy)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Turns one scripts/bench-all.sh run (target/bench/*) into docs/bench-<cpu>.md: the tables of issue 11's targets,
+"""Turns one scripts/bench-all.sh run (target/bench/*) into docs/bench-<cpu>.md: the tables of the CPU performance targets,
 with the CPU model, the date and the commands. Reads:
   sweep.csv          ln4j_bench (native harness), both regimes, 1 and all threads, oneDNN and PyTorch peers
   fused.csv          ln4j_bench --fused

@@ -283,11 +283,14 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
   const Affine<V, P, M, ZC> affine{(const P*)a.gamma, (const P*)a.beta};
   auto src = [&](int64_t r) { return S{(const X*)a.x + r * n, RES ? (const X*)a.residual + r * n : nullptr}; };
   // Streaming stores when the whole call's footprint (reads and writes) passes the threshold (cache_info.h).
-  const int64_t streams = RES ? (a.residual_out ? 4 : 3) : 2;
-  const bool nt = stream_stores(a.rows * n * int64_t(sizeof(X)) * streams);
-  // Rows up to kPrefetchRowBytes also prefetch the row after the one they sum: measured (ln4j_bench, Zen 3) the
-  // demand reads alone leave short rows waiting on memory, while wider rows lose to the extra prefetch stream.
+  // Rows up to kPrefetchRowBytes run one sweep per row and prefetch the row after the one they read from memory:
+  // measured (ln4j_bench, Zen 3) the demand reads alone leave short rows waiting on memory. Wider rows: see below.
   const bool prefetch = n * int64_t(sizeof(X)) * (RES ? 2 : 1) <= kPrefetchRowBytes;
+  // Not with the residual on wide rows: streaming y and residual_out while reading x and residual (all at the same
+  // offsets within 4 KiB pages) ran at a third of the speed of ordinary stores (ln4j_bench --fused, 4096 and 16384
+  // columns, Zen 3; at 768 columns streaming stays ahead).
+  const int64_t streams = RES ? (a.residual_out ? 4 : 3) : 2;
+  const bool nt = stream_stores(a.rows * n * int64_t(sizeof(X)) * streams) && !(RES && !prefetch);
   const int64_t ahead = RMS ? 2 : 3;  // the row after the first one a sweep reads from memory (RMS needs no sum)
   // Prologue: row r0's sum and centred sums, row r0+1's sum.
   A m0 = RMS ? A(0) : row_sum<V>(src(r0), n) / nA;  // m0 of the row whose centred sums come next
@@ -316,11 +319,26 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
     X* y = (X*)a.y + r * n;
     X* s_out = RES && a.residual_out ? (X*)a.residual_out + r * n : nullptr;
     const A m1 = RMS ? A(0) : next_sum / nA;  // row r+1's m0
-    Sweep sw{&x, y, s_out, V::set1(m0), V::set1(c), V::set1(rstd), affine,
-             nt && stream_aligned<V>(y) && (!s_out || stream_aligned<V>(s_out)),
-             r + 1 < r1 ? &x1 : nullptr, V::set1(m1), !RMS && r + 2 < r1 ? &x2 : nullptr,
-             prefetch && r + ahead < r1 ? &x3 : nullptr};
-    sw.run(n, &s1, &s2, &next_sum);
+    const bool nt_row = nt && stream_aligned<V>(y) && (!s_out || stream_aligned<V>(s_out));
+    if (prefetch) {
+      Sweep sw{&x, y, s_out, V::set1(m0), V::set1(c), V::set1(rstd), affine, nt_row,
+               r + 1 < r1 ? &x1 : nullptr, V::set1(m1), !RMS && r + 2 < r1 ? &x2 : nullptr,
+               r + ahead < r1 ? &x3 : nullptr};
+      sw.run(n, &s1, &s2, &next_sum);
+    } else {
+      // Wide rows: two sweeps of at most two rows each. One sweep over three rows (six streams with a residual)
+      // put them all in the same L1 sets when the row length is a multiple of 4 KiB, and the fused residual
+      // forward fell to a quarter of its speed (ln4j_bench --fused, 4096 and 16384 columns, Zen 3).
+      Sweep centred{};
+      centred.x1 = r + 1 < r1 ? &x1 : nullptr;
+      centred.m1 = V::set1(m1);
+      A unused;
+      centred.run(n, &s1, &s2, &unused);
+      Sweep write{&x, y, s_out, V::set1(m0), V::set1(c), V::set1(rstd), affine, nt_row,
+                  nullptr, V::zero(), !RMS && r + 2 < r1 ? &x2 : nullptr, nullptr};
+      A u1, u2;
+      write.run(n, &u1, &u2, &next_sum);
+    }
     m0 = m1;
   }
   if (nt) V::stream_fence();  // streamed lines reach memory before the call reports completion
