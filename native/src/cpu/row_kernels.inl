@@ -271,7 +271,7 @@ constexpr int64_t kPrefetchRowBytes = 8192;
 // Forward over rows r0..r1-1 as a software pipeline of three passes per row: row r+2's sum (its mean estimate m0),
 // row r+1's centred sums about its m0 (corrected two-pass, common/stats.h), row r's output, all in one sweep per row
 // (RowSweep). Only row r+2 comes from memory; rows r+1 and r are in cache from the sweeps before, so the compute of
-// the cache passes overlaps the reads, and every row costs one sweep instead of three loops.
+// the cache passes overlaps the reads, and a row costs one sweep (two on wide rows, see below) instead of three loops.
 // RMS (RMSNorm): no centring, m0 = c = 0 and var is the mean square: rstd = 1 / sqrt(mean(x^2) + eps).
 template <class V, class X, class P, AffineMode M, bool ZC, bool RMS, bool RES>
 void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
@@ -282,10 +282,10 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
   const A nA = A(n), eps = A(a.eps);
   const Affine<V, P, M, ZC> affine{(const P*)a.gamma, (const P*)a.beta};
   auto src = [&](int64_t r) { return S{(const X*)a.x + r * n, RES ? (const X*)a.residual + r * n : nullptr}; };
-  // Streaming stores when the whole call's footprint (reads and writes) passes the threshold (cache_info.h).
   // Rows up to kPrefetchRowBytes run one sweep per row and prefetch the row after the one they read from memory:
   // measured (ln4j_bench, Zen 3) the demand reads alone leave short rows waiting on memory. Wider rows: see below.
   const bool prefetch = n * int64_t(sizeof(X)) * (RES ? 2 : 1) <= kPrefetchRowBytes;
+  // Streaming stores when the whole call's footprint (reads and writes) passes the threshold (cache_info.h).
   // Not with the residual on wide rows: streaming y and residual_out while reading x and residual (all at the same
   // offsets within 4 KiB pages) ran at a third of the speed of ordinary stores (ln4j_bench --fused, 4096 and 16384
   // columns, Zen 3; at 768 columns streaming stays ahead).
