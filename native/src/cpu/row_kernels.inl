@@ -108,28 +108,6 @@ struct Source {
 // depend on threads or on which pass computes the sum.
 constexpr int64_t kSumBlock = 1024;  // a multiple of 4 * W for every ISA
 
-template <class V, class S>
-typename V::A row_sum(const S& x, int64_t n) {
-  using R = typename V::R;
-  constexpr int W = V::W;
-  double total = 0;
-  for (int64_t b = 0; b < n; b += kSumBlock) {
-    const int64_t e = std::min(n, b + kSumBlock);
-    R a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
-    int64_t j = b;
-    for (; j + 4 * W <= e; j += 4 * W) {
-      a0 = V::add(a0, x.load(j));
-      a1 = V::add(a1, x.load(j + W));
-      a2 = V::add(a2, x.load(j + 2 * W));
-      a3 = V::add(a3, x.load(j + 3 * W));
-    }
-    for (; j + W <= e; j += W) a0 = V::add(a0, x.load(j));
-    if (j < e) a1 = V::add(a1, x.load_tail(j, int(e - j)));
-    total += double(V::hsum(V::add(V::add(a0, a1), V::add(a2, a3))));
-  }
-  return typename V::A(total);
-}
-
 // Whether the rows at p can take the ISA's streaming store (aligned to the vector store width).
 template <class V, class E>
 bool stream_aligned(const E* p) {
@@ -139,10 +117,10 @@ bool stream_aligned(const E* p) {
 // One sweep over the columns of up to three rows, each optional (the forward's software pipeline, see forward_rows):
 //   out: y = affine(((x - m0) - c) * rstd) for row `x` (and s_out = x + residual when fused);
 //   c1:  s1 = sum(x1 - m1), s2 = sum((x1 - m1)^2) for the next row (its centred pass);
-//   c2:  sum(x2) for the row after (its first pass, as row_sum).
-// Each sum keeps exactly the association of its own stand-alone loop (row_sum: 4 accumulators over 4W columns;
-// centred: 2 pairs over 2W columns; the same blocks of kSumBlock, the same remainder and tail handling), so a
-// row's statistics are the same bits whichever sweep computed them. `nt`: y (and s_out) stores stream.
+//   c2:  sum(x2) for the row after (its first pass; the sum of 4 accumulators over 4W columns).
+// Each sum's association depends on the column index only (the sum: 4 accumulators over 4W columns; centred: 2 pairs
+// over 2W columns; blocks of kSumBlock; the same remainder and tail handling), whichever other rows the sweep
+// carries, so a row's statistics are the same bits whichever sweep computed them. `nt`: y (and s_out) stores stream.
 template <class V, class S, class X, class P, AffineMode M, bool ZC>
 struct RowSweep {
   using A = typename V::A;
@@ -292,9 +270,15 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
   const int64_t streams = RES ? (a.residual_out ? 4 : 3) : 2;
   const bool nt = stream_stores(a.rows * n * int64_t(sizeof(X)) * streams) && !(RES && !prefetch);
   const int64_t ahead = RMS ? 2 : 3;  // the row after the first one a sweep reads from memory (RMS needs no sum)
-  // Prologue: row r0's sum and centred sums, row r0+1's sum.
-  A m0 = RMS ? A(0) : row_sum<V>(src(r0), n) / nA;  // m0 of the row whose centred sums come next
-  A s1, s2, next_sum = 0;
+  // Prologue: row r0's sum, then its centred sums and row r0+1's sum.
+  A m0 = A(0), s1, s2, next_sum = 0;  // m0: of the row whose centred sums come next
+  if constexpr (!RMS) {
+    const S x0 = src(r0);
+    Sweep sum{};
+    sum.x2 = &x0;
+    sum.run(n, &s1, &s2, &next_sum);
+    m0 = next_sum / nA;
+  }
   {
     const S x1 = src(r0), x2 = src(r0 + 1 < r1 ? r0 + 1 : r0);
     Sweep sw{};
@@ -406,7 +390,7 @@ void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
     }
   };
   double t1[NR] = {}, t2[NR] = {};
-  for (int64_t b = 0; b < n; b += kSumBlock) {  // blocks as row_sum: the row sums do not drift with n
+  for (int64_t b = 0; b < n; b += kSumBlock) {  // blocks as the forward's row sums: they do not drift with n
     const int64_t e = std::min(n, b + kSumBlock);
     int64_t j = b;
     for (; j + 2 * W <= e; j += 2 * W) {
