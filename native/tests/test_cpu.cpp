@@ -568,6 +568,45 @@ void test_determinism() {
       }
 }
 
+// A row's forward outputs do not depend on the rows around it: each row of a 7-row call equals, bit for bit, the
+// same row forwarded alone and in a call of two rows. A one-row call runs the pipeline's three sweeps on their own
+// (each with a loop of its own in the units built for speed, RowSweep::run), a longer call runs them merged.
+void test_rows_alone() {
+  std::mt19937_64 rng(29);
+  const int64_t widths[] = {5, 33, 768, 1000, 4097, 16384};
+  for (int isa : isas())
+    for (auto& dt : kDtypes)
+      for (int64_t cols : widths)
+        for (int variant = 0; variant < 4; ++variant) {
+          Case c{isa, dt[0], dt[1], 7, cols, true, variant != 3, false, 1};
+          if (variant == 1) c.res = c.res_out = true;
+          if (variant == 2) c.norm = LN4J_NORM_RMS, c.beta = false;
+          if (variant == 3) c.flags = LN4J_FLAG_ZERO_CENTERED_GAMMA;
+          Data ref = make(c);
+          fill(ref, c, rng, 2.5, 1.5);
+          int s = run_forward(c, ref, 1e-5);
+          CHECK(s == LN4J_OK, "%s: forward status %d", label(c, "rows alone").c_str(), s);
+          const size_t xb = size_t(cols * esize(c.xdt)), sb = size_t(esize(c.xdt == LN4J_FLOAT64 ? LN4J_FLOAT64 : LN4J_FLOAT32));
+          for (int64_t r = 0; r + 1 < c.rows; ++r)
+            for (int64_t k : {int64_t(1), int64_t(2)}) {
+              Case ck = c;
+              ck.rows = k;
+              Data d = make(ck);
+              std::memcpy(d.x.p, ref.x.p + r * xb, k * xb);
+              if (c.res) std::memcpy(d.res.p, ref.res.p + r * xb, k * xb);
+              std::memcpy(d.g.p, ref.g.p, size_t(cols * esize(c.pdt)));
+              std::memcpy(d.b.p, ref.b.p, size_t(cols * esize(c.pdt)));
+              s = run_forward(ck, d, 1e-5);
+              bool same = s == LN4J_OK && std::memcmp(d.y.p, ref.y.p + r * xb, k * xb) == 0 &&
+                          std::memcmp(d.rstd.p, ref.rstd.p + r * sb, k * sb) == 0;
+              if (!c.rms()) same = same && std::memcmp(d.mean.p, ref.mean.p + r * sb, k * sb) == 0;
+              if (c.res_out) same = same && std::memcmp(d.rout.p, ref.rout.p + r * xb, k * xb) == 0;
+              CHECK(same, "%s: rows %lld..%lld forwarded alone differ from the 7-row call (variant %d)",
+                    label(c, "rows alone").c_str(), (long long)r, (long long)(r + k - 1), variant);
+            }
+        }
+}
+
 // One column: xhat = 0 exactly (the mean is the value itself), so dx = rstd * (g*dy - mean(g*dy)) is exactly 0
 // (plus dresidual_out when given) on every path; a fused multiply-add the formula does not have (g*dy kept
 // unrounded against its rounded mean) used to leave +-rstd * rounding(g*dy) on the SIMD paths.
@@ -1041,6 +1080,7 @@ int main() {
   test_from_y();
   test_hard_numerics();
   test_determinism();
+  test_rows_alone();
   test_one_column();
   test_long_rows();
   test_streaming_stores();

@@ -47,6 +47,7 @@ using VF = ScalarLanes<float>;
 using VD = ScalarLanes<double>;
 constexpr DtypeUnit kUnit = DtypeUnit::kAll;
 
+#define LN4J_CPU_SCALAR_UNIT 1  // built for size (row_kernels.inl: kSpecialisedLoops)
 #include "row_kernels.inl"
 
 }  // namespace

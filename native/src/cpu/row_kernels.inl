@@ -106,7 +106,16 @@ struct Source {
 // one block, whatever the row length (with one running float32 sum per lane a row of 2^24 values drifts: every
 // new term is a smaller fraction of the accumulator). The blocks follow the column index only, so the bits do not
 // depend on threads or on which pass computes the sum.
-constexpr int64_t kSumBlock = 1024;  // a multiple of 4 * W for every ISA
+constexpr int64_t kSumBlock = 1024;
+
+// Whether hot loops get copies specialised for a common case (a sweep of one stream in RowSweep::run, the first
+// rows of a backward block in backward_pass1): yes in the units built for speed (float32 SIMD), no in those built
+// for size (the scalar path, and the other dtypes' SIMD units: cmake/Ln4jIsa.cmake). Same bits either way.
+#if defined(LN4J_CPU_MORE_DTYPES) || defined(LN4J_CPU_SCALAR_UNIT)
+constexpr bool kSpecialisedLoops = false;
+#else
+constexpr bool kSpecialisedLoops = true;
+#endif  // a multiple of 4 * W for every ISA
 
 // Whether the rows at p can take the ISA's streaming store (aligned to the vector store width).
 template <class V, class E>
@@ -126,16 +135,18 @@ struct RowSweep {
   using A = typename V::A;
   using R = typename V::R;
   static constexpr int W = V::W;
-  const S* x;  // out row, or NULL
-  X* y;
-  X* s_out;
-  R vm, vc, vr;
-  Affine<V, P, M, ZC> affine;  // by value: two pointers
-  bool nt;
-  const S* x1;  // centred row, or NULL
-  R m1;
-  const S* x2;  // summed row, or NULL
-  const S* x3;  // the row after x2, prefetched (narrow rows only, see forward_rows), or NULL
+  // Default member values, so that a sweep carrying only some rows is `Sweep s; s.x2 = ...;`: value-initializing
+  // the whole struct (`Sweep s{}`) compiled to a `rep stos` that cost more than a 1 x 8 forward's arithmetic.
+  const S* x = nullptr;  // out row, or NULL
+  X* y = nullptr;
+  X* s_out = nullptr;
+  R vm = V::zero(), vc = V::zero(), vr = V::zero();
+  Affine<V, P, M, ZC> affine{nullptr, nullptr};  // by value: two pointers
+  bool nt = false;
+  const S* x1 = nullptr;  // centred row, or NULL
+  R m1 = V::zero();
+  const S* x2 = nullptr;  // summed row, or NULL
+  const S* x3 = nullptr;  // the row after x2, prefetched (narrow rows only, see forward_rows), or NULL
 
   LN4J_HOT void put(X* p, R v) const {
     if (nt) V::stream(p, v);
@@ -158,14 +169,40 @@ struct RowSweep {
     V::store_tail(y + j, affine.apply_tail(xhat, j, t), t);
   }
 
+  // Stream sets, the bits of the `K` of run_streams: the row written, the centred row, the summed row, the
+  // prefetched row.
+  static constexpr int kOut = 1, kCentred = 2, kSummed = 4, kPrefetched = 8, kAny = 16;
+
   // Returns the centred sums of x1 (s1, s2) and the sum of x2; each 0 when its row is absent.
   void run(int64_t n, A* s1, A* s2, A* sum2) const {
+    // A sweep of one row (the prologue's and a one-row call's three sweeps) runs a loop compiled for that stream
+    // alone: through the general loop, which tests for each stream, a 1 x 768 forward took a quarter longer.
+    // Only in the units built for speed (the float32 SIMD kernels): the size-built ones keep one loop.
+    if constexpr (!kSpecialisedLoops) {
+      run_streams<kAny>(n, s1, s2, sum2);
+    } else {
+      switch ((x ? kOut : 0) | (x1 ? kCentred : 0) | (x2 ? kSummed : 0) | (x3 ? kPrefetched : 0)) {
+        case kOut: return run_streams<kOut>(n, s1, s2, sum2);
+        case kCentred: return run_streams<kCentred>(n, s1, s2, sum2);
+        case kSummed: return run_streams<kSummed>(n, s1, s2, sum2);
+        default: return run_streams<kAny>(n, s1, s2, sum2);
+      }
+    }
+  }
+
+  // K: the streams this sweep carries (kAny: whichever are non-NULL, tested at run time). The association of each
+  // sum is the same in every instantiation: the same loops, only the absent streams' code compiled out.
+  template <int K>
+  void run_streams(int64_t n, A* s1, A* s2, A* sum2) const {
     // Work on a local copy: the y stores could alias `*this` as far as the compiler knows, which made it reload
     // every field (pointers, broadcast constants, flags) after each store.
     const RowSweep self = *this;
     const S none{};
     const S xr = x ? *x : none, r1 = x1 ? *x1 : none, r2 = x2 ? *x2 : none, r3 = x3 ? *x3 : none;
-    const bool has_x = x != nullptr, has_1 = x1 != nullptr, has_2 = x2 != nullptr, has_3 = x3 != nullptr;
+    const bool has_x = K == kAny ? x != nullptr : (K & kOut) != 0;
+    const bool has_1 = K == kAny ? x1 != nullptr : (K & kCentred) != 0;
+    const bool has_2 = K == kAny ? x2 != nullptr : (K & kSummed) != 0;
+    const bool has_3 = K == kAny ? x3 != nullptr : (K & kPrefetched) != 0;
     constexpr int64_t kLineElems = 64 / int64_t(sizeof(X));
     const R m = m1;
     double t1 = 0, t2 = 0, ts = 0;
@@ -274,14 +311,14 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
   A m0 = A(0), s1, s2, next_sum = 0;  // m0: of the row whose centred sums come next
   if constexpr (!RMS) {
     const S x0 = src(r0);
-    Sweep sum{};
+    Sweep sum;
     sum.x2 = &x0;
     sum.run(n, &s1, &s2, &next_sum);
     m0 = next_sum / nA;
   }
   {
     const S x1 = src(r0), x2 = src(r0 + 1 < r1 ? r0 + 1 : r0);
-    Sweep sw{};
+    Sweep sw;
     sw.x1 = &x1;
     sw.m1 = V::set1(m0);
     sw.x2 = !RMS && r0 + 1 < r1 ? &x2 : nullptr;
@@ -313,7 +350,7 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
       // Wide rows: two sweeps of at most two rows each. One sweep over three rows (six streams with a residual)
       // put them all in the same L1 sets when the row length is a multiple of 4 KiB, and the fused residual
       // forward fell to a quarter of its speed (ln4j_bench --fused, 4096 and 16384 columns, Zen 3).
-      Sweep centred{};
+      Sweep centred;
       centred.x1 = r + 1 < r1 ? &x1 : nullptr;
       centred.m1 = V::set1(m1);
       A unused;
@@ -333,11 +370,14 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
 // the dgamma/dbeta partials updated row after row (partial = fma(dy_r, xhat_r, partial), then the next row):
 // the same operations in the same order as one row at a time, so the same bits, with half the partial traffic.
 template <class V, class X, class P, int G, bool PARTIALS, bool RMS, bool FY, int NR>
-void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& scale, typename V::A* pdg,
+void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& scale_in, typename V::A* pdg,
                     typename V::A* pdb, bool first, typename V::A* c1, typename V::A* c2) {
   using A = typename V::A;
   using R = typename V::R;
   constexpr int W = V::W;
+  // A local copy: the partial stores could alias the caller's object as far as the compiler knows, which made it
+  // reload the gamma pointer after every store.
+  const ScaleGrad<V, P, G> scale = scale_in;
   const int64_t n = a.cols;
   const X* x[NR];
   const X* dy[NR];
@@ -359,12 +399,15 @@ void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
     if constexpr (FY) return V::mul(V::sub(V::load_tail(x[i] + j, t), V::load_tail(xs + j, t)), V::load_tail(xk + j, t));
     else return V::mul(V::sub(V::load_tail(x[i] + j, t), vm[i]), vr[i]);
   };
-  auto step = [&](int64_t j, auto kc) LN4J_HOT {  // kc: which accumulator pair (compile time)
-    constexpr int k = decltype(kc)::value;
+  // kc: which accumulator pair; kf: 1 = the block's first rows (the partials start at 0), 0 = later rows, 2 = ask
+  // `first` (all compile time)
+  auto step = [&](int64_t j, auto kc, auto kf) LN4J_HOT {
+    constexpr int k = decltype(kc)::value, f = decltype(kf)::value;
     R pg, pb;
     if constexpr (PARTIALS) {  // the block's first rows start the partials (no separate zeroing pass)
-      pg = first ? V::zero() : V::load(pdg + j);
-      pb = first ? V::zero() : V::load(pdb + j);
+      const bool zero = f == 2 ? first : f == 1;
+      pg = zero ? V::zero() : V::load(pdg + j);
+      pb = zero ? V::zero() : V::load(pdb + j);
     }
     for (int i = 0; i < NR; ++i) {
       R dyv = V::load(dy[i] + j);
@@ -393,11 +436,28 @@ void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
   for (int64_t b = 0; b < n; b += kSumBlock) {  // blocks as the forward's row sums: they do not drift with n
     const int64_t e = std::min(n, b + kSumBlock);
     int64_t j = b;
-    for (; j + 2 * W <= e; j += 2 * W) {
-      step(j, std::integral_constant<int, 0>{});
-      step(j + W, std::integral_constant<int, 1>{});
+    using K0 = std::integral_constant<int, 0>;
+    using K1 = std::integral_constant<int, 1>;
+    using K2 = std::integral_constant<int, 2>;
+    if constexpr (PARTIALS && kSpecialisedLoops) {  // the `first` test out of the loop (a 1 x 768 call noticed it)
+      if (first) {
+        for (; j + 2 * W <= e; j += 2 * W) {
+          step(j, K0{}, K1{});
+          step(j + W, K1{}, K1{});
+        }
+      } else {
+        for (; j + 2 * W <= e; j += 2 * W) {
+          step(j, K0{}, K0{});
+          step(j + W, K1{}, K0{});
+        }
+      }
+    } else {
+      for (; j + 2 * W <= e; j += 2 * W) {
+        step(j, K0{}, K2{});
+        step(j + W, K1{}, K2{});
+      }
     }
-    for (; j + W <= e; j += W) step(j, std::integral_constant<int, 0>{});
+    for (; j + W <= e; j += W) step(j, K0{}, K2{});
     if (j < e) {
       const int t = int(e - j);
       R pg, pb;

@@ -131,9 +131,8 @@ final class NormCore {
                 null, null);
         try {
             s = be.forward(NormCall.forward(rms ? NORM_RMS : NORM_LAYER, zeroCentered ? FLAG_ZERO_CENTERED_GAMMA : 0,
-                    xd.ordinal(), pd.ordinal(), rows, cols, eps).x(x.rawAddress()).residual(addr(residual))
-                    .gamma(addr(gamma)).beta(addr(beta)).y(y.rawAddress()).residualOut(addr(residualOut))
-                    .mean(addr(mean)).rstd(addr(rstd)).threads(cpuThreads));
+                    xd.ordinal(), pd.ordinal(), rows, cols, eps, x.rawAddress(), addr(residual), addr(gamma),
+                    addr(beta), y.rawAddress(), addr(residualOut), addr(mean), addr(rstd), cpuThreads));
         } finally {
             CallGuard.exit(guard, x, residual, gamma, beta, y, residualOut, mean, rstd, null, null);
         }
@@ -216,10 +215,9 @@ final class NormCore {
         CallGuard.Slot guard = CallGuard.enter(BACKWARD_NAMES, dy, dres, x, mean, rstd, gamma, beta, dx, dgamma, dbeta);
         try {
             s = be.backward(NormCall.backward(rms ? NORM_RMS : NORM_LAYER,
-                    flags | (zeroCentered ? FLAG_ZERO_CENTERED_GAMMA : 0), xd.ordinal(), pd.ordinal(), rows, cols)
-                    .dy(dy.rawAddress()).dresidualOut(addr(dres)).x(x.rawAddress()).mean(addr(mean))
-                    .rstd(rstd.rawAddress()).gamma(addr(gamma)).beta(addr(beta)).dx(dx.rawAddress())
-                    .dgamma(addr(dgamma)).dbeta(addr(dbeta)).threads(cpuThreads));
+                    flags | (zeroCentered ? FLAG_ZERO_CENTERED_GAMMA : 0), xd.ordinal(), pd.ordinal(), rows, cols,
+                    dy.rawAddress(), addr(dres), x.rawAddress(), addr(mean), rstd.rawAddress(), addr(gamma),
+                    addr(beta), dx.rawAddress(), addr(dgamma), addr(dbeta), cpuThreads));
         } finally {
             CallGuard.exit(guard, dy, dres, x, mean, rstd, gamma, beta, dx, dgamma, dbeta);
         }

@@ -113,6 +113,21 @@ public final class NormCall {
      * ordinals), shape and eps; every tensor address is 0 until set, threads 0.
      */
     public static NormCall forward(int norm, int flags, int xDtype, int paramDtype, long rows, long cols, double eps) {
+        return forward(norm, flags, xDtype, paramDtype, rows, cols, eps, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    }
+
+    /** Starts this thread's backward call (see {@link #forward}); every tensor address is 0 until set, threads 0. */
+    public static NormCall backward(int norm, int flags, int xDtype, int paramDtype, long rows, long cols) {
+        return backward(norm, flags, xDtype, paramDtype, rows, cols, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    }
+
+    /**
+     * Starts this thread's forward call with every tensor address given (0 = absent) and the thread count: each field
+     * written once (the public API's path: the step-by-step form writes every address twice, which a 1 x 768 call
+     * notices).
+     */
+    public static NormCall forward(int norm, int flags, int xDtype, int paramDtype, long rows, long cols, double eps,
+            long x, long residual, long gamma, long beta, long y, long residualOut, long mean, long rstd, int threads) {
         NormCall c = PER_THREAD.get();
         ByteBuffer m = c.mem;
         int f = c.fwd;
@@ -124,20 +139,22 @@ public final class NormCall {
         m.putLong(f + F_ROWS, rows);
         m.putLong(f + F_COLS, cols);
         m.putDouble(f + F_EPS, eps);
-        m.putLong(f + F_X, 0L);
-        m.putLong(f + F_RESIDUAL, 0L);
-        m.putLong(f + F_GAMMA, 0L);
-        m.putLong(f + F_BETA, 0L);
-        m.putLong(f + F_Y, 0L);
-        m.putLong(f + F_RESIDUAL_OUT, 0L);
-        m.putLong(f + F_MEAN, 0L);
-        m.putLong(f + F_RSTD, 0L);
-        m.putInt(c.exec + E_THREADS, 0);
+        m.putLong(f + F_X, x);
+        m.putLong(f + F_RESIDUAL, residual);
+        m.putLong(f + F_GAMMA, gamma);
+        m.putLong(f + F_BETA, beta);
+        m.putLong(f + F_Y, y);
+        m.putLong(f + F_RESIDUAL_OUT, residualOut);
+        m.putLong(f + F_MEAN, mean);
+        m.putLong(f + F_RSTD, rstd);
+        m.putInt(c.exec + E_THREADS, threads);
         return c;
     }
 
-    /** Starts this thread's backward call (see {@link #forward}); every tensor address is 0 until set, threads 0. */
-    public static NormCall backward(int norm, int flags, int xDtype, int paramDtype, long rows, long cols) {
+    /** Starts this thread's backward call with every tensor address given (0 = absent): see the forward's. */
+    public static NormCall backward(int norm, int flags, int xDtype, int paramDtype, long rows, long cols, long dy,
+            long dresidualOut, long x, long mean, long rstd, long gamma, long beta, long dx, long dgamma, long dbeta,
+            int threads) {
         NormCall c = PER_THREAD.get();
         ByteBuffer m = c.mem;
         int b = c.bwd;
@@ -148,17 +165,17 @@ public final class NormCall {
         m.putInt(b + B_PDTYPE, paramDtype);
         m.putLong(b + B_ROWS, rows);
         m.putLong(b + B_COLS, cols);
-        m.putLong(b + B_DY, 0L);
-        m.putLong(b + B_DRESIDUAL_OUT, 0L);
-        m.putLong(b + B_X, 0L);
-        m.putLong(b + B_MEAN, 0L);
-        m.putLong(b + B_RSTD, 0L);
-        m.putLong(b + B_GAMMA, 0L);
-        m.putLong(b + B_BETA, 0L);
-        m.putLong(b + B_DX, 0L);
-        m.putLong(b + B_DGAMMA, 0L);
-        m.putLong(b + B_DBETA, 0L);
-        m.putInt(c.exec + E_THREADS, 0);
+        m.putLong(b + B_DY, dy);
+        m.putLong(b + B_DRESIDUAL_OUT, dresidualOut);
+        m.putLong(b + B_X, x);
+        m.putLong(b + B_MEAN, mean);
+        m.putLong(b + B_RSTD, rstd);
+        m.putLong(b + B_GAMMA, gamma);
+        m.putLong(b + B_BETA, beta);
+        m.putLong(b + B_DX, dx);
+        m.putLong(b + B_DGAMMA, dgamma);
+        m.putLong(b + B_DBETA, dbeta);
+        m.putInt(c.exec + E_THREADS, threads);
         return c;
     }
 

@@ -25,24 +25,46 @@ class NormCallTest {
         return p == null ? 0L : p.address();
     }
 
+    /** The forward struct's header and pointer fields (x, residual, gamma, beta, y, residual_out, mean, rstd). */
+    private static void assertForward(NormCall c, int norm, int flags, int xd, int pd, long rows, long cols, double eps,
+            long[] pointers) {
+        NativeCpu.ForwardArgs a = new NativeCpu.ForwardArgs(c.argsAddress());
+        assertEquals(NormCall.FORWARD_SIZE, a.struct_size());
+        assertEquals(norm, a.norm());
+        assertEquals(flags, a.flags());
+        assertEquals(xd, a.x_dtype());
+        assertEquals(pd, a.param_dtype());
+        assertEquals(rows, a.rows());
+        assertEquals(cols, a.cols());
+        assertEquals(eps, a.eps());
+        long[] got = {addr(a.x()), addr(a.residual()), addr(a.gamma()), addr(a.beta()), addr(a.y()),
+                addr(a.residual_out()), addr(a.mean()), addr(a.rstd())};
+        for (int i = 0; i < pointers.length; i++) assertEquals(pointers[i], got[i], "forward pointer field " + i);
+    }
+
+    /** The backward struct's header and pointer fields (dy, dresidual_out, x, mean, rstd, gamma, beta, dx, dgamma, dbeta). */
+    private static void assertBackward(NormCall c, int norm, int flags, int xd, int pd, long rows, long cols,
+            long[] pointers) {
+        NativeCpu.BackwardArgs a = new NativeCpu.BackwardArgs(c.argsAddress());
+        assertEquals(NormCall.BACKWARD_SIZE, a.struct_size());
+        assertEquals(norm, a.norm());
+        assertEquals(flags, a.flags());
+        assertEquals(xd, a.x_dtype());
+        assertEquals(pd, a.param_dtype());
+        assertEquals(rows, a.rows());
+        assertEquals(cols, a.cols());
+        long[] got = {addr(a.dy()), addr(a.dresidual_out()), addr(a.x()), addr(a.mean()), addr(a.rstd()),
+                addr(a.gamma()), addr(a.beta()), addr(a.dx()), addr(a.dgamma()), addr(a.dbeta())};
+        for (int i = 0; i < pointers.length; i++) assertEquals(pointers[i], got[i], "backward pointer field " + i);
+    }
+
     @Test
     void forwardFieldsReachTheCStruct() {
         NormCall c = NormCall.forward(1, 1, 2, 0, 123_456_789_012L, 768, 1e-5).x(0x1000).residual(0x2000)
                 .gamma(0x3000).beta(0x4000).y(0x5000).residualOut(0x6000).mean(0x7000).rstd(0x8000).threads(5)
                 .onCpu(2);
-        NativeCpu.ForwardArgs a = new NativeCpu.ForwardArgs(c.argsAddress());
-        assertEquals(NormCall.FORWARD_SIZE, a.struct_size());
-        assertEquals(1, a.norm());
-        assertEquals(1, a.flags());
-        assertEquals(2, a.x_dtype());
-        assertEquals(0, a.param_dtype());
-        assertEquals(123_456_789_012L, a.rows());
-        assertEquals(768, a.cols());
-        assertEquals(1e-5, a.eps());
-        long[] want = {0x1000, 0x2000, 0x3000, 0x4000, 0x5000, 0x6000, 0x7000, 0x8000};
-        long[] got = {addr(a.x()), addr(a.residual()), addr(a.gamma()), addr(a.beta()), addr(a.y()),
-                addr(a.residual_out()), addr(a.mean()), addr(a.rstd())};
-        for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], "pointer field " + i);
+        assertForward(c, 1, 1, 2, 0, 123_456_789_012L, 768, 1e-5,
+                new long[] {0x1000, 0x2000, 0x3000, 0x4000, 0x5000, 0x6000, 0x7000, 0x8000});
         NativeCpu.Exec e = new NativeCpu.Exec(c.execAddress());
         assertEquals(NormCall.EXEC_SIZE, e.struct_size());
         assertEquals(NormCall.DEVICE_CPU, e.device());
@@ -55,24 +77,32 @@ class NormCallTest {
         NormCall c = NormCall.backward(0, 2, 3, 3, 7, 9).dy(0x10).dresidualOut(0x20).x(0x30).mean(0x40).rstd(0x50)
                 .gamma(0x60).beta(0x70).dx(0x80).dgamma(0x90).dbeta(0xa0);
         c.onCuda(3, 0xbeef, 0xcafe, 4096);
-        NativeCpu.BackwardArgs a = new NativeCpu.BackwardArgs(c.argsAddress());
-        assertEquals(NormCall.BACKWARD_SIZE, a.struct_size());
-        assertEquals(0, a.norm());
-        assertEquals(2, a.flags());
-        assertEquals(3, a.x_dtype());
-        assertEquals(3, a.param_dtype());
-        assertEquals(7, a.rows());
-        assertEquals(9, a.cols());
-        long[] want = {0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80, 0x90, 0xa0};
-        long[] got = {addr(a.dy()), addr(a.dresidual_out()), addr(a.x()), addr(a.mean()), addr(a.rstd()),
-                addr(a.gamma()), addr(a.beta()), addr(a.dx()), addr(a.dgamma()), addr(a.dbeta())};
-        for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], "pointer field " + i);
+        assertBackward(c, 0, 2, 3, 3, 7, 9, new long[] {0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80, 0x90, 0xa0});
         NativeCpu.Exec e = new NativeCpu.Exec(c.execAddress());
         assertEquals(3, e.device());
         assertEquals(0xbeef, addr(e.stream()));
         assertEquals(0xcafe, addr(e.workspace()));
         assertEquals(4096, e.workspace_bytes());
         assertEquals(0, e.threads(), "a new call starts with threads 0");
+    }
+
+    @Test
+    void oneShotFormsWriteEveryFieldAndReplaceTheLastCall() {
+        // a builder-style call leaves addresses behind; the one-shot form (the public API's path) overwrites each
+        NormCall.forward(0, 0, 0, 0, 1, 8, 1e-5).x(9).residual(9).gamma(9).beta(9).y(9).residualOut(9).mean(9)
+                .rstd(9).threads(9);
+        NormCall f = NormCall.forward(1, 1, 2, 0, 123_456_789_012L, 768, 1e-5, 0x1000, 0, 0x3000, 0x4000, 0x5000, 0,
+                0x7000, 0x8000, 5);
+        assertForward(f, 1, 1, 2, 0, 123_456_789_012L, 768, 1e-5, new long[] {0x1000, 0, 0x3000, 0x4000, 0x5000, 0,
+                0x7000, 0x8000});
+        assertEquals(5, new NativeCpu.Exec(f.execAddress()).threads());
+
+        NormCall.backward(0, 0, 0, 0, 1, 8).dy(9).dresidualOut(9).x(9).mean(9).rstd(9).gamma(9).beta(9).dx(9)
+                .dgamma(9).dbeta(9).threads(9);
+        NormCall b = NormCall.backward(1, 2, 3, 3, 7, 9, 0x10, 0, 0x30, 0, 0x50, 0x60, 0, 0x80, 0x90, 0, 2);
+        assertBackward(b, 1, 2, 3, 3, 7, 9, new long[] {0x10, 0, 0x30, 0, 0x50, 0x60, 0, 0x80, 0x90, 0});
+        assertEquals(2, new NativeCpu.Exec(b.execAddress()).threads());
+        assertThrows(IllegalStateException.class, () -> b.y(1), "a backward call refuses forward-only fields");
     }
 
     @Test
