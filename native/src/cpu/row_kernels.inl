@@ -106,16 +106,16 @@ struct Source {
 // one block, whatever the row length (with one running float32 sum per lane a row of 2^24 values drifts: every
 // new term is a smaller fraction of the accumulator). The blocks follow the column index only, so the bits do not
 // depend on threads or on which pass computes the sum.
-constexpr int64_t kSumBlock = 1024;
+constexpr int64_t kSumBlock = 1024;  // a multiple of 4 * W for every ISA
 
-// Whether hot loops get copies specialised for a common case (a sweep of one stream in RowSweep::run, the first
-// rows of a backward block in backward_pass1): yes in the units built for speed (float32 SIMD), no in those built
-// for size (the scalar path, and the other dtypes' SIMD units: cmake/Ln4jIsa.cmake). Same bits either way.
+// Whether a sweep of one stream gets a loop of its own (RowSweep::run): yes in the units built for speed (float32
+// SIMD), no in those built for size (the scalar path, and the other dtypes' SIMD units: cmake/Ln4jIsa.cmake). Same
+// bits either way.
 #if defined(LN4J_CPU_MORE_DTYPES) || defined(LN4J_CPU_SCALAR_UNIT)
 constexpr bool kSpecialisedLoops = false;
 #else
 constexpr bool kSpecialisedLoops = true;
-#endif  // a multiple of 4 * W for every ISA
+#endif
 
 // Whether the rows at p can take the ISA's streaming store (aligned to the vector store width).
 template <class V, class E>
@@ -399,15 +399,12 @@ void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
     if constexpr (FY) return V::mul(V::sub(V::load_tail(x[i] + j, t), V::load_tail(xs + j, t)), V::load_tail(xk + j, t));
     else return V::mul(V::sub(V::load_tail(x[i] + j, t), vm[i]), vr[i]);
   };
-  // kc: which accumulator pair; kf: 1 = the block's first rows (the partials start at 0), 0 = later rows, 2 = ask
-  // `first` (all compile time)
-  auto step = [&](int64_t j, auto kc, auto kf) LN4J_HOT {
-    constexpr int k = decltype(kc)::value, f = decltype(kf)::value;
+  auto step = [&](int64_t j, auto kc) LN4J_HOT {  // kc: which accumulator pair (compile time)
+    constexpr int k = decltype(kc)::value;
     R pg, pb;
     if constexpr (PARTIALS) {  // the block's first rows start the partials (no separate zeroing pass)
-      const bool zero = f == 2 ? first : f == 1;
-      pg = zero ? V::zero() : V::load(pdg + j);
-      pb = zero ? V::zero() : V::load(pdb + j);
+      pg = first ? V::zero() : V::load(pdg + j);
+      pb = first ? V::zero() : V::load(pdb + j);
     }
     for (int i = 0; i < NR; ++i) {
       R dyv = V::load(dy[i] + j);
@@ -436,28 +433,11 @@ void backward_pass1(const BackwardArgs& a, int64_t r, const ScaleGrad<V, P, G>& 
   for (int64_t b = 0; b < n; b += kSumBlock) {  // blocks as the forward's row sums: they do not drift with n
     const int64_t e = std::min(n, b + kSumBlock);
     int64_t j = b;
-    using K0 = std::integral_constant<int, 0>;
-    using K1 = std::integral_constant<int, 1>;
-    using K2 = std::integral_constant<int, 2>;
-    if constexpr (PARTIALS && kSpecialisedLoops) {  // the `first` test out of the loop (a 1 x 768 call noticed it)
-      if (first) {
-        for (; j + 2 * W <= e; j += 2 * W) {
-          step(j, K0{}, K1{});
-          step(j + W, K1{}, K1{});
-        }
-      } else {
-        for (; j + 2 * W <= e; j += 2 * W) {
-          step(j, K0{}, K0{});
-          step(j + W, K1{}, K0{});
-        }
-      }
-    } else {
-      for (; j + 2 * W <= e; j += 2 * W) {
-        step(j, K0{}, K2{});
-        step(j + W, K1{}, K2{});
-      }
+    for (; j + 2 * W <= e; j += 2 * W) {
+      step(j, std::integral_constant<int, 0>{});
+      step(j + W, std::integral_constant<int, 1>{});
     }
-    for (; j + W <= e; j += W) step(j, K0{}, K2{});
+    for (; j + W <= e; j += W) step(j, std::integral_constant<int, 0>{});
     if (j < e) {
       const int t = int(e - j);
       R pg, pb;
