@@ -668,7 +668,10 @@ void cross_device_bits(int ndev) {
   const X xs[] = {{LN4J_FLOAT32, LN4J_FLOAT32, 5, 20000, 0},  {LN4J_FLOAT32, LN4J_FLOAT32, 4, 20000, 1},
                   {LN4J_FLOAT32, LN4J_FLOAT32, 4, 20000, 2},  {LN4J_FLOAT32, LN4J_FLOAT32, 3, 20001, 3},
                   {LN4J_BFLOAT16, LN4J_FLOAT32, 4, 40000, 0}, {LN4J_FLOAT16, LN4J_FLOAT16, 3, 40000, 4},
-                  {LN4J_FLOAT64, LN4J_FLOAT64, 3, 8000, 0},   {LN4J_FLOAT32, LN4J_FLOAT32, 3, 12000, 1}};
+                  {LN4J_FLOAT64, LN4J_FLOAT64, 3, 8000, 0},   {LN4J_FLOAT32, LN4J_FLOAT32, 3, 12000, 1},
+                  // more rows than parts (kMaxParts = 512): each part accumulates several rows' partials, in shared
+                  // memory on the first device and in the workspace on the second
+                  {LN4J_FLOAT32, LN4J_FLOAT32, 1030, 8200, 0}};
   for (const X& x : xs) {
     Case c{x.xd, x.pd, x.rows, x.cols};
     if (x.variant == 1) { c.rms = true; c.residual = true; }
