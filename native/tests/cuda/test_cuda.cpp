@@ -22,6 +22,15 @@
 #include "layernorm4j/layernorm4j.h"
 #include "ln4j_reference.h"
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) && !defined(__SANITIZE_ADDRESS__)
+#define __SANITIZE_ADDRESS__ 1
+#endif
+#endif
+#if defined(LN4J_CUDA_EMULATED) && defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace {
 
 int failures = 0;
@@ -659,7 +668,10 @@ void cross_device_bits(int ndev) {
   const X xs[] = {{LN4J_FLOAT32, LN4J_FLOAT32, 5, 20000, 0},  {LN4J_FLOAT32, LN4J_FLOAT32, 4, 20000, 1},
                   {LN4J_FLOAT32, LN4J_FLOAT32, 4, 20000, 2},  {LN4J_FLOAT32, LN4J_FLOAT32, 3, 20001, 3},
                   {LN4J_BFLOAT16, LN4J_FLOAT32, 4, 40000, 0}, {LN4J_FLOAT16, LN4J_FLOAT16, 3, 40000, 4},
-                  {LN4J_FLOAT64, LN4J_FLOAT64, 3, 8000, 0},   {LN4J_FLOAT32, LN4J_FLOAT32, 3, 12000, 1}};
+                  {LN4J_FLOAT64, LN4J_FLOAT64, 3, 8000, 0},   {LN4J_FLOAT32, LN4J_FLOAT32, 3, 12000, 1},
+                  // more rows than parts (kMaxParts = 512): each part accumulates several rows' partials, in shared
+                  // memory on the first device and in the workspace on the second
+                  {LN4J_FLOAT32, LN4J_FLOAT32, 1030, 8200, 0}};
   for (const X& x : xs) {
     Case c{x.xd, x.pd, x.rows, x.cols};
     if (x.variant == 1) { c.rms = true; c.residual = true; }
@@ -735,6 +747,22 @@ void bad_mask_kernel(float* out) {  // the upper half-warp is not named by the m
   const float v = __shfl_xor_sync(0x0000ffffu, float(threadIdx.x), 1);
   out[threadIdx.x] = v;
 }
+void divergent_shuffle_kernel(float* out) {  // full mask, but the two half-warps are at different shuffles
+  float v;
+  if (threadIdx.x < 16)
+    v = __shfl_xor_sync(0xffffffffu, float(threadIdx.x), 1);
+  else
+    v = __shfl_xor_sync(0xffffffffu, float(threadIdx.x), 1);
+  out[threadIdx.x] = v;
+}
+void smem_garbage_kernel(float* out) {  // block b records whether its shared memory starts with any non-zero byte
+  const unsigned char* sm = emu::dyn_smem();
+  if (threadIdx.x == 0) {
+    unsigned char any = 0;
+    for (int i = 0; i < 64; ++i) any |= sm[i];
+    out[blockIdx.x] = any ? 1.0f : 0.0f;
+  }
+}
 void smem_kernel(float* out) {  // block b records what it finds, then writes its own mark
   float* sm = reinterpret_cast<float*>(emu::dyn_smem());
   if (threadIdx.x == 0) {
@@ -766,10 +794,26 @@ void emulation_checks() {
   std::fill(out, out + 64, 0.0f);
   emu::launcher(2, 32, 64, nullptr, smem_kernel)(out);
   CHECK(out[0] != 12345.0f && out[1] != 12345.0f, "emulation: shared memory kept across blocks");
+  // ... and garbage, not zeros: a kernel that reads shared memory it did not write must not see a clean 0.
+  std::fill(out, out + 64, 0.0f);
+  emu::launcher(2, 32, 64, nullptr, smem_garbage_kernel)(out);
+  CHECK(out[0] == 1.0f && out[1] == 1.0f, "emulation: a block's shared memory starts zero-filled, not with garbage");
   // Shuffle masks: lanes outside the mask calling it, and reads outside it, are reported.
   const long v0 = emu::violations();
   emu::launcher(1, 32, 0, nullptr, bad_mask_kernel)(out);
   CHECK(emu::violations() > v0, "emulation: a shuffle whose mask leaves out calling lanes was not reported");
+#if defined(__SANITIZE_ADDRESS__)
+  {  // Device memory is allocated at its exact size: the byte past the end is poisoned (an overrun is reported).
+    Dev d(13);
+    const char* p = static_cast<const char*>(d.ptr);
+    CHECK(p && !__asan_address_is_poisoned(p + 12) && __asan_address_is_poisoned(p + 13),
+          "emulation: cudaMalloc(13) is not exactly 13 bytes to AddressSanitizer");
+  }
+#endif
+  // Lanes the mask names must arrive at the same shuffle: a divergent pair of full-mask shuffles is reported.
+  const long v1 = emu::violations();
+  emu::launcher(1, 32, 0, nullptr, divergent_shuffle_kernel)(out);
+  CHECK(emu::violations() > v1, "emulation: lanes named by a shuffle's mask at different shuffles were not reported");
   bad_mask_baseline = emu::violations();
 
   // Stale errors: an earlier failure of this thread (another library's launch) is not reported against the next
@@ -840,7 +884,13 @@ void emulation_checks() {
     cudaMemcpy(dy.ptr, h.data(), size_t(n) * 4, cudaMemcpyHostToDevice);
     cudaMemcpy(g.ptr, hg.data(), size_t(cols) * 4, cudaMemcpyHostToDevice);
     cudaMemcpy(rstd.ptr, hr.data(), size_t(rows) * 4, cudaMemcpyHostToDevice);
-    for (const char* api : {"cudaMemsetAsync", "launch", "cudaMemcpyAsync", "cudaStreamSynchronize"}) {
+    // Each failure is reported against the call that failed (the message names it), not against a later one.
+    const char* const apis[][2] = {{"cudaMemsetAsync", "cudaMemsetAsync"},
+                                   {"launch", "launch of first_zero_gamma"},
+                                   {"cudaMemcpyAsync", "cudaMemcpyAsync"},
+                                   {"cudaStreamSynchronize", "cudaStreamSynchronize"}};
+    for (const auto& an : apis) {
+      const char* api = an[0];
       dx.poison();
       dg.poison();
       emu::inject_failure(api, cudaErrorInvalidValue);
@@ -855,8 +905,10 @@ void emulation_checks() {
       ba.dgamma = dg.ptr;
       const ln4j_exec ex = on_device(0, ws.ptr, wsb);
       const int s = ln4j_cuda_backward(&ba, &ex);
-      CHECK(s == LN4J_ERR_CUDA && std::strstr(ln4j_cuda_last_error(), "cudaErrorInvalidValue"),
-            "failed %s in the backward from y: status %d, message '%s'", api, s, ln4j_cuda_last_error());
+      CHECK(s == LN4J_ERR_CUDA && std::strstr(ln4j_cuda_last_error(), "cudaErrorInvalidValue") &&
+                std::strstr(ln4j_cuda_last_error(), an[1]),
+            "failed %s in the backward from y: status %d, message '%s' (expected to name %s)", api, s,
+            ln4j_cuda_last_error(), an[1]);
       CHECK(all_poisoned(dx) && all_poisoned(dg), "failed %s in the backward from y: outputs written", api);
       (void)cudaGetLastError();
     }
