@@ -251,11 +251,14 @@ public final class CudaBackend implements Backend {
     public int backward(NormCall call) {
         checkUsable();
         long stream = CudaStreams.current(ordinal);
-        long need = NativeCuda.ln4j_cuda_backward_workspace_bytes(call.argsAddress());
+        CudaCalls fake = injected;  // the kernel calls go through a fake runtime only in tests
+        long need = fake != null ? fake.backwardWorkspaceBytes(call.argsAddress())
+                : NativeCuda.ln4j_cuda_backward_workspace_bytes(call.argsAddress());
         // The lease is held until the kernels are enqueued: no other thread frees the block before that.
         try (CudaWorkspaces.Lease ws = workspaces.lease(stream, need)) {
             call.onCuda(ordinal, stream, ws.address(), ws.bytes());
-            return noteKernelStatus(NativeCuda.ln4j_cuda_backward(call.argsAddress(), call.execAddress()));
+            return noteKernelStatus(fake != null ? fake.backwardKernels(call.argsAddress(), call.execAddress())
+                    : NativeCuda.ln4j_cuda_backward(call.argsAddress(), call.execAddress()));
         }
     }
 

@@ -30,4 +30,17 @@ interface CudaCalls {
 
     /** cudaGetErrorName of a status. */
     String errorName(int status);
+
+    /** The library's backward workspace size for a call struct ({@link NativeCuda}; a fake may answer its own). */
+    default long backwardWorkspaceBytes(long args) {
+        return NativeCuda.ln4j_cuda_backward_workspace_bytes(args);
+    }
+
+    /**
+     * Enqueues the library's backward kernels ({@link NativeCuda}): a fake stands in to hold a launch in progress
+     * while another thread grows the same stream's workspace.
+     */
+    default int backwardKernels(long args, long exec) {
+        return NativeCuda.ln4j_cuda_backward(args, exec);
+    }
 }

@@ -22,7 +22,7 @@ import org.layernorm4j.LayerNormException;
  */
 class CudaBackendWithoutGpuTest {
     /** Records every call; memory is fake addresses; {@link #failNext} makes the next call return a status. */
-    static final class FakeCalls implements CudaCalls {
+    static class FakeCalls implements CudaCalls {
         final List<String> log = Collections.synchronizedList(new ArrayList<>());
         volatile int failNext;
         long next = 0x10000;
@@ -147,6 +147,57 @@ class CudaBackendWithoutGpuTest {
         if (err.get() != null) throw new AssertionError(err.get());
         int aAt = f.log.indexOf("A enqueued with 10000"), sync = f.log.indexOf("sync 0"), free = f.log.indexOf("free 10000");
         assertTrue(aAt >= 0 && aAt < sync && sync < free, "A enqueues, then the stream is synchronized, then freed: " + f.log);
+    }
+
+    @Test
+    void aBackwardHoldsItsWorkspaceUntilItsKernelsAreEnqueued() throws Exception {
+        CountDownLatch inLaunch = new CountDownLatch(1), finish = new CountDownLatch(1);
+        FakeCalls f = new FakeCalls() {
+            @Override
+            public long backwardWorkspaceBytes(long args) {
+                return Thread.currentThread().getName().equals("A") ? 4096 : 1 << 20;
+            }
+
+            @Override
+            public int backwardKernels(long args, long exec) {
+                String me = Thread.currentThread().getName();
+                if (me.equals("A")) {
+                    inLaunch.countDown();
+                    try {
+                        assertTrue(finish.await(10, TimeUnit.SECONDS));
+                    } catch (InterruptedException e) {
+                        throw new AssertionError(e);
+                    }
+                }
+                log.add(me + " enqueued");
+                return 0;
+            }
+        };
+        CudaBackend be = new CudaBackend(0, f);
+        AtomicReference<Throwable> err = new AtomicReference<>();
+        Runnable backward = () -> {  // a 4 x 768 float32 backward on the thread's stream (0: no scope)
+            try {
+                assertEquals(0, be.backward(NormCall.backward(0, 0, 0, 0, 4, 768)));
+            } catch (Throwable t) {
+                err.set(t);
+            }
+        };
+        Thread a = new Thread(backward, "A");
+        a.start();
+        assertTrue(inLaunch.await(10, TimeUnit.SECONDS));
+        Thread b = new Thread(backward, "B");  // needs a larger workspace on the same stream
+        b.start();
+        b.join(300);
+        assertTrue(b.isAlive(), "B must wait while A's kernels are being enqueued: " + f.log);
+        assertFalse(f.log.contains("free 10000"), "A's workspace freed under its launch: " + f.log);
+        finish.countDown();
+        a.join(10_000);
+        b.join(10_000);
+        if (err.get() != null) throw new AssertionError(err.get());
+        int aAt = f.log.indexOf("A enqueued"), sync = f.log.indexOf("sync 0"), free = f.log.indexOf("free 10000"),
+                bAt = f.log.indexOf("B enqueued");
+        assertTrue(aAt >= 0 && aAt < sync && sync < free && free < bAt,
+                "A enqueues, the stream is synchronized, A's block freed, then B enqueues: " + f.log);
     }
 
     @Test
