@@ -61,15 +61,15 @@ bool time_series(Call&& call, int sets, const TimingPlan& plan, Timing& out) {
   return true;
 }
 
-// The ceiling of one result: run(kind, set) moves the bytes once with that kind (CeilKind); all three kinds are
+// The ceiling of one result: run(kind, set) moves the bytes once with that kind (CeilKind); all four kinds are
 // timed in the same run and the fastest is kept. r.note says which won and what each moved.
 template <class Run>
 void best_ceiling(Run&& run, int sets, const TimingPlan& plan, Result& r) {
-  const CeilKind kinds[] = {CeilKind::Ordinary, CeilKind::Stream, CeilKind::Memcpy};
-  const char* shortname[] = {"ordinary", "non-temporal", "memcpy"};
+  const CeilKind kinds[] = {CeilKind::Ordinary, CeilKind::Stream, CeilKind::Prefetched, CeilKind::Memcpy};
+  const char* shortname[] = {"ordinary", "non-temporal", "prefetched", "memcpy"};
   std::string all;
   bool have = false;
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 4; ++i) {
     Timing t;
     time_series([&](int s) { run(kinds[i], s); return true; }, sets, plan, t);
     const double gbps = t.median_us > 0 ? r.bytes / (t.median_us * 1e-6) / 1e9 : 0;
