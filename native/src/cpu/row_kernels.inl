@@ -78,6 +78,13 @@ struct ScaleGrad {
 };
 
 // ---- forward -----------------------------------------------------------------------------------------------
+// Software prefetches of rows read from memory ask for L2 (locality 2: PREFETCHT1), not L1. Measured (AMD EPYC
+// Zen 4, 1 thread, A/B in one process over rotating buffers): L1 prefetches (T0) of the next rows were 1.1-1.5x
+// slower in the backward at 768-16384 columns and 1.1-1.3x slower in the forward at 256-768 columns, the same at
+// 256-column backwards and in cache. L2 is large enough for rows ahead; an L1 prefetch holds one of the few L1
+// miss buffers the demand loads need, and evicts lines the current rows still use.
+constexpr int kPrefetchLocality = 2;
+
 // The forward's input rows, loaded and converted by the load helper: x, or s = x + residual (kResidual), summed
 // in the accumulation type (residual_out receives s rounded to x_dtype; the statistics use the unrounded s).
 template <class V, class X, bool RES>
@@ -94,10 +101,11 @@ struct Source {
     if constexpr (RES) return V::add(V::load_tail(x + j, t), V::load_tail(res + j, t));
     else return V::load_tail(x + j, t);
   }
-  // Asks for the cache line holding element j (of every input) ahead of its use.
+  // Asks for the cache line holding element j (of every input) ahead of its use, into L2 (PREFETCHT1), see
+  // kPrefetchLocality.
   LN4J_HOT void prefetch(int64_t j) const {
-    __builtin_prefetch(x + j, 0, 3);
-    if constexpr (RES) __builtin_prefetch(res + j, 0, 3);
+    __builtin_prefetch(x + j, 0, kPrefetchLocality);
+    if constexpr (RES) __builtin_prefetch(res + j, 0, kPrefetchLocality);
   }
 };
 
@@ -369,13 +377,16 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
       // Wide rows: two sweeps of at most two rows each. One sweep over three rows (six streams with a residual)
       // put them all in the same L1 sets when the row length is a multiple of 4 KiB, and the fused residual
       // forward fell to a quarter of its speed (ln4j_bench --fused, 4096 and 16384 columns, Zen 3).
+      // The write sweep also asks for row r+3 (into L2, see kPrefetchLocality): Zen 4, 1 thread, cold, 0.88-0.95x
+      // the time at 4096 and 16384 columns.
+      const S x3w = src(r + 3 < r1 ? r + 3 : r);
       Sweep centred;
       centred.x1 = r + 1 < r1 ? &x1 : nullptr;
       centred.m1 = V::set1(m1);
       A unused;
       centred.run(n, &s1, &s2, &unused);
       Sweep write{&x, y, s_out, V::set1(m0), V::set1(c), V::set1(rstd), affine, nt_row,
-                  nullptr, V::zero(), !RMS && r + 2 < r1 ? &x2 : nullptr, nullptr, y_ahead(r + 2)};
+                  nullptr, V::zero(), !RMS && r + 2 < r1 ? &x2 : nullptr, r + 3 < r1 ? &x3w : nullptr, y_ahead(r + 2)};
       A u1, u2;
       write.run(n, &u1, &u2, &next_sum);
     }
@@ -553,8 +564,8 @@ struct Pass2Row {
     int64_t j = 0;
     if (px) {
       for (; j + L <= n; j += L) {
-        __builtin_prefetch(px + j, 0, 3);
-        __builtin_prefetch(pdy + j, 0, 3);
+        __builtin_prefetch(px + j, 0, kPrefetchLocality);
+        __builtin_prefetch(pdy + j, 0, kPrefetchLocality);
         for (int64_t h = 0; h < L; h += W) at(j + h);
       }
     }
