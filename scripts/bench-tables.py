@@ -59,7 +59,7 @@ def native_tables(rows, out):
         return
     threads = sorted({int(r["threads"]) for r in rows if r["backend"] == "cpu"})
     out.append(f"Path: `{isa}`. % = share of the honest same-run ceiling (fastest of an ordinary-store loop, a "
-               "non-temporal-store loop, a prefetched ordinary-store loop and memcpy moving the same bytes; the kind that won is given); "
+               "non-temporal-store loop, each of them with software prefetches, and memcpy moving the same bytes; the kind that won is given); "
                "x peer = peer median / ours (above 1: ours faster). Targets: forward ≥ 85%, backward ≥ 75%, "
                "faster than both peers (✓ met, ✗ missed). `!` = a series other processes disturbed (not a "
                "measurement).\n")

@@ -109,7 +109,7 @@ struct Result {
   bool sweep;
   Status status;
   std::string note;     // error message / where it went wrong
-  std::string ceiling_kind;      // ceilings: which of the four kinds won (ceil_kind_name)
+  std::string ceiling_kind;      // ceilings: which of the five kinds won (ceil_kind_name)
   std::string regime = "cold";  // "cold": rotating buffer sets; "warm": one set, as a user times without rotation
   Timing t;
   double bytes = 0, gbps = 0;
@@ -142,10 +142,10 @@ struct Options {
 };
 
 // ---- ceiling kernels (ceiling.cpp): our own std::thread pool with the same thread count ------------------
-// copy n bytes src -> dst; and dst = a + b over n bytes of floats (read two, write one). Each in four kinds; the
+// copy n bytes src -> dst; and dst = a + b over n bytes of floats (read two, write one). Each in five kinds; the
 // harness's ceiling is the fastest of them in the same run (README "Ceilings"). CeilKind::Memcpy for r2w1 copies
 // 1.5n bytes from a to dst (the same total bytes), so a and dst must hold 1.5n bytes.
-enum class CeilKind { Ordinary, Stream, Prefetched, Memcpy };
+enum class CeilKind { Ordinary, Stream, Prefetched, StreamPrefetched, Memcpy };
 const char* ceil_kind_name(CeilKind k);
 void ceiling_copy(int threads, CeilKind kind, void* dst, const void* src, size_t n);
 void ceiling_r2w1(int threads, CeilKind kind, void* dst, const void* a, const void* b, size_t n);

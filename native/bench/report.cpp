@@ -120,8 +120,8 @@ void print_table(const std::vector<Result>& rs, const std::string& machine) {
     }
   }
   std::printf("\nvs_oneDNN, vs_PyTrch = peer median / ours median (above 1: ours faster). %%ceil = GB/s / same-run ceiling "
-              "GB/s; the ceiling is the fastest of an ordinary-store loop, a non-temporal-store loop, a prefetched ordinary-store "
-              "loop and memcpy moving the same bytes (its row says which won).\n");
+              "GB/s; the ceiling is the fastest of an ordinary-store loop, a non-temporal-store loop, each of them with software "
+              "prefetches, and memcpy moving the same bytes (its row says which won).\n");
 }
 
 bool write_csv(const std::string& path, const std::vector<Result>& rs, const std::string& machine) {

@@ -61,15 +61,16 @@ bool time_series(Call&& call, int sets, const TimingPlan& plan, Timing& out) {
   return true;
 }
 
-// The ceiling of one result: run(kind, set) moves the bytes once with that kind (CeilKind); all four kinds are
+// The ceiling of one result: run(kind, set) moves the bytes once with that kind (CeilKind); all five kinds are
 // timed in the same run and the fastest is kept. r.note says which won and what each moved.
 template <class Run>
 void best_ceiling(Run&& run, int sets, const TimingPlan& plan, Result& r) {
-  const CeilKind kinds[] = {CeilKind::Ordinary, CeilKind::Stream, CeilKind::Prefetched, CeilKind::Memcpy};
-  const char* shortname[] = {"ordinary", "non-temporal", "prefetched", "memcpy"};
+  const CeilKind kinds[] = {CeilKind::Ordinary, CeilKind::Stream, CeilKind::Prefetched, CeilKind::StreamPrefetched,
+                            CeilKind::Memcpy};
+  const char* shortname[] = {"ordinary", "non-temporal", "prefetched", "prefetched non-temporal", "memcpy"};
   std::string all;
   bool have = false;
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 5; ++i) {
     Timing t;
     time_series([&](int s) { run(kinds[i], s); return true; }, sets, plan, t);
     const double gbps = t.median_us > 0 ? r.bytes / (t.median_us * 1e-6) / 1e9 : 0;
