@@ -317,12 +317,13 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
   // Rows up to kPrefetchRowBytes run one sweep per row and prefetch the row after the one they read from memory:
   // measured (ln4j_bench, Zen 3) the demand reads alone leave short rows waiting on memory. Wider rows: see below.
   const bool prefetch = n * int64_t(sizeof(X)) * (RES ? 2 : 1) <= kPrefetchRowBytes;
-  // Streaming stores when the whole call's footprint (reads and writes) passes the threshold (cache_info.h).
-  // Not with the residual on wide rows: streaming y and residual_out while reading x and residual (all at the same
-  // offsets within 4 KiB pages) ran at a third of the speed of ordinary stores (ln4j_bench --fused, 4096 and 16384
-  // columns, Zen 3; at 768 columns streaming stays ahead).
+  // Streaming stores when the whole call's footprint (reads and writes) passes the threshold (cache_info.h); the
+  // rows then come from memory, and the prefetches further ahead below pay. The fused residual forward on wide rows
+  // streams too since its wide rows run two sweeps of two rows: Zen 4, ln4j_bench --fused, cold, 4096 and 16384
+  // columns, 43-52% -> 59-76% of the ceiling at 1 thread, 41-59% -> 65-88% at 2. (It had been left out: on Zen 3,
+  // when wide rows got their two sweeps, streaming there had run at a third of the speed; not re-measured on Zen 3.)
   const int64_t streams = RES ? (a.residual_out ? 4 : 3) : 2;
-  const bool nt = stream_stores(a.rows * n * int64_t(sizeof(X)) * streams) && !(RES && !prefetch);
+  const bool nt = stream_stores(a.rows * n * int64_t(sizeof(X)) * streams);
   // The row a sweep prefetches: the row after the first one it reads from memory (RMS needs no sum), and when the
   // call's rows come from memory (footprint past the streaming threshold) up to 4 rows / ~12 KiB further: Zen 4,
   // 1 thread, cold, 0.84-0.89x the time at 256 columns and 0.83-0.85x at 768 (4 rows further); 8 rows further was
