@@ -165,77 +165,40 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void add_prefetched
 }
 
 // Streaming-store loops: AVX (32-byte stores) where the CPU has it, else SSE2 (16-byte, every x86-64). The
-// destination is first brought to the store's alignment with ordinary stores.
+// destination is first brought to the store's alignment with ordinary stores. Ahead: the loop also asks for its
+// source lines kAheadFloats ahead into L2 (PREFETCHT1), as the kernels ask for the rows they read next (the
+// "prefetched non-temporal-store" kind: with the kernels' own L2 prefetches the cold 5461 x 768 forward had read
+// 109% of a ceiling without it, Zen 4, 1 thread).
+inline void ask_line_l2(const float* p) { __builtin_prefetch(p, 0, 2); }
+template <bool Ahead>
 __attribute__((target("avx"))) void copy_stream_avx(float* d, const float* s, size_t n) {
   size_t i = 0;
   for (; i < n && (reinterpret_cast<uintptr_t>(d + i) & 31); ++i) d[i] = s[i];
   for (; i + 16 <= n; i += 16) {
+    if (Ahead && i + kAheadFloats < n) ask_line_l2(s + i + kAheadFloats);
     _mm256_stream_ps(d + i, _mm256_loadu_ps(s + i));
     _mm256_stream_ps(d + i + 8, _mm256_loadu_ps(s + i + 8));
   }
   for (; i < n; ++i) d[i] = s[i];
   _mm_sfence();
 }
+template <bool Ahead>
 void copy_stream_sse(float* d, const float* s, size_t n) {
   size_t i = 0;
   for (; i < n && (reinterpret_cast<uintptr_t>(d + i) & 15); ++i) d[i] = s[i];
-  for (; i + 8 <= n; i += 8) {
-    _mm_stream_ps(d + i, _mm_loadu_ps(s + i));
-    _mm_stream_ps(d + i + 4, _mm_loadu_ps(s + i + 4));
-  }
-  for (; i < n; ++i) d[i] = s[i];
-  _mm_sfence();
-}
-__attribute__((target("avx"))) void add_stream_avx(float* d, const float* a, const float* b, size_t n) {
-  size_t i = 0;
-  for (; i < n && (reinterpret_cast<uintptr_t>(d + i) & 31); ++i) d[i] = a[i] + b[i];
   for (; i + 16 <= n; i += 16) {
-    _mm256_stream_ps(d + i, _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
-    _mm256_stream_ps(d + i + 8, _mm256_add_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8)));
-  }
-  for (; i < n; ++i) d[i] = a[i] + b[i];
-  _mm_sfence();
-}
-void add_stream_sse(float* d, const float* a, const float* b, size_t n) {
-  size_t i = 0;
-  for (; i < n && (reinterpret_cast<uintptr_t>(d + i) & 15); ++i) d[i] = a[i] + b[i];
-  for (; i + 8 <= n; i += 8) {
-    _mm_stream_ps(d + i, _mm_add_ps(_mm_loadu_ps(a + i), _mm_loadu_ps(b + i)));
-    _mm_stream_ps(d + i + 4, _mm_add_ps(_mm_loadu_ps(a + i + 4), _mm_loadu_ps(b + i + 4)));
-  }
-  for (; i < n; ++i) d[i] = a[i] + b[i];
-  _mm_sfence();
-}
-// The streaming-store loops again, asking for their source lines kAheadFloats ahead into L2 (PREFETCHT1), as the
-// kernels ask for the rows they read next: with the kernels' own L2 prefetches the cold 5461 x 768 forward had read
-// 109% of a ceiling without this kind (Zen 4, 1 thread).
-inline void ask_line_l2(const float* p) { __builtin_prefetch(p, 0, 2); }
-__attribute__((target("avx"))) void copy_stream_prefetched_avx(float* d, const float* s, size_t n) {
-  size_t i = 0;
-  for (; i < n && (reinterpret_cast<uintptr_t>(d + i) & 31); ++i) d[i] = s[i];
-  for (; i + 16 <= n; i += 16) {
-    if (i + kAheadFloats < n) ask_line_l2(s + i + kAheadFloats);
-    _mm256_stream_ps(d + i, _mm256_loadu_ps(s + i));
-    _mm256_stream_ps(d + i + 8, _mm256_loadu_ps(s + i + 8));
-  }
-  for (; i < n; ++i) d[i] = s[i];
-  _mm_sfence();
-}
-void copy_stream_prefetched_sse(float* d, const float* s, size_t n) {
-  size_t i = 0;
-  for (; i < n && (reinterpret_cast<uintptr_t>(d + i) & 15); ++i) d[i] = s[i];
-  for (; i + 16 <= n; i += 16) {
-    if (i + kAheadFloats < n) ask_line_l2(s + i + kAheadFloats);
+    if (Ahead && i + kAheadFloats < n) ask_line_l2(s + i + kAheadFloats);
     for (size_t k = i; k < i + 16; k += 4) _mm_stream_ps(d + k, _mm_loadu_ps(s + k));
   }
   for (; i < n; ++i) d[i] = s[i];
   _mm_sfence();
 }
-__attribute__((target("avx"))) void add_stream_prefetched_avx(float* d, const float* a, const float* b, size_t n) {
+template <bool Ahead>
+__attribute__((target("avx"))) void add_stream_avx(float* d, const float* a, const float* b, size_t n) {
   size_t i = 0;
   for (; i < n && (reinterpret_cast<uintptr_t>(d + i) & 31); ++i) d[i] = a[i] + b[i];
   for (; i + 16 <= n; i += 16) {
-    if (i + kAheadFloats < n) {
+    if (Ahead && i + kAheadFloats < n) {
       ask_line_l2(a + i + kAheadFloats);
       ask_line_l2(b + i + kAheadFloats);
     }
@@ -245,11 +208,12 @@ __attribute__((target("avx"))) void add_stream_prefetched_avx(float* d, const fl
   for (; i < n; ++i) d[i] = a[i] + b[i];
   _mm_sfence();
 }
-void add_stream_prefetched_sse(float* d, const float* a, const float* b, size_t n) {
+template <bool Ahead>
+void add_stream_sse(float* d, const float* a, const float* b, size_t n) {
   size_t i = 0;
   for (; i < n && (reinterpret_cast<uintptr_t>(d + i) & 15); ++i) d[i] = a[i] + b[i];
   for (; i + 16 <= n; i += 16) {
-    if (i + kAheadFloats < n) {
+    if (Ahead && i + kAheadFloats < n) {
       ask_line_l2(a + i + kAheadFloats);
       ask_line_l2(b + i + kAheadFloats);
     }
@@ -295,10 +259,12 @@ void ceiling_copy(int threads, CeilKind kind, void* dst, const void* src, size_t
     const float* s = (const float*)src + b;
     switch (kind) {
       case CeilKind::Ordinary: copy_floats(d, s, e - b); break;
-      case CeilKind::Stream: have_avx() ? copy_stream_avx(d, s, e - b) : copy_stream_sse(d, s, e - b); break;
+      case CeilKind::Stream:
+        have_avx() ? copy_stream_avx<false>(d, s, e - b) : copy_stream_sse<false>(d, s, e - b);
+        break;
       case CeilKind::Prefetched: copy_prefetched(d, s, e - b); break;
       case CeilKind::StreamPrefetched:
-        have_avx() ? copy_stream_prefetched_avx(d, s, e - b) : copy_stream_prefetched_sse(d, s, e - b);
+        have_avx() ? copy_stream_avx<true>(d, s, e - b) : copy_stream_sse<true>(d, s, e - b);
         break;
       case CeilKind::Memcpy: std::memcpy(d, s, (e - b) * sizeof(float)); break;
     }
@@ -319,10 +285,12 @@ void ceiling_r2w1(int threads, CeilKind kind, void* dst, const void* a, const vo
     const float* y = (const float*)b + lo;
     switch (kind) {
       case CeilKind::Ordinary: add_floats(d, x, y, hi - lo); break;
-      case CeilKind::Stream: have_avx() ? add_stream_avx(d, x, y, hi - lo) : add_stream_sse(d, x, y, hi - lo); break;
+      case CeilKind::Stream:
+        have_avx() ? add_stream_avx<false>(d, x, y, hi - lo) : add_stream_sse<false>(d, x, y, hi - lo);
+        break;
       case CeilKind::Prefetched: add_prefetched(d, x, y, hi - lo); break;
       case CeilKind::StreamPrefetched:
-        have_avx() ? add_stream_prefetched_avx(d, x, y, hi - lo) : add_stream_prefetched_sse(d, x, y, hi - lo);
+        have_avx() ? add_stream_avx<true>(d, x, y, hi - lo) : add_stream_sse<true>(d, x, y, hi - lo);
         break;
       case CeilKind::Memcpy: std::memcpy(d, x, (hi - lo) * sizeof(float)); break;
     }

@@ -384,8 +384,8 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
       // Wide rows: two sweeps of at most two rows each. One sweep over three rows (six streams with a residual)
       // put them all in the same L1 sets when the row length is a multiple of 4 KiB, and the fused residual
       // forward fell to a quarter of its speed (ln4j_bench --fused, 4096 and 16384 columns, Zen 3).
-      // The write sweep also asks for row r+3 (into L2, see kPrefetchLocality): Zen 4, 1 thread, cold, 0.88-0.95x
-      // the time at 4096 and 16384 columns.
+      // With the rows from memory, the write sweep also asks for row r+3 (into L2, see kPrefetchLocality): Zen 4,
+      // 1 thread, cold, 0.88-0.95x the time at 4096 and 16384 columns.
       const S x3w = src(r + 3 < r1 ? r + 3 : r);
       Sweep centred;
       centred.x1 = r + 1 < r1 ? &x1 : nullptr;
@@ -398,7 +398,8 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
       A unused;
       centred.run(n, &s1, &s2, &unused);
       Sweep write{&x, y, s_out, V::set1(m0), V::set1(c), V::set1(rstd), affine, nt_row,
-                  nullptr, V::zero(), !RMS && r + 2 < r1 ? &x2 : nullptr, r + 3 < r1 ? &x3w : nullptr, y_ahead(r + 2)};
+                  nullptr, V::zero(), !RMS && r + 2 < r1 ? &x2 : nullptr, nt && r + 3 < r1 ? &x3w : nullptr,
+                  y_ahead(r + 2)};
       A u1, u2;
       write.run(n, &u1, &u2, &next_sum);
     }
