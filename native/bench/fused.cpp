@@ -27,7 +27,10 @@ namespace {
 size_t up64(size_t n) { return (n + 63) / 64 * 64; }
 
 struct Sets {
-  // One set: [x r] [y s] [dy dres] [dx t] [mean rstd]; pairs are adjacent so a ceiling pass can span both.
+  // One set: [x r] [y s] [dy dres] [dx t] [mean rstd] [slack]; pairs are adjacent so a ceiling pass can span both.
+  // The ceilings move the fused call's bytes, stats and parameters included, so their passes run past a pair by up
+  // to those bytes; the slack (tail_bytes) keeps the memcpy kind of the backward's ceiling, which writes 1.5 x its
+  // third of the bytes from dx, inside the set.
   unsigned char* base = nullptr;
   size_t xb = 0, set_bytes = 0, stats = 0;
   int count = 1;
@@ -42,6 +45,10 @@ struct Sets {
   float* t(int i) const { return (float*)at(i, 7); }
   float* mean(int i) const { return (float*)at(i, 8); }
   float* rstd(int i) const { return (float*)(at(i, 8) + up64(stats)); }
+  // bytes of one set for a problem: 8 tensors, the stats, and the slack (the stats and parameters the ceilings count)
+  static size_t set_size(const Problem& p) {
+    return 8 * up64(p.xbytes()) + 2 * up64(p.sbytes()) + up64(2 * p.sbytes() + 3 * p.pbytes());
+  }
 };
 
 struct Fused {
@@ -53,6 +60,7 @@ struct Fused {
   Result base(const Problem& p, const char* dir, const char* impl, int threads, double bytes) {
     Result r{};
     r.backend = "cpu-fused";
+    r.regime = o.regime == "warm" ? "warm" : "cold";  // warm: one buffer set (a 4M-element set is larger than caches)
     r.dir = dir;
     r.impl = impl;
     r.dtype = p.dtype;
@@ -120,8 +128,10 @@ struct Fused {
     // ceilings (same threads, same bytes)
     Result cf = base(p, "forward", "ceiling", threads, fwd_bytes), cb = base(p, "backward", "ceiling", threads, bwd_fused);
     if (!o.validate_only) {
-      // (slots are adjacent: the memcpy kind of the backward's ceiling spans [x r] -> [dx t])
-      best_ceiling([&](CeilKind k, int s) { ceiling_copy(threads, k, S.y(s), S.x(s), (size_t)(fwd_bytes / 2)); },
+      // (slots are adjacent: the forward's copy spans [x r] -> [dy dres] and a little further, since its byte count
+      // includes the stats and parameters; the memcpy kind of the backward's ceiling spans [x r] -> [dx t]. The
+      // forward copy must not write into [y s]: its source reaches into y.)
+      best_ceiling([&](CeilKind k, int s) { ceiling_copy(threads, k, S.dy(s), S.x(s), (size_t)(fwd_bytes / 2)); },
                    S.count, plan, cf);
       best_ceiling([&](CeilKind k, int s) { ceiling_r2w1(threads, k, S.dx(s), S.x(s), S.dy(s), (size_t)(bwd_fused / 3)); },
                    S.count, plan, cb);
@@ -267,7 +277,11 @@ void run_fused(const Options& o, std::vector<Result>& out) {
   size_t biggest = 0;
   for (int64_t c : cols) {
     int64_t rows = std::max<int64_t>(1, o.cpu_elements / c);
-    biggest = std::max(biggest, 8 * up64((size_t)(rows * c) * 4) + 2 * up64((size_t)rows * 4));
+    Problem q;
+    q.dtype = q.sdtype = q.pdtype = LN4J_FLOAT32;
+    q.rows = rows;
+    q.cols = c;
+    biggest = std::max(biggest, Sets::set_size(q));
   }
   long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
   double mib = o.rotate_mib > 0 ? o.rotate_mib : std::min(1024.0, std::max(64.0, 2.0 * (double)std::max(llc, 0L) / 1048576.0));
@@ -289,7 +303,7 @@ void run_fused(const Options& o, std::vector<Result>& out) {
     make_problem(p, LN4J_FLOAT32, std::max<int64_t>(1, o.cpu_elements / c), c, o.seed);
     F.S.xb = up64(p.xbytes());
     F.S.stats = p.sbytes();
-    F.S.set_bytes = 8 * F.S.xb + 2 * up64(p.sbytes());
+    F.S.set_bytes = Sets::set_size(p);
     F.S.count = (int)std::max<size_t>(1, bytes / F.S.set_bytes);
     for (int i = 0; i < F.S.count; ++i) F.fill(p, i);
     for (int t : threads) {
