@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -251,7 +252,9 @@ struct Cpu {
   // that fetched them from memory too was slower than the kernel (137%).
   std::vector<float> hot;  // the parameter share's region: three areas of 2 x the parameter bytes
 
-  void ceilings(const Problem& p, int threads, bool sweep, std::vector<Result>& out) {
+  // Times the forward and backward ceilings and appends them to out; with `again` (the index where the first timing
+  // put them) times them once more and keeps the faster of the two timings there (keep_faster_ceiling).
+  void ceilings(const Problem& p, int threads, bool sweep, std::vector<Result>& out, size_t again = SIZE_MAX) {
     Result f = base(p, "forward", "ceiling", threads, sweep), b = base(p, "backward", "ceiling", threads, sweep);
     const size_t X = p.xbytes(), S = p.sbytes(), P = p.pbytes();
     // forward: read x, write y, write mean and rstd (X + S each way); read gamma and beta (P each way)
@@ -269,6 +272,11 @@ struct Cpu {
       ceiling_r2w1(threads, k, A.dx(s), A.x(s), A.dy(s), bcold);
       ceiling_r2w1(threads, k, h + 2 * area, h, h + area, bhot);
     }, A.count, plan, b);
+    if (again != SIZE_MAX) {
+      keep_faster_ceiling(out[again], f);
+      keep_faster_ceiling(out[again + 1], b);
+      return;
+    }
     out.push_back(f);
     out.push_back(b);
   }
@@ -483,6 +491,7 @@ void run_cpu(const Options& o, std::vector<Result>& out) {
           std::memcpy(A.rstd(i), p.rstd.data(), p.sbytes());
         }
       }
+      if (!o.validate_only) cpu.ceilings(p, t, s.sweep, out, first);  // again, after them: keep_faster_ceiling
       // progress line: one per shape and thread count
       int bad = 0;
       for (size_t i = first; i < out.size(); ++i) bad += out[i].status == Status::WRONG || out[i].status == Status::ERROR;

@@ -87,6 +87,23 @@ void best_ceiling(Run&& run, int sets, const TimingPlan& plan, Result& r) {
   r.note = "won: " + r.ceiling_kind + " (" + all + ")";
 }
 
+// The ceilings are timed twice, before and after the implementations they bound (same shape, threads and regime), and
+// the faster timing is kept: the machine's speed drifts (on the shared 2-vCPU VMs by up to 2x within minutes), and a
+// ceiling timed in a slow moment let a kernel timed in a fast one read 108% of it (AMD EPYC family 23, 5461 x 768
+// backward, 2 threads, warm). The note says both figures.
+inline void keep_faster_ceiling(Result& kept, const Result& again) {
+  char b[160];
+  std::snprintf(b, sizeof b, "; the faster of two timings (before the implementations %.1f GB/s, after %.1f GB/s)",
+                kept.gbps, again.gbps);
+  if (again.gbps > kept.gbps) {
+    kept.t = again.t;
+    kept.gbps = again.gbps;
+    kept.ceiling_kind = again.ceiling_kind;
+    kept.note = again.note;
+  }
+  kept.note += b;
+}
+
 // A peer's verdict after its one checked call (r.check filled): WRONG (never timed), VALIDATED (--validate-only), or
 // timed over the sets.
 template <class Call>
