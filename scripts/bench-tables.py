@@ -216,9 +216,14 @@ def fused_table(rows, out):
             cells = []
             for d, i in impls:
                 r = pick(rows, cols=C, threads=t, direction=d, impl=i)
-                cells.append(f(r["pct_ceiling"]) + ("!" if r and r.get("disturbed") == "1" else "") if r else "-")
+                over = r and r["pct_ceiling"] and float(r["pct_ceiling"]) > 105
+                cells.append(f(r["pct_ceiling"]) + ("!" if r and r.get("disturbed") == "1" else "") + (" *" if over else "")
+                             if r else "-")
             out.append(f"| {C} | {t} | " + " | ".join(cells) + " |")
     out.append("")
+    if any(r["impl"] != "ceiling" and r["pct_ceiling"] and float(r["pct_ceiling"]) > 105 for r in rows):
+        out.append("`*` above 105% of its same-run ceiling: the harness says CEILING WRONG (the ceiling was not the "
+                   "fastest way to move those bytes then, or the machine's speed changed between the timings).\n")
 
 
 def main():
