@@ -29,8 +29,8 @@ size_t up64(size_t n) { return (n + 63) / 64 * 64; }
 struct Sets {
   // One set: [x r] [y s] [dy dres] [dx t] [mean rstd] [slack]; pairs are adjacent so a ceiling pass can span both.
   // The ceilings move the fused call's bytes, stats and parameters included, so their passes run past a pair by up
-  // to those bytes; the slack (tail_bytes) keeps the memcpy kind of the backward's ceiling, which writes 1.5 x its
-  // third of the bytes from dx, inside the set.
+  // to those bytes; the slack (set_size's last term) keeps the memcpy kind of the backward's ceiling, which writes
+  // 1.5 x its third of the bytes from dx, inside the set.
   unsigned char* base = nullptr;
   size_t xb = 0, set_bytes = 0, stats = 0;
   int count = 1;
