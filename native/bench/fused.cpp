@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "bench.h"
+#include "cpu/cache_info.h"
 #include "timer.h"
 
 namespace bench {
@@ -285,7 +286,9 @@ void run_fused(const Options& o, std::vector<Result>& out) {
     if (ln4j_cpu_default_threads() > 1) threads.push_back(ln4j_cpu_default_threads());
   }
   std::vector<int64_t> cols = o.cols_set ? o.cols : std::vector<int64_t>{768, 4096, 16384};
-  size_t biggest = 0;
+  // The LLC as the sweep detects it (shared last level, per socket), not sysconf's L3 (absent on some machines).
+  const size_t llc = (size_t)std::max<int64_t>(ln4j::cpu::cache_info().llc, 0);
+  size_t biggest = 0, cold = 0;  // one set of the largest shape; the arena every shape's cold regime needs
   for (int64_t c : cols) {
     int64_t rows = std::max<int64_t>(1, o.cpu_elements / c);
     Problem q;
@@ -293,10 +296,11 @@ void run_fused(const Options& o, std::vector<Result>& out) {
     q.rows = rows;
     q.cols = c;
     biggest = std::max(biggest, Sets::set_size(q));
+    // the calls that move the least: the memory-saving backwards (x or y, dy in; dx out)
+    cold = std::max(cold, cold_arena_bytes(0, llc, Sets::set_size(q), 3 * q.xbytes()));
   }
-  long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
-  double mib = o.rotate_mib > 0 ? o.rotate_mib : std::min(1024.0, std::max(64.0, 2.0 * (double)std::max(llc, 0L) / 1048576.0));
-  size_t bytes = std::max((size_t)(mib * 1048576.0), biggest);
+  double mib = o.rotate_mib > 0 ? o.rotate_mib : std::min(1024.0, std::max(64.0, 2.0 * (double)llc / 1048576.0));
+  size_t bytes = std::max((size_t)(mib * 1048576.0), o.rotate_mib > 0 ? biggest : cold);
   if (o.regime == "warm" || o.validate_only) bytes = biggest;
   bytes = (bytes + 4095) / 4096 * 4096;
   Fused F{o, {}, {o.reps, std::min(5, o.reps), o.budget_s, 50.0}, out};

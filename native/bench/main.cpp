@@ -186,9 +186,25 @@ std::string machine_name() {
   return buf;
 }
 
+size_t cold_arena_bytes(size_t auto_bytes, size_t llc, size_t set_bytes, size_t moved) {
+  moved = std::max<size_t>(moved, 1);
+  const size_t sets = std::max<size_t>(2, 1 + (2 * llc + moved - 1) / moved);
+  // At most a quarter of the machine's memory (the latency shapes' sets are mostly slack: 1 x 768 needs ~11,000
+  // sets of 72 KiB with a 32 MiB LLC), and never fewer than two sets.
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  const size_t cap = pages > 0 && page > 0 ? (size_t)pages * (size_t)page / 4 : ((size_t)1 << 32);
+  return std::max({auto_bytes, std::min(sets * set_bytes, cap), 2 * set_bytes});
+}
+
 namespace {
 
 size_t round64(size_t n) { return (n + 63) / 64 * 64; }
+
+// Bytes of one buffer set (layout() below).
+size_t set_size(const Problem& p) {
+  const size_t region = round64((p.xbytes() + 3 * p.pbytes() + 2 * p.sbytes()) * 3 / 2);
+  return 4 * region + 2 * round64(p.sbytes());
+}
 
 // Lays the problem's buffer sets out in the arena and copies the inputs into every set.
 void layout(Arena& A, const Problem& p, bool warm) {
@@ -202,7 +218,7 @@ void layout(Arena& A, const Problem& p, bool warm) {
   A.off_dx = 3 * region;
   A.off_mean = 4 * region;
   A.off_rstd = 4 * region + stats;
-  A.set_bytes = 4 * region + 2 * stats;
+  A.set_bytes = set_size(p);
   A.count = warm ? 1 : (int)std::max<size_t>(1, std::min<size_t>(A.bytes / A.set_bytes, 1 << 20));
   for (int i = 0; i < A.count; ++i) {
     std::memcpy(A.x(i), p.x.data(), p.xbytes());
@@ -426,7 +442,7 @@ void run_cpu(const Options& o, std::vector<Result>& out) {
   else if (o.regime == "both") regimes = {"cold", "warm"};
   else regimes = {o.regime};
   if (regimes.size() == 1 && regimes[0] == "warm") mib = 0;
-  size_t biggest = 0;
+  size_t biggest = 0, cold = 0;  // one set of the largest shape; the arena every shape's cold regime needs
   for (auto& s : shapes) {
     Problem q;
     q.dtype = o.dtype;
@@ -434,9 +450,12 @@ void run_cpu(const Options& o, std::vector<Result>& out) {
     q.sdtype = ln4j_stats_dtype(o.dtype);
     q.rows = s.rows;
     q.cols = s.cols;
-    biggest = std::max(biggest, 4 * round64((q.xbytes() + 3 * q.pbytes() + 2 * q.sbytes()) * 3 / 2) + 2 * round64(q.sbytes()));
+    biggest = std::max(biggest, set_size(q));
+    // the forward moves the least per call: x in, y out
+    cold = std::max(cold, cold_arena_bytes(0, (size_t)std::max(llc, 0.0), set_size(q), 2 * q.xbytes()));
   }
-  A.bytes = std::max((size_t)(mib * 1048576.0), biggest);
+  // --rotate-mib is taken as given (one set at the least); the default also holds every shape's cold sets.
+  A.bytes = std::max((size_t)(mib * 1048576.0), o.rotate_mib > 0 || mib == 0 ? biggest : cold);
   A.bytes = (A.bytes + 4095) / 4096 * 4096;
   A.base = (unsigned char*)std::aligned_alloc(4096, A.bytes);
   if (!A.base) {

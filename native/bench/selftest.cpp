@@ -86,6 +86,20 @@ int self_test() {
     bad += verdict("dx without the xhat*c2 term", check_backward(p, dx2.data(), nullptr, nullptr), false);
     bad += verdict("dgamma missing row 0", check_backward(p, dx.data(), dg2.data(), nullptr), false);
   }
+  // The cold regime's arena (cold_arena_bytes): between two uses of a set the other sets move at least 2 x the LLC.
+  {
+    const size_t M = (size_t)1 << 20, llc = 32 * M;
+    struct Case {
+      size_t auto_bytes, set, moved;
+    } cases[] = {{64 * M, 97 * M, 32 * M}, {64 * M, 97 * M, 48 * M}, {64 * M, 74112, 6144}, {1024 * M, 2 * M, M}};
+    for (const Case& c : cases) {
+      const size_t bytes = cold_arena_bytes(c.auto_bytes, llc, c.set, c.moved), sets = bytes / c.set;
+      const bool cold = sets >= 2 && (sets - 1) * c.moved >= 2 * llc && bytes >= c.auto_bytes;
+      std::printf("  cold arena, LLC 32 MiB, sets of %zu bytes moving %zu: %zu sets %s\n", c.set, c.moved, sets,
+                  cold ? "as it should" : "<-- not cold");
+      bad += cold ? 0 : 1;
+    }
+  }
   std::printf(bad ? "self-test FAILED: %d wrong verdict(s)\n" : "self-test passed\n", bad);
   return bad ? 1 : 0;
 }
