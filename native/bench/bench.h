@@ -184,10 +184,11 @@ void cuda_run_all(const Options& o, std::vector<Result>& out);
 // ---- rotating buffer sets on the host (main.cpp) ----------------------------------------------------------
 // One big allocation, cut into `count` sets of the same layout; calls walk through the sets in turn, so each
 // timed call reads data that the previous calls did not just bring into cache.
+// The default arena: 2 x the LLC, clamped to 64..1024 MiB.
+size_t auto_arena_bytes(size_t llc);
 // Bytes of the cold regime's arena for buffer sets of `set_bytes` whose calls each move at least `moved` bytes: at
-// least `auto_bytes` (the default, 2 x LLC within 64..1024 MiB), and enough sets that between two uses of a set the
-// other sets' calls move twice the LLC (so none of its data is still cached; at most a quarter of the machine's
-// memory), two sets at the least. Without the
+// least `auto_bytes`, and enough sets that between two uses of a set the other sets' calls move twice the LLC (so
+// none of its data is still cached; at most a quarter of the machine's memory), two sets at the least. Without the
 // second rule the 4M-element sweep shapes (~97 MiB per set with the ceilings' slack) got ONE set on every machine
 // with an LLC under 48 MiB: their "cold" regime was the warm one, partly served by a 32 MiB L3 (a ceiling read
 // 62 GB/s at 2 threads on a VM whose DRAM gives ~40).

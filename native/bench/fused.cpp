@@ -297,10 +297,10 @@ void run_fused(const Options& o, std::vector<Result>& out) {
     q.cols = c;
     biggest = std::max(biggest, Sets::set_size(q));
     // the calls that move the least: the memory-saving backwards (x or y, dy in; dx out)
-    cold = std::max(cold, cold_arena_bytes(0, llc, Sets::set_size(q), 3 * q.xbytes()));
+    cold = std::max(cold, cold_arena_bytes(auto_arena_bytes(llc), llc, Sets::set_size(q), 3 * q.xbytes()));
   }
-  double mib = o.rotate_mib > 0 ? o.rotate_mib : std::min(1024.0, std::max(64.0, 2.0 * (double)llc / 1048576.0));
-  size_t bytes = std::max((size_t)(mib * 1048576.0), o.rotate_mib > 0 ? biggest : cold);
+  // --rotate-mib is taken as given (one set at the least); the default holds every shape's cold sets.
+  size_t bytes = o.rotate_mib > 0 ? std::max((size_t)(o.rotate_mib * 1048576.0), biggest) : cold;
   if (o.regime == "warm" || o.validate_only) bytes = biggest;
   bytes = (bytes + 4095) / 4096 * 4096;
   Fused F{o, {}, {o.reps, std::min(5, o.reps), o.budget_s, 50.0}, out};

@@ -186,6 +186,10 @@ std::string machine_name() {
   return buf;
 }
 
+size_t auto_arena_bytes(size_t llc) {
+  return (size_t)(std::min(1024.0, std::max(64.0, 2.0 * (double)llc / 1048576.0)) * 1048576.0);
+}
+
 size_t cold_arena_bytes(size_t auto_bytes, size_t llc, size_t set_bytes, size_t moved) {
   moved = std::max<size_t>(moved, 1);
   const size_t sets = std::max<size_t>(2, 1 + (2 * llc + moved - 1) / moved);
@@ -435,13 +439,12 @@ void run_cpu(const Options& o, std::vector<Result>& out) {
 
   // Arena: README "Regimes".
   Arena A;
-  const double llc = (double)ln4j::cpu::cache_info().llc;
-  double mib = o.rotate_mib > 0 ? o.rotate_mib : std::min(1024.0, std::max(64.0, 2.0 * llc / 1048576.0));
+  const size_t llc = (size_t)std::max<int64_t>(ln4j::cpu::cache_info().llc, 0);
   std::vector<std::string> regimes;
   if (o.validate_only) regimes = {"warm"};
   else if (o.regime == "both") regimes = {"cold", "warm"};
   else regimes = {o.regime};
-  if (regimes.size() == 1 && regimes[0] == "warm") mib = 0;
+  const bool warm_only = regimes.size() == 1 && regimes[0] == "warm";
   size_t biggest = 0, cold = 0;  // one set of the largest shape; the arena every shape's cold regime needs
   for (auto& s : shapes) {
     Problem q;
@@ -452,10 +455,12 @@ void run_cpu(const Options& o, std::vector<Result>& out) {
     q.cols = s.cols;
     biggest = std::max(biggest, set_size(q));
     // the forward moves the least per call: x in, y out
-    cold = std::max(cold, cold_arena_bytes(0, (size_t)std::max(llc, 0.0), set_size(q), 2 * q.xbytes()));
+    cold = std::max(cold, cold_arena_bytes(auto_arena_bytes(llc), llc, set_size(q), 2 * q.xbytes()));
   }
-  // --rotate-mib is taken as given (one set at the least); the default also holds every shape's cold sets.
-  A.bytes = std::max((size_t)(mib * 1048576.0), o.rotate_mib > 0 || mib == 0 ? biggest : cold);
+  // --rotate-mib is taken as given (one set at the least); the default holds every shape's cold sets.
+  if (warm_only) A.bytes = biggest;
+  else if (o.rotate_mib > 0) A.bytes = std::max((size_t)(o.rotate_mib * 1048576.0), biggest);
+  else A.bytes = cold;
   A.bytes = (A.bytes + 4095) / 4096 * 4096;
   A.base = (unsigned char*)std::aligned_alloc(4096, A.bytes);
   if (!A.base) {
