@@ -78,7 +78,13 @@ struct TimingPlan {
   double budget_s;      // stop adding samples after this much time (once min_reps are in)
   double min_sample_us; // calls are batched until one sample lasts at least this long
   int retries = 3;      // a series that others disturbed is run again up to this many times (0: no check)
+  int warmup = 2;       // untimed calls before the samples (see kOursWarmup)
 };
+
+// Warm-up calls before timing this library: its kernels learn their prefetch policy over the first 21 calls of a
+// kind past the streaming threshold (ln4j_cpu_set_prefetch_policy), so the samples time the policy it keeps, as
+// any program that calls it more than a few dozen times runs it; the learning calls are not timed.
+constexpr int kOursWarmup = 24;
 
 // Other processes' CPU use, from /proc/stat (all CPUs' busy time) minus /proc/self/stat (ours, every thread).
 struct CpuClock {

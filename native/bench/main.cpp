@@ -301,6 +301,15 @@ struct Cpu {
     out.push_back(b);
   }
 
+  // The software-prefetch policy the library learned for this kind of call (when its footprint passes the
+  // streaming threshold; ln4j_cpu_set_prefetch_policy), for the report's notes: "" below the threshold.
+  static std::string prefetch_note(int backward, const Problem& p, int threads) {
+    const int64_t footprint = int64_t(p.xbytes()) * (backward ? 3 : 2);
+    if (footprint < ln4j_cpu_stream_threshold()) return "";
+    const int32_t c = ln4j_cpu_prefetch_choice(backward, 0, p.cols, p.dtype, threads);
+    return c >= 0 ? "prefetch policy " + std::to_string(c) : c == -1 ? "prefetch policy still learning" : "";
+  }
+
   // Per-thread busy time of a call at `threads` threads: calls run for ~0.3 s while /proc/self/task gives every
   // thread's CPU time; the `threads` busiest threads (the caller and the library's pool workers) are reported as
   // a share of the wall time. A worker that finished its blocks spins briefly (~0.1 ms) before it sleeps, which
@@ -390,8 +399,12 @@ struct Cpu {
       } else if (o.validate_only) {
         f.status = Status::VALIDATED;
       } else {
-        finish(f, time_series([&](int s) { return fwd(s) == LN4J_OK; }, A.count, plan, f.t));
-        if (threads > 1 && sweep && o.busy) f.note = busy_note(threads, [&](int s) { return fwd(s) == LN4J_OK; });
+        TimingPlan ours = plan;
+        ours.warmup = kOursWarmup;
+        finish(f, time_series([&](int s) { return fwd(s) == LN4J_OK; }, A.count, ours, f.t));
+        f.note = prefetch_note(0, p, threads);
+        if (threads > 1 && sweep && o.busy)
+          f.note += (f.note.empty() ? "" : "; ") + busy_note(threads, [&](int s) { return fwd(s) == LN4J_OK; });
       }
     }
     // the backward reads the reference statistics, whatever the forward wrote
@@ -414,8 +427,12 @@ struct Cpu {
       } else if (o.validate_only) {
         b.status = Status::VALIDATED;
       } else {
-        finish(b, time_series([&](int s) { return bwd(s) == LN4J_OK; }, A.count, plan, b.t));
-        if (threads > 1 && sweep && o.busy) b.note = busy_note(threads, [&](int s) { return bwd(s) == LN4J_OK; });
+        TimingPlan ours = plan;
+        ours.warmup = kOursWarmup;
+        finish(b, time_series([&](int s) { return bwd(s) == LN4J_OK; }, A.count, ours, b.t));
+        b.note = prefetch_note(1, p, threads);
+        if (threads > 1 && sweep && o.busy)
+          b.note += (b.note.empty() ? "" : "; ") + busy_note(threads, [&](int s) { return bwd(s) == LN4J_OK; });
       }
     }
     out.push_back(f);

@@ -19,7 +19,7 @@ bool time_series_once(Call&& call, int sets, const TimingPlan& plan, Timing& out
     idx = (idx + 1) % sets;
     return idx;
   };
-  for (int i = 0; i < 2; ++i)
+  for (int i = 0; i < std::max(plan.warmup, 0); ++i)
     if (!call(next())) return false;
   double t0 = now_s();
   if (!call(next())) return false;

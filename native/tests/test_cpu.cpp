@@ -55,6 +55,20 @@ struct Buf {
   std::vector<unsigned char> store;
   unsigned char* p = nullptr;
   Buf() = default;
+  // A copy owns its own storage, at the same offset from its start (the default copy kept pointing at the
+  // original's storage, so a test comparing a saved copy with a later result compared the result with itself).
+  Buf(const Buf& o) : dt(o.dt), n(o.n), store(o.store), p(o.p ? store.data() + (o.p - o.store.data()) : nullptr) {}
+  Buf& operator=(const Buf& o) {
+    if (this != &o) {
+      dt = o.dt;
+      n = o.n;
+      store = o.store;
+      p = o.p ? store.data() + (o.p - o.store.data()) : nullptr;
+    }
+    return *this;
+  }
+  Buf(Buf&&) = default;  // a moved vector keeps its buffer, so p stays valid
+  Buf& operator=(Buf&&) = default;
   Buf(int dtype, int64_t count, bool unaligned) : dt(dtype), n(count) {
     store.assign(size_t((count + 16) * esize(dt)) + 64, 0);
     uintptr_t base = (reinterpret_cast<uintptr_t>(store.data()) + 63) & ~uintptr_t(63);
@@ -704,6 +718,113 @@ void test_streaming_stores() {
   ln4j_cpu_set_stream_threshold(saved == ln4j_cpu_stream_threshold() ? -1 : saved);
 }
 
+// The backward's software-prefetch policies (cpu/prefetch_tuner.h). Each of the four, forced, gives the same bits
+// as policy 0 for every path, dtype and variant (rows in pairs and an odd last row, narrow and wide rows, 1-3
+// threads), and passes the reference checks; the setting and its API reject bad values; in auto mode a fresh kind
+// of call learns a policy after 21 calls, also with two threads calling at once, and every call's results are the
+// same bits as the first one's.
+void test_prefetch_policies() {
+  std::mt19937_64 rng(41);
+  const int64_t saved = ln4j_cpu_stream_threshold();
+  ln4j_cpu_set_stream_threshold(0);  // every call "from memory": the policy applies
+  const int64_t shapes[][2] = {{9, 256}, {5, 1000}, {3, 4097}, {4, 768}};
+  int k = 0;
+  for (int isa : isas())
+    for (auto& dt : kDtypes)
+      for (auto& sh : shapes) {
+        ++k;
+        const int variant = k % 4;  // plain, dresidual_out, RMS, zero-centred from-y
+        Case c{isa, dt[0], dt[1], sh[0], sh[1], true, variant != 2, (k % 3) == 1, 1 + k % 3};
+        if (variant == 1) c.res = c.res_out = true;
+        if (variant == 2) c.norm = LN4J_NORM_RMS;
+        if (variant == 3) c.flags = LN4J_FLAG_ZERO_CENTERED_GAMMA;
+        Data d = make(c);
+        fill(d, c, rng, -2.5, 1.75);
+        CHECK(ln4j_cpu_set_prefetch_policy(0) == LN4J_OK, "policy 0");
+        CHECK(run_forward(c, d, 1e-5) == LN4J_OK, "%s: forward", label(c, "prefetch").c_str());
+        const Buf y0 = d.y, mean0 = d.mean, rstd0 = d.rstd, rout0 = d.rout;
+        for (int32_t pol = 1; pol < 4; ++pol) {  // the forward
+          CHECK(ln4j_cpu_set_prefetch_policy(pol) == LN4J_OK && ln4j_cpu_prefetch_policy() == pol, "policy %d", pol);
+          char what[64];
+          std::snprintf(what, sizeof what, "forward prefetch policy %d", pol);
+          CHECK(run_forward(c, d, 1e-5) == LN4J_OK, "%s: status", label(c, what).c_str());
+          check_forward(c, d, 1e-5, {}, label(c, what));
+          CHECK(d.y.same_bits(y0) && d.rstd.same_bits(rstd0) && (c.rms() || d.mean.same_bits(mean0)) &&
+                    (!c.res || d.rout.same_bits(rout0)),
+                "%s: bits differ from policy 0", label(c, what).c_str());
+        }
+        CHECK(ln4j_cpu_set_prefetch_policy(0) == LN4J_OK, "policy 0");
+        if (variant == 3) c.flags |= LN4J_FLAG_BACKWARD_FROM_OUTPUT;
+        CHECK(run_backward(c, d, true, c.beta) == LN4J_OK, "%s: backward", label(c, "prefetch").c_str());
+        const Buf dx0 = d.dx, dg0 = d.dg, db0 = d.db;
+        for (int32_t pol = 1; pol < 4; ++pol) {
+          CHECK(ln4j_cpu_set_prefetch_policy(pol) == LN4J_OK && ln4j_cpu_prefetch_policy() == pol, "policy %d", pol);
+          const int st = run_backward(c, d, true, c.beta);
+          char what[64];
+          std::snprintf(what, sizeof what, "backward prefetch policy %d", pol);
+          CHECK(st == LN4J_OK, "%s: status %d", label(c, what).c_str(), st);
+          check_backward(c, d, true, c.beta, {}, {}, label(c, what));
+          CHECK(d.dx.same_bits(dx0) && d.dg.same_bits(dg0) && (!c.beta || d.db.same_bits(db0)),
+                "%s: bits differ from policy 0", label(c, what).c_str());
+        }
+      }
+  // The setting: fixed values read back, bad ones refused (the setting unchanged), -2 = the environment (auto here).
+  CHECK(ln4j_cpu_set_prefetch_policy(2) == LN4J_OK && ln4j_cpu_prefetch_policy() == 2, "policy 2");
+  CHECK(ln4j_cpu_prefetch_choice(1, 0, 768, LN4J_FLOAT32, 1) == 2, "a fixed policy is the choice");
+  CHECK(ln4j_cpu_set_prefetch_policy(4) == LN4J_ERR_INVALID_ARGUMENT && ln4j_cpu_prefetch_policy() == 2,
+        "policy 4 refused");
+  CHECK(std::strstr(ln4j_last_error(), "policy") != nullptr, "the message names the policy: %s", ln4j_last_error());
+  CHECK(ln4j_cpu_set_prefetch_policy(-3) == LN4J_ERR_INVALID_ARGUMENT, "policy -3 refused");
+  CHECK(ln4j_cpu_prefetch_choice(2, 0, 768, LN4J_FLOAT32, 1) == -2 && ln4j_cpu_prefetch_choice(1, 0, 768, 99, 1) == -2 &&
+            ln4j_cpu_prefetch_choice(1, 0, -1, LN4J_FLOAT32, 1) == -2 &&
+            ln4j_cpu_prefetch_choice(1, 0, 768, LN4J_FLOAT32, 0) == -2,
+        "choice of no kind of call");
+  const char* env = std::getenv("LN4J_PREFETCH");
+  if (!env || !*env || std::strcmp(env, "auto") == 0) {
+    CHECK(ln4j_cpu_set_prefetch_policy(-2) == LN4J_OK && ln4j_cpu_prefetch_policy() == -1, "environment: auto");
+    // Learning: kinds of call no other test runs (bfloat16 rows of 3000 and 5000 columns: rows of 6000 and 10000
+    // bytes), one from one thread, one from two threads at once.
+    for (int64_t cols : {3000, 5000}) {
+      const bool together = cols == 5000;
+      Case c{LN4J_ISA_AUTO, LN4J_BFLOAT16, LN4J_FLOAT32, 6, cols, true, true, false, 1};
+      CHECK(ln4j_cpu_prefetch_choice(1, 0, cols, LN4J_BFLOAT16, 1) == -1, "cols %lld: learning at first",
+            (long long)cols);
+      Data d = make(c);
+      fill(d, c, rng, 0.5, 1.0);
+      CHECK(run_forward(c, d, 1e-5) == LN4J_OK, "learning forward");
+      CHECK(run_backward(c, d, true, true) == LN4J_OK, "learning backward");
+      const Buf dx0 = d.dx, dg0 = d.dg, db0 = d.db;
+      auto calls = [&](Data& own, int n, int* differ) {
+        for (int i = 0; i < n; ++i) {
+          if (run_backward(c, own, true, true) != LN4J_OK || !own.dx.same_bits(dx0) || !own.dg.same_bits(dg0) ||
+              !own.db.same_bits(db0))
+            ++*differ;
+        }
+      };
+      int differ1 = 0, differ2 = 0;
+      if (together) {
+        Data d2 = make(c);
+        d2.x = d.x;
+        d2.dy = d.dy;
+        d2.g = d.g;
+        d2.mean = d.mean;
+        d2.rstd = d.rstd;
+        std::thread t([&] { calls(d2, 20, &differ2); });
+        calls(d, 20, &differ1);
+        t.join();
+      } else {
+        calls(d, 20, &differ1);
+      }
+      CHECK(differ1 == 0 && differ2 == 0, "cols %lld: %d + %d learning calls failed or differ from the first",
+            (long long)cols, differ1, differ2);
+      const int32_t ch = ln4j_cpu_prefetch_choice(1, 0, cols, LN4J_BFLOAT16, 1);
+      CHECK(ch >= 0 && ch < 4, "cols %lld: learned a policy after 21 calls (%d)", (long long)cols, ch);
+    }
+  }
+  ln4j_cpu_set_prefetch_policy(-2);
+  ln4j_cpu_set_stream_threshold(saved == ln4j_cpu_stream_threshold() ? -1 : saved);
+}
+
 // A one-block backward with parameters in the accumulation dtype accumulates straight into dgamma/dbeta (no
 // partial rows, no finalize). Checked against the reference, and against the buffered path, which must still serve
 // a call whose dgamma is gamma's own memory (the kernel reads gamma while it writes the gradients).
@@ -1084,6 +1205,7 @@ int main() {
   test_one_column();
   test_long_rows();
   test_streaming_stores();
+  test_prefetch_policies();
   test_direct_parameter_gradients();
   test_huge_row();
   test_concurrent_callers();

@@ -7,6 +7,7 @@
 #include "../common/status.h"
 #include "../cpu/cache_info.h"
 #include "../cpu/cpu_backend.h"
+#include "../cpu/prefetch_tuner.h"
 
 using namespace ln4j;
 
@@ -57,12 +58,29 @@ int ln4j_cpu_set_stream_threshold(int64_t bytes) {
   return LN4J_OK;
 }
 
+int32_t ln4j_cpu_prefetch_policy(void) { return cpu::prefetch_setting(); }
+int ln4j_cpu_set_prefetch_policy(int32_t policy) {
+  clear_error();
+  if (policy < -2 || policy >= cpu::kPfPolicies)
+    return fail(LN4J_ERR_INVALID_ARGUMENT,
+                "ln4j_cpu_set_prefetch_policy: policy must be -2 (environment), -1 (auto) or 0..%d, got %d",
+                int(cpu::kPfPolicies - 1), int(policy));
+  cpu::set_prefetch_setting(policy);
+  return LN4J_OK;
+}
+int32_t ln4j_cpu_prefetch_choice(int32_t backward, int32_t residual, int64_t cols, int32_t dtype, int32_t threads) {
+  const int64_t esize = dtype_size(dtype);
+  if (backward < 0 || backward > 1 || residual < 0 || residual > 1 || cols < 0 || esize <= 0 || threads < 1) return -2;
+  if (backward) return cpu::prefetch_choice(cpu::PfKind::kBackward, cols * esize, int32_t(esize), threads);
+  return cpu::prefetch_choice(cpu::PfKind::kForward, cols * esize * (residual ? 2 : 1), int32_t(esize), threads);
+}
+
 int ln4j_cpu_forward(const ln4j_forward_args* args, const ln4j_exec* exec) {
   static const char* fn = "ln4j_cpu_forward";
   clear_error();
   ForwardArgs a;
   Exec e;
-  if (int s = accept(args, a, kForwardArgsMinSize, "args", fn)) return s;
+  if (int s = accept<ln4j_forward_args>(args, a, kForwardArgsMinSize, "args", fn)) return s;
   if (int s = accept_exec(exec, e, fn)) return s;
   if (int s = check_forward(a, fn)) return s;
   return guarded(fn, [&] { return cpu::forward(a, e); });

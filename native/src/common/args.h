@@ -1,5 +1,5 @@
 // The arguments of one forward or backward call as the backends see them, and the checks every backend shares.
-// A backend reads the public structs of layernorm4j.h directly (ForwardArgs is ln4j_forward_args), so an option
+// A backend reads the public structs of layernorm4j.h directly (ForwardArgs and BackwardArgs derive from them), so an option
 // added to the header reaches the kernels that use it with no copy in between. The API layer accepts the caller's
 // structs (accept: struct_size), checks them once, then hands them to the backend.
 #pragma once
@@ -11,7 +11,11 @@
 
 namespace ln4j {
 
-using ForwardArgs = ln4j_forward_args;
+// The forward's arguments plus the CPU backend's choice of software prefetches. Never part of the contract.
+struct ForwardArgs : ln4j_forward_args {
+  int32_t prefetch = 3;  // CPU: which software prefetches the kernels issue past the streaming threshold
+                         // (policy bits of cpu/prefetch_tuner.h; 3 = all of them)
+};
 
 // The backward's arguments plus what the CPU backend derives for LN4J_FLAG_BACKWARD_FROM_OUTPUT: per-column beta
 // (0 when absent) and 1 / g', in the accumulation type, so that xhat = (y - shift) * scale (one more rounding
@@ -19,6 +23,8 @@ using ForwardArgs = ln4j_forward_args;
 struct BackwardArgs : ln4j_backward_args {
   const void* xhat_shift = nullptr;
   const void* xhat_scale = nullptr;
+  int32_t prefetch = 3;  // CPU: which software prefetches the kernels issue past the streaming threshold
+                         // (policy bits of cpu/prefetch_tuner.h; 3 = all of them)
 };
 
 using Exec = ln4j_exec;

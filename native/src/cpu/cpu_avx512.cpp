@@ -13,6 +13,7 @@
 
 #include "../common/stats.h"
 #include "cache_info.h"
+#include "prefetch_tuner.h"
 #include "cpu_kernels.h"
 #include "dtype.h"
 

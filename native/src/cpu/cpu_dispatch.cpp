@@ -9,15 +9,19 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <limits>
 #include <cpuid.h>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "../common/status.h"
+#include "cache_info.h"
 #include "cpu_backend.h"
 #include "cpu_kernels.h"
 #include "dtype.h"
+#include "prefetch_tuner.h"
 #include "thread_pool.h"
 
 namespace ln4j::cpu {
@@ -214,19 +218,63 @@ struct FinalizeJob {
 
 }  // namespace
 
-int forward(const ForwardArgs& a, const Exec& exec) {
-  const CpuKernels& k = kernels_for(exec.isa, a.x_dtype);
-  const int64_t esize = dtype_size(a.x_dtype), bytes = a.rows * a.cols * esize;
-  if (bytes < kInlineBytes) {  // latency path: no hand-off, no allocation
-    k.forward(a, 0, a.rows);
+// Times a call past the streaming threshold while its key is learning its prefetch policy (prefetch_tuner.h),
+// and reports it when the call ends (as not finished when it throws).
+class PrefetchTiming {
+ public:
+  PrefetchTiming(PfTrial t, int64_t bytes) : t_(t), bytes_(bytes) {
+    if (t_.slot >= 0) start_ = std::chrono::steady_clock::now();
+  }
+  void finished() {
+    if (t_.slot < 0) return;
+    const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start_).count();
+    prefetch_end(t_, ns / double(std::max<int64_t>(bytes_, 1)));
+    t_.slot = -1;
+  }
+  ~PrefetchTiming() {
+    if (t_.slot >= 0) prefetch_end(t_, std::numeric_limits<double>::infinity());
+  }
+  PrefetchTiming(const PrefetchTiming&) = delete;
+  PrefetchTiming& operator=(const PrefetchTiming&) = delete;
+
+ private:
+  PfTrial t_;
+  int64_t bytes_;
+  std::chrono::steady_clock::time_point start_{};
+};
+
+int forward(const ForwardArgs& args, const Exec& exec) {
+  const CpuKernels& k = kernels_for(exec.isa, args.x_dtype);
+  const int64_t esize = dtype_size(args.x_dtype), bytes = args.rows * args.cols * esize;
+  if (bytes < kInlineBytes) {  // latency path: no hand-off, no allocation, no timing; a fixed policy still holds
+    const int32_t fixed = prefetch_setting();
+    if (fixed < 0 || fixed == args.prefetch) {
+      k.forward(args, 0, args.rows);
+    } else {
+      ForwardArgs a = args;
+      a.prefetch = fixed;
+      k.forward(a, 0, a.rows);
+    }
     return LN4J_OK;
   }
+  ForwardArgs a = args;
+  // The kernels' footprint rule for streaming (row_kernels.inl: x, y, and residual, residual_out when given); past
+  // it, the prefetch policy of this kind of call (learned at run time, prefetch_tuner.h). Never changes a bit.
+  const int64_t footprint = bytes * (a.residual ? (a.residual_out ? 4 : 3) : 2);
+  const int64_t row_bytes = a.cols * esize * (a.residual ? 2 : 1);
   // Large blocks (the first row of a block cannot overlap its read with a previous row's write), but at least
   // ~16 of them so that medium problems still spread over the threads. Forward bits never depend on the plan.
   const int64_t block_bytes = std::min<int64_t>(kForwardBlockBytes, std::max<int64_t>(32 << 10, bytes / 16));
   BlockPlan bp = plan(a.rows, a.cols, esize, block_bytes, INT64_MAX);
+  const int helpers = helpers_for(exec.threads, bp.nblocks, bytes);
+  const PfTrial trial = stream_stores(footprint)
+                            ? prefetch_begin(PfKind::kForward, row_bytes, int32_t(esize), helpers + 1)
+                            : PfTrial{kPfDefault, -1, -1};
+  a.prefetch = trial.policy;
+  PrefetchTiming timing(trial, footprint);
   ForwardJob job{&k, &a, bp.rows_per_block};
-  run_parallel(&ForwardJob::run, &job, bp.nblocks, helpers_for(exec.threads, bp.nblocks, bytes));
+  run_parallel(&ForwardJob::run, &job, bp.nblocks, helpers);
+  timing.finished();
   return LN4J_OK;
 }
 
@@ -257,6 +305,15 @@ int backward(const BackwardArgs& args, const Exec& exec) {
   // The plan depends on (rows, cols, dtype, partials wanted) only. With partials, a block has at least
   // 16 * acc / esize rows, so that writing and summing its two partial rows costs under ~4% of its traffic.
   BlockPlan bp = plan(a.rows, a.cols, esize, kBackwardBlockBytes, max_blocks, partials ? 16 * acc / esize : 1);
+  const int helpers = helpers_for(threads, bp.nblocks, bytes);
+  // The kernels' footprint rule for streaming dx (row_kernels.inl: x, dy, dx and dresidual_out); past it, the
+  // prefetch policy of this kind of call (learned at run time, prefetch_tuner.h). Never changes a result bit.
+  const int64_t footprint = bytes * (a.dresidual_out ? 4 : 3);
+  const bool from_memory = stream_stores(footprint);
+  const PfTrial trial = from_memory ? prefetch_begin(PfKind::kBackward, a.cols * esize, int32_t(esize), helpers + 1)
+                                    : PfTrial{kPfDefault, -1, -1};
+  a.prefetch = trial.policy;
+  PrefetchTiming timing(trial, footprint);
   // A single block whose partials are already in the parameter dtype is its own result: the kernel accumulates
   // straight into dgamma and dbeta (the same bits as summing one partial row), with no scratch and no finalize
   // (a third of a 1 x 768 backward's time). Only when dgamma and dbeta share no byte with any other tensor of the
@@ -274,6 +331,7 @@ int backward(const BackwardArgs& args, const Exec& exec) {
         apart(a.dx, tbytes) && apart(a.dresidual_out, tbytes) && apart(a.mean, sbytes) && apart(a.rstd, sbytes) &&
         apart(a.gamma, pbytes) && apart(a.xhat_shift, pbytes) && apart(a.xhat_scale, pbytes)) {
       k.backward(a, 0, a.rows, a.dgamma, a.dbeta);
+      timing.finished();
       return LN4J_OK;
     }
   }
@@ -289,12 +347,13 @@ int backward(const BackwardArgs& args, const Exec& exec) {
     part = reinterpret_cast<unsigned char*>((reinterpret_cast<uintptr_t>(s.data()) + 63) & ~uintptr_t(63));
   }
   BackwardJob job{&k, &a, bp.rows_per_block, bp.nblocks, part_bytes, part};
-  run_parallel(&BackwardJob::run, &job, bp.nblocks, helpers_for(threads, bp.nblocks, bytes));
+  run_parallel(&BackwardJob::run, &job, bp.nblocks, helpers);
   if (partials) {
     FinalizeJob fj{&k, &a, bp.nblocks, part_bytes, acc, part};
     int64_t nchunks = (a.cols + kFinalizeCols - 1) / kFinalizeCols;
     run_parallel(&FinalizeJob::run, &fj, nchunks, helpers_for(threads, nchunks, 2 * bp.nblocks * part_bytes));
   }
+  timing.finished();
   return LN4J_OK;
 }
 

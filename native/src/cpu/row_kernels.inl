@@ -349,7 +349,10 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
   // 1 thread, cold, 0.84-0.89x the time at 256 columns and 0.83-0.85x at 768 (4 rows further); 8 rows further was
   // slower at 768, and exactly 4 KiB further slower at 256.
   const int64_t row_bytes = n * int64_t(sizeof(X)) * (RES ? 2 : 1);
-  const int64_t further = nt ? std::min<int64_t>(4, std::max<int64_t>(1, 12288 / row_bytes)) : 0;
+  // Which of the prefetches that pay only from memory run: the dispatcher's run-time choice past the threshold
+  // (cpu/prefetch_tuner.h: machines disagree), none below it.
+  const int32_t policy = nt ? a.prefetch : 0;
+  const int64_t further = (policy & kPfFwdAhead) ? std::min<int64_t>(4, std::max<int64_t>(1, 12288 / row_bytes)) : 0;
   const int64_t ahead = (RMS ? 2 : 3) + further;
   // A y row taking ordinary stores is prefetched for writing by the sweep that reads its x from memory, so that its
   // stores find their lines (cold 1 x 768 forwards over rotating buffers, Zen 3: 1.28x -> 1.11x the time of a plain
@@ -413,12 +416,12 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
       // cache, asks for row r+2 (into L2) ahead of the write sweep that reads it: memory stays busy during both
       // sweeps. Zen 4, cold: 0.71-0.75x the time at 4096 and 16384 columns (1 thread, AVX-512), 0.82-0.91x
       // (2 threads, AVX2); in cache the prefetches only cost time (up to 8%), so they are left out there.
-      centred.x3 = nt && r + 2 < r1 ? &x2 : nullptr;
+      centred.x3 = (policy & kPfFwdCentred) && r + 2 < r1 ? &x2 : nullptr;
       centred.m1 = V::set1(m1);
       A unused;
       centred.run(n, &s1, &s2, &unused);
       Sweep write{&x, y, s_out, V::set1(m0), V::set1(c), V::set1(rstd), affine, nt_row,
-                  nullptr, V::zero(), !RMS && r + 2 < r1 ? &x2 : nullptr, nt && r + 3 < r1 ? &x3w : nullptr,
+                  nullptr, V::zero(), !RMS && r + 2 < r1 ? &x2 : nullptr, (policy & kPfFwdAhead) && r + 3 < r1 ? &x3w : nullptr,
                   y_ahead(r + 2)};
       A u1, u2;
       write.run(n, &u1, &u2, &next_sum);
@@ -633,22 +636,28 @@ void backward_rows(const BackwardArgs& a, int64_t r0, int64_t r1, typename V::A*
   // (Measured on the AMD EPYC Zen 3 of this project, ln4j_bench, fp32 1 thread: 1.3-1.9x faster than without the
   // prefetch; running pass 2 of a pair inside the pass 1 loop of the next pair instead was 2-4x slower than this
   // at 4096 and 16384 columns with streaming stores.)
+  // Which of the two prefetches of the next pair run when the rows come from memory: the dispatcher's run-time
+  // choice (cpu/prefetch_tuner.h: they help on some machines and widths and cost time on others); below the
+  // threshold pass 2's only.
+  const int32_t policy = nt ? a.prefetch : kPfBwdNext;
+  const bool next_pf = (policy & kPfBwdNext) != 0;
   A c1[2], c2[2];
   auto pass2 = [&](int64_t row, int count) {
     for (int i = 0; i < count; ++i) {
       const int64_t next = row + count + i;  // the same row of the next pair
-      const bool pf = next < r1;
+      const bool pf = next_pf && next < r1;
       Row(a, row + i, scale, c1[i], c2[i], nt).run(n, pf ? x + next * n : nullptr, pf ? dy + next * n : nullptr);
     }
   };
-  // When the call's footprint passes the streaming threshold (its rows come from memory), pass 1 also asks for the
-  // next pair's x and dy (into L2), so that they are requested during both passes, not only during pass 2: Zen 4,
-  // cold, 0.75-0.84x the time at 1 thread (256-16384 columns), 0.86-0.98x at 2; below the threshold (rows likely
-  // in cache) those instructions only cost time (6-11% in cache), so they are left out there.
+  // When the call's footprint passes the streaming threshold (its rows come from memory), pass 1 may also ask for
+  // the next pair's x and dy (into L2, policy bit kPfBwdAhead), so that they are requested during both passes, not
+  // only during pass 2: Zen 4, cold, 0.75-0.84x the time at 1 thread (256-16384 columns), 0.86-0.98x at 2; Zen 3
+  // the opposite at 256 columns (see prefetch_tuner.h). Below the threshold (rows likely in cache) those
+  // instructions only cost time (6-11% in cache), so they are left out there.
   // Pass 1 prefetches its rows' dx lines for writing when dx takes ordinary stores (see prefetch_for_write):
   // cold 1 x 768 backwards over rotating buffers, Zen 3, 2.05 -> 1.75 us; warm ones ~25 ns (10%) slower, the cost
   // of the PREFETCHW instructions in a load-bound loop.
-  const int64_t ahead_until = nt ? r1 : 0;
+  const int64_t ahead_until = (policy & kPfBwdAhead) ? r1 : 0;
   int64_t r = r0;
   for (; r + 2 <= r1; r += 2) {
     backward_pass1<V, X, P, G, PARTIALS, RMS, FY, 2>(a, r, scale, pdg, pdb, r == r0, c1, c2, !nt, ahead_until);

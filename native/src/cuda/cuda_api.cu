@@ -76,7 +76,7 @@ LN4J_API int ln4j_cuda_forward(const ln4j_forward_args* args, const ln4j_exec* e
   clear_error();
   ForwardArgs a;
   Exec e;
-  if (int s = accept(args, a, kForwardArgsMinSize, "args", fn)) return s;
+  if (int s = accept<ln4j_forward_args>(args, a, kForwardArgsMinSize, "args", fn)) return s;
   if (int s = accept(exec, e, kExecMinSize, "exec", fn)) return s;
   if (int s = check_forward(a, fn)) return s;
   if (int s = select_device(e.device, fn)) return s;
