@@ -81,10 +81,10 @@ struct TimingPlan {
   int warmup = 2;       // untimed calls before the samples (see kOursWarmup)
 };
 
-// Warm-up calls before timing this library: its kernels learn their prefetch policy over the first 21 calls of a
+// Warm-up calls before timing this library: its kernels learn their prefetch policy over the first 29 calls of a
 // kind past the streaming threshold (ln4j_cpu_set_prefetch_policy), so the samples time the policy it keeps, as
 // any program that calls it more than a few dozen times runs it; the learning calls are not timed.
-constexpr int kOursWarmup = 24;
+constexpr int kOursWarmup = 32;
 
 // Other processes' CPU use, from /proc/stat (all CPUs' busy time) minus /proc/self/stat (ours, every thread).
 struct CpuClock {

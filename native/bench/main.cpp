@@ -303,10 +303,10 @@ struct Cpu {
 
   // The software-prefetch policy the library learned for this kind of call (when its footprint passes the
   // streaming threshold; ln4j_cpu_set_prefetch_policy), for the report's notes: "" below the threshold.
-  static std::string prefetch_note(int backward, const Problem& p, int threads) {
+  static std::string prefetch_note(int backward, const Problem& p, int isa, int threads) {
     const int64_t footprint = int64_t(p.xbytes()) * (backward ? 3 : 2);
     if (footprint < ln4j_cpu_stream_threshold()) return "";
-    const int32_t c = ln4j_cpu_prefetch_choice(backward, 0, p.cols, p.dtype, threads);
+    const int32_t c = ln4j_cpu_prefetch_choice(backward, 0, p.cols, p.dtype, isa, threads);
     return c >= 0 ? "prefetch policy " + std::to_string(c) : c == -1 ? "prefetch policy still learning" : "";
   }
 
@@ -402,7 +402,7 @@ struct Cpu {
         TimingPlan ours = plan;
         ours.warmup = kOursWarmup;
         finish(f, time_series([&](int s) { return fwd(s) == LN4J_OK; }, A.count, ours, f.t));
-        f.note = prefetch_note(0, p, threads);
+        f.note = prefetch_note(0, p, isa, threads);
         if (threads > 1 && sweep && o.busy)
           f.note += (f.note.empty() ? "" : "; ") + busy_note(threads, [&](int s) { return fwd(s) == LN4J_OK; });
       }
@@ -430,7 +430,7 @@ struct Cpu {
         TimingPlan ours = plan;
         ours.warmup = kOursWarmup;
         finish(b, time_series([&](int s) { return bwd(s) == LN4J_OK; }, A.count, ours, b.t));
-        b.note = prefetch_note(1, p, threads);
+        b.note = prefetch_note(1, p, isa, threads);
         if (threads > 1 && sweep && o.busy)
           b.note += (b.note.empty() ? "" : "; ") + busy_note(threads, [&](int s) { return bwd(s) == LN4J_OK; });
       }

@@ -718,11 +718,11 @@ void test_streaming_stores() {
   ln4j_cpu_set_stream_threshold(saved == ln4j_cpu_stream_threshold() ? -1 : saved);
 }
 
-// The backward's software-prefetch policies (cpu/prefetch_tuner.h). Each of the four, forced, gives the same bits
-// as policy 0 for every path, dtype and variant (rows in pairs and an odd last row, narrow and wide rows, 1-3
-// threads), and passes the reference checks; the setting and its API reject bad values; in auto mode a fresh kind
-// of call learns a policy after 21 calls, also with two threads calling at once, and every call's results are the
-// same bits as the first one's.
+// The software-prefetch policies (cpu/prefetch_tuner.h). Each of the four, forced, gives the same bits as policy
+// 0 in the forward and the backward for every path, dtype and variant (rows in pairs and an odd last row, narrow
+// and wide rows, 1-3 threads), and passes the reference checks; the setting and its API reject bad values; in auto
+// mode a fresh kind of call learns a policy within 31 calls, also with two threads calling at once, and every
+// call's results are the same bits as the first one's.
 void test_prefetch_policies() {
   std::mt19937_64 rng(41);
   const int64_t saved = ln4j_cpu_stream_threshold();
@@ -770,14 +770,16 @@ void test_prefetch_policies() {
       }
   // The setting: fixed values read back, bad ones refused (the setting unchanged), -2 = the environment (auto here).
   CHECK(ln4j_cpu_set_prefetch_policy(2) == LN4J_OK && ln4j_cpu_prefetch_policy() == 2, "policy 2");
-  CHECK(ln4j_cpu_prefetch_choice(1, 0, 768, LN4J_FLOAT32, 1) == 2, "a fixed policy is the choice");
+  CHECK(ln4j_cpu_prefetch_choice(1, 0, 768, LN4J_FLOAT32, LN4J_ISA_AUTO, 1) == 2, "a fixed policy is the choice");
   CHECK(ln4j_cpu_set_prefetch_policy(4) == LN4J_ERR_INVALID_ARGUMENT && ln4j_cpu_prefetch_policy() == 2,
         "policy 4 refused");
   CHECK(std::strstr(ln4j_last_error(), "policy") != nullptr, "the message names the policy: %s", ln4j_last_error());
   CHECK(ln4j_cpu_set_prefetch_policy(-3) == LN4J_ERR_INVALID_ARGUMENT, "policy -3 refused");
-  CHECK(ln4j_cpu_prefetch_choice(2, 0, 768, LN4J_FLOAT32, 1) == -2 && ln4j_cpu_prefetch_choice(1, 0, 768, 99, 1) == -2 &&
-            ln4j_cpu_prefetch_choice(1, 0, -1, LN4J_FLOAT32, 1) == -2 &&
-            ln4j_cpu_prefetch_choice(1, 0, 768, LN4J_FLOAT32, 0) == -2,
+  CHECK(ln4j_cpu_prefetch_choice(2, 0, 768, LN4J_FLOAT32, LN4J_ISA_AUTO, 1) == -2 &&
+            ln4j_cpu_prefetch_choice(1, 0, 768, 99, LN4J_ISA_AUTO, 1) == -2 &&
+            ln4j_cpu_prefetch_choice(1, 0, -1, LN4J_FLOAT32, LN4J_ISA_AUTO, 1) == -2 &&
+            ln4j_cpu_prefetch_choice(1, 0, 768, LN4J_FLOAT32, LN4J_ISA_AUTO, 0) == -2 &&
+            ln4j_cpu_prefetch_choice(1, 0, 768, LN4J_FLOAT32, 7, 1) == -2,
         "choice of no kind of call");
   const char* env = std::getenv("LN4J_PREFETCH");
   if (!env || !*env || std::strcmp(env, "auto") == 0) {
@@ -787,7 +789,7 @@ void test_prefetch_policies() {
     for (int64_t cols : {3000, 5000}) {
       const bool together = cols == 5000;
       Case c{LN4J_ISA_AUTO, LN4J_BFLOAT16, LN4J_FLOAT32, 6, cols, true, true, false, 1};
-      CHECK(ln4j_cpu_prefetch_choice(1, 0, cols, LN4J_BFLOAT16, 1) == -1, "cols %lld: learning at first",
+      CHECK(ln4j_cpu_prefetch_choice(1, 0, cols, LN4J_BFLOAT16, LN4J_ISA_AUTO, 1) == -1, "cols %lld: learning at first",
             (long long)cols);
       Data d = make(c);
       fill(d, c, rng, 0.5, 1.0);
@@ -809,16 +811,16 @@ void test_prefetch_policies() {
         d2.g = d.g;
         d2.mean = d.mean;
         d2.rstd = d.rstd;
-        std::thread t([&] { calls(d2, 20, &differ2); });
-        calls(d, 20, &differ1);
+        std::thread t([&] { calls(d2, 30, &differ2); });
+        calls(d, 30, &differ1);
         t.join();
       } else {
-        calls(d, 20, &differ1);
+        calls(d, 30, &differ1);
       }
       CHECK(differ1 == 0 && differ2 == 0, "cols %lld: %d + %d learning calls failed or differ from the first",
             (long long)cols, differ1, differ2);
-      const int32_t ch = ln4j_cpu_prefetch_choice(1, 0, cols, LN4J_BFLOAT16, 1);
-      CHECK(ch >= 0 && ch < 4, "cols %lld: learned a policy after 21 calls (%d)", (long long)cols, ch);
+      const int32_t ch = ln4j_cpu_prefetch_choice(1, 0, cols, LN4J_BFLOAT16, LN4J_ISA_AUTO, 1);
+      CHECK(ch >= 0 && ch < 4, "cols %lld: learned a policy within 31 calls (%d)", (long long)cols, ch);
     }
   }
   ln4j_cpu_set_prefetch_policy(-2);

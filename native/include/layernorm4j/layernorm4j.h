@@ -205,18 +205,20 @@ LN4J_API int64_t ln4j_cpu_stream_threshold(void);
 LN4J_API int ln4j_cpu_set_stream_threshold(int64_t bytes);
 /* Software prefetches of the CPU kernels when a call's rows come from memory (its footprint passes the streaming
  * threshold). Machines disagree on which of them pay, so by default (-1, "auto") the library learns it per kind of
- * call (forward or backward, bytes per row rounded down to a power of two, element size, threads used): the first
- * 21 calls past the threshold (one warm-up, then five rounds of the four policies) are timed and the fastest policy
- * (median of 5) is kept. Policy bits: backward 1 = pass 1 asks for the next pair of rows, 2 = pass 2 does;
- * forward 1 = wide rows' centred sweep asks for row r+2, 2 = rows further ahead (narrow rows up to 4 / 12 KiB,
- * wide rows' write sweep row r+3). 0..3 fixes a policy for every call; -2 goes back to the environment variable
- * LN4J_PREFETCH ("auto" or 0..3), else auto. Results are the same bits under every policy. */
+ * call (forward or backward, ISA path, bytes per row rounded down to a power of two, element size, threads used):
+ * the first 29 calls past the threshold (one warm-up, then seven rounds of the four policies) are timed, and a
+ * policy is kept instead of the default (3) when its median time over the default's in the same round is at least
+ * 3% lower. Policy bits: backward 1 = pass 1 asks for the next pair of rows, 2 = pass 2 does; forward 1 = wide
+ * rows' centred sweep asks for row r+2, 2 = rows further ahead (narrow rows up to 4 / 12 KiB, wide rows' write
+ * sweep row r+3). 0..3 fixes a policy for every call; -2 goes back to the environment variable LN4J_PREFETCH
+ * ("auto" or 0..3), else auto. Results are the same bits under every policy. */
 LN4J_API int32_t ln4j_cpu_prefetch_policy(void);
 LN4J_API int ln4j_cpu_set_prefetch_policy(int32_t policy);
-/* The policy such calls run now (backward: 1 or 0 for the forward; residual: 1 for a fused residual forward): the
- * fixed setting, the learned one, -1 while still learning, -2 for arguments that name no kind of call. */
+/* The policy such calls run now (backward: 1 or 0 for the forward; residual: 1 for a fused residual forward; isa:
+ * an LN4J_ISA_* this CPU runs, or AUTO): the fixed setting, the learned one, -1 while still learning, -2 for
+ * arguments that name no kind of call. */
 LN4J_API int32_t ln4j_cpu_prefetch_choice(int32_t backward, int32_t residual, int64_t cols, int32_t dtype,
-                                          int32_t threads);
+                                          int32_t isa, int32_t threads);
 
 /* Forward and backward on the CPU: exec->device must be LN4J_DEVICE_CPU; exec->isa and exec->threads apply. */
 LN4J_API int ln4j_cpu_forward(const ln4j_forward_args* args, const ln4j_exec* exec);

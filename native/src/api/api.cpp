@@ -68,11 +68,15 @@ int ln4j_cpu_set_prefetch_policy(int32_t policy) {
   cpu::set_prefetch_setting(policy);
   return LN4J_OK;
 }
-int32_t ln4j_cpu_prefetch_choice(int32_t backward, int32_t residual, int64_t cols, int32_t dtype, int32_t threads) {
+int32_t ln4j_cpu_prefetch_choice(int32_t backward, int32_t residual, int64_t cols, int32_t dtype, int32_t isa,
+                                 int32_t threads) {
   const int64_t esize = dtype_size(dtype);
-  if (backward < 0 || backward > 1 || residual < 0 || residual > 1 || cols < 0 || esize <= 0 || threads < 1) return -2;
-  if (backward) return cpu::prefetch_choice(cpu::PfKind::kBackward, cols * esize, int32_t(esize), threads);
-  return cpu::prefetch_choice(cpu::PfKind::kForward, cols * esize * (residual ? 2 : 1), int32_t(esize), threads);
+  if (isa == LN4J_ISA_AUTO) isa = cpu::isa_best();
+  if (backward < 0 || backward > 1 || residual < 0 || residual > 1 || cols < 0 || esize <= 0 || threads < 1 ||
+      !cpu::isa_supported(isa))
+    return -2;
+  if (backward) return cpu::prefetch_choice(cpu::PfKind::kBackward, isa, cols * esize, int32_t(esize), threads);
+  return cpu::prefetch_choice(cpu::PfKind::kForward, isa, cols * esize * (residual ? 2 : 1), int32_t(esize), threads);
 }
 
 int ln4j_cpu_forward(const ln4j_forward_args* args, const ln4j_exec* exec) {

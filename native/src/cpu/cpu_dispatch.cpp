@@ -87,8 +87,10 @@ int set_default_threads(int32_t threads) {
 namespace {
 
 // The kernel unit of the ISA that serves data of x_dtype (cpu_kernels.h: float32 and the other dtypes are apart).
+int32_t resolved_isa(int32_t isa) { return isa == LN4J_ISA_AUTO ? isa_best() : isa; }
+
 const CpuKernels& kernels_for(int32_t isa, int32_t x_dtype) {
-  if (isa == LN4J_ISA_AUTO) isa = isa_best();
+  isa = resolved_isa(isa);
   const bool f32 = x_dtype == LN4J_FLOAT32;
   switch (isa) {
     case LN4J_ISA_AVX512: return f32 ? kernels_avx512() : kernels_avx512_more();
@@ -267,9 +269,10 @@ int forward(const ForwardArgs& args, const Exec& exec) {
   const int64_t block_bytes = std::min<int64_t>(kForwardBlockBytes, std::max<int64_t>(32 << 10, bytes / 16));
   BlockPlan bp = plan(a.rows, a.cols, esize, block_bytes, INT64_MAX);
   const int helpers = helpers_for(exec.threads, bp.nblocks, bytes);
-  const PfTrial trial = stream_stores(footprint)
-                            ? prefetch_begin(PfKind::kForward, row_bytes, int32_t(esize), helpers + 1)
-                            : PfTrial{kPfDefault, -1, -1};
+  const PfTrial trial =
+      stream_stores(footprint)
+          ? prefetch_begin(PfKind::kForward, resolved_isa(exec.isa), row_bytes, int32_t(esize), helpers + 1)
+          : PfTrial{kPfDefault, -1, -1};
   a.prefetch = trial.policy;
   PrefetchTiming timing(trial, footprint);
   ForwardJob job{&k, &a, bp.rows_per_block};
@@ -310,8 +313,10 @@ int backward(const BackwardArgs& args, const Exec& exec) {
   // prefetch policy of this kind of call (learned at run time, prefetch_tuner.h). Never changes a result bit.
   const int64_t footprint = bytes * (a.dresidual_out ? 4 : 3);
   const bool from_memory = stream_stores(footprint);
-  const PfTrial trial = from_memory ? prefetch_begin(PfKind::kBackward, a.cols * esize, int32_t(esize), helpers + 1)
-                                    : PfTrial{kPfDefault, -1, -1};
+  const PfTrial trial =
+      from_memory
+          ? prefetch_begin(PfKind::kBackward, resolved_isa(exec.isa), a.cols * esize, int32_t(esize), helpers + 1)
+          : PfTrial{kPfDefault, -1, -1};
   a.prefetch = trial.policy;
   PrefetchTiming timing(trial, footprint);
   // A single block whose partials are already in the parameter dtype is its own result: the kernel accumulates

@@ -4,18 +4,20 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
 namespace ln4j::cpu {
 namespace {
 
-constexpr int kRounds = 5;  // medians of 5: single calls on a shared VM jump by 10-20%
+constexpr int kRounds = 7;  // medians of 7: single calls on a shared VM jump by 10-20%
 constexpr int kTrials = 1 + kRounds * kPfPolicies;  // slot 0: warm-up (page faults, first touches), not compared
 constexpr int kRowBuckets = 48;                     // bit length of the row's bytes
 constexpr int kSizeBuckets = 4;                     // element size 1, 2, 4, 8
 constexpr int kWorkerBuckets = 8;                   // bit length of the worker count, capped
 constexpr int kKinds = 2;
+constexpr int kIsas = 3;                            // scalar, AVX2, AVX-512
 
 struct Entry {
   std::atomic<int32_t> next{0};     // trial slots handed out
@@ -24,18 +26,19 @@ struct Entry {
   std::atomic<float> ns_per_byte[kTrials];
 };
 
-Entry g_table[kKinds * kRowBuckets * kSizeBuckets * kWorkerBuckets];
+Entry g_table[kKinds * kIsas * kRowBuckets * kSizeBuckets * kWorkerBuckets];
 
 // -3: the environment not read yet; -1: auto; >= 0: fixed.
 std::atomic<int32_t> g_setting{-3};
 
 int bit_length(uint64_t v) { return v ? 64 - __builtin_clzll(v) : 0; }
 
-int key_of(PfKind kind, int64_t row_bytes, int32_t esize, int32_t workers) {
+int key_of(PfKind kind, int32_t isa, int64_t row_bytes, int32_t esize, int32_t workers) {
+  const int ib = std::min(kIsas - 1, std::max(0, int(isa)));
   const int rb = std::min(kRowBuckets - 1, bit_length(uint64_t(std::max<int64_t>(row_bytes, 0))));
   const int sb = std::min(kSizeBuckets - 1, bit_length(uint64_t(std::max(esize, 1))) - 1);
   const int wb = std::min(kWorkerBuckets - 1, bit_length(uint64_t(std::max(workers, 1))));
-  return ((int(kind) * kRowBuckets + rb) * kSizeBuckets + sb) * kWorkerBuckets + wb;
+  return (((int(kind) * kIsas + ib) * kRowBuckets + rb) * kSizeBuckets + sb) * kWorkerBuckets + wb;
 }
 
 // Trial slot s >= 1 runs policy (s - 1) % kPfPolicies: the rounds interleave the policies, so a drift of the
@@ -50,17 +53,26 @@ int32_t from_env() {
   return (end && *end == 0 && v >= 0 && v < kPfPolicies) ? int32_t(v) : -1;  // unparsable: auto
 }
 
+// Each policy against the default in the same round (paired: a slow phase of the machine reaches both sides of
+// a ratio), median over the rounds; a policy other than the default is kept only when that median is at least
+// kMargin below 1 (single calls on a shared VM vary by 10-20%; a tie keeps what the kernels did before).
+constexpr float kMargin = 0.03f;
+
 void choose(Entry& e) {
   int32_t best = kPfDefault;
-  float best_t = 0;
+  float best_score = 1.0f - kMargin;
   for (int32_t p = 0; p < kPfPolicies; ++p) {
-    float t[kRounds];
-    for (int r = 0; r < kRounds; ++r) t[r] = e.ns_per_byte[1 + r * kPfPolicies + p].load(std::memory_order_relaxed);
-    std::sort(t, t + kRounds);
-    const float med = t[kRounds / 2];
-    if (p == 0 || med < best_t) {
+    if (p == kPfDefault) continue;
+    float ratio[kRounds];
+    for (int r = 0; r < kRounds; ++r) {
+      const float t = e.ns_per_byte[1 + r * kPfPolicies + p].load(std::memory_order_relaxed);
+      const float d = e.ns_per_byte[1 + r * kPfPolicies + kPfDefault].load(std::memory_order_relaxed);
+      ratio[r] = !std::isfinite(d) ? 1.0f : std::isfinite(t) && d > 0 ? t / d : 1e30f;  // a failed call loses
+    }
+    std::sort(ratio, ratio + kRounds);
+    if (ratio[kRounds / 2] < best_score) {
       best = p;
-      best_t = med;
+      best_score = ratio[kRounds / 2];
     }
   }
   e.chosen.store(best, std::memory_order_release);
@@ -82,10 +94,10 @@ void set_prefetch_setting(int32_t policy) {
   g_setting.store(policy >= -1 && policy < kPfPolicies ? policy : -3, std::memory_order_relaxed);
 }
 
-PfTrial prefetch_begin(PfKind kind, int64_t row_bytes, int32_t esize, int32_t workers) {
+PfTrial prefetch_begin(PfKind kind, int32_t isa, int64_t row_bytes, int32_t esize, int32_t workers) {
   const int32_t s = prefetch_setting();
   if (s >= 0) return {s, -1, -1};
-  const int key = key_of(kind, row_bytes, esize, workers);
+  const int key = key_of(kind, isa, row_bytes, esize, workers);
   Entry& e = g_table[key];
   const int32_t c = e.chosen.load(std::memory_order_acquire);
   if (c >= 0) return {c, -1, -1};
@@ -103,10 +115,10 @@ void prefetch_end(const PfTrial& t, double ns_per_byte) {
   if (e.done.fetch_add(1, std::memory_order_acq_rel) + 1 == kTrials) choose(e);
 }
 
-int32_t prefetch_choice(PfKind kind, int64_t row_bytes, int32_t esize, int32_t workers) {
+int32_t prefetch_choice(PfKind kind, int32_t isa, int64_t row_bytes, int32_t esize, int32_t workers) {
   const int32_t s = prefetch_setting();
   if (s >= 0) return s;
-  return g_table[key_of(kind, row_bytes, esize, workers)].chosen.load(std::memory_order_acquire);
+  return g_table[key_of(kind, isa, row_bytes, esize, workers)].chosen.load(std::memory_order_acquire);
 }
 
 }  // namespace ln4j::cpu

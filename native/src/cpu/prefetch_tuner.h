@@ -11,9 +11,10 @@
 // The same CPU's own ceiling loops agree: there the non-temporal loop with software prefetches moved 0.81x the
 // bytes of the one without, on Zen 4 more.
 //
-// How: per key (kind of call, bytes per row rounded down to a power of two, element size, workers), the first
-// 20 calls past the threshold after one warm-up call run the policies in turn (round robin, five rounds) and
-// report their time per byte; the policy with the lowest median is kept for the rest of the process.
+// How: per key (kind of call, ISA path, bytes per row rounded down to a power of two, element size, workers), the
+// first 28 calls past the threshold after one warm-up call run the policies in turn (round robin, seven rounds)
+// and report their time per byte; each policy is compared with the default in the same round, and the one whose
+// median ratio is lowest is kept for the rest of the process if it beats the default by 3% (else the default).
 // A policy only chooses prefetch instructions, never an arithmetic operation: every result bit is the same
 // whichever policy runs (ln4j_test_cpu checks it by forcing each). Overridable: LN4J_PREFETCH ("auto" or a
 // policy number) read at first use, and ln4j_cpu_set_prefetch_policy.
@@ -44,10 +45,11 @@ struct PfTrial {
   int32_t slot;
   int32_t key;
 };
-PfTrial prefetch_begin(PfKind kind, int64_t row_bytes, int32_t esize, int32_t workers);
+// isa: the path that runs (LN4J_ISA_SCALAR, _AVX2 or _AVX512, not AUTO).
+PfTrial prefetch_begin(PfKind kind, int32_t isa, int64_t row_bytes, int32_t esize, int32_t workers);
 // ns_per_byte: the call's wall time over its bytes; infinity when it did not finish.
 void prefetch_end(const PfTrial& t, double ns_per_byte);
 // The policy such calls run now: the fixed setting, the learned one, or -1 while the key is still learning.
-int32_t prefetch_choice(PfKind kind, int64_t row_bytes, int32_t esize, int32_t workers);
+int32_t prefetch_choice(PfKind kind, int32_t isa, int64_t row_bytes, int32_t esize, int32_t workers);
 
 }  // namespace ln4j::cpu

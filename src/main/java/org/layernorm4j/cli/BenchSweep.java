@@ -290,9 +290,9 @@ public final class BenchSweep {
     static double[] time(int samples, Runnable r) {
         long t0 = System.nanoTime();
         int warm = 0;
-        // At least 24 calls: the native kernels learn their prefetch policy over the first 21 calls of a kind
+        // At least 32 calls: the native kernels learn their prefetch policy over the first 29 calls of a kind
         // past the streaming threshold (ln4j_cpu_set_prefetch_policy); the samples time the policy they keep.
-        while (warm < 24 || (System.nanoTime() - t0 < 50_000_000L && warm < 2000)) {
+        while (warm < 32 || (System.nanoTime() - t0 < 50_000_000L && warm < 2000)) {
             r.run();
             warm++;
         }
