@@ -208,9 +208,9 @@ LN4J_API int ln4j_cpu_set_stream_threshold(int64_t bytes);
  * call (forward or backward, ISA path, bytes per row rounded down to a power of two, element size, threads used):
  * the first 29 calls past the threshold (one warm-up, then seven rounds of the four policies) are timed, and a
  * policy is kept instead of the default (3) when its median time over the default's in the same round is at least
- * 3% lower. Policy bits: backward 1 = pass 1 asks for the next pair of rows, 2 = pass 2 does; forward 1 = wide
- * rows' centred sweep asks for row r+2, 2 = rows further ahead (narrow rows up to 4 / 12 KiB, wide rows' write
- * sweep row r+3). 0..3 fixes a policy for every call; -2 goes back to the environment variable LN4J_PREFETCH
+ * 3% lower. Policy bits: backward 1 = pass 1 asks for the next pair of rows, 2 = pass 2 does, 3 = pass 1 asks for
+ * the next pair's first row and pass 2 for its second; forward 1 = wide rows' centred sweep asks for row r+2,
+ * 2 = rows further ahead (narrow rows up to 4 / 12 KiB, wide rows' write sweep row r+3). 0..3 fixes a policy for every call; -2 goes back to the environment variable LN4J_PREFETCH
  * ("auto" or 0..3), else auto. Results are the same bits under every policy. */
 LN4J_API int32_t ln4j_cpu_prefetch_policy(void);
 LN4J_API int ln4j_cpu_set_prefetch_policy(int32_t policy);

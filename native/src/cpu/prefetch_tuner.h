@@ -26,6 +26,7 @@ namespace ln4j::cpu {
 // Backward policy bits.
 constexpr int32_t kPfBwdAhead = 1;  // pass 1 asks for the next pair's x and dy (into L2) as it sweeps its pair
 constexpr int32_t kPfBwdNext = 2;   // pass 2 asks for the next pair's x and dy, one line per line it computes
+// Both (3): spread, pass 1 asks for the next pair's first row and pass 2 for its second (row_kernels.inl).
 // Forward policy bits (both only past the threshold).
 constexpr int32_t kPfFwdCentred = 1;  // wide rows: the centred sweep asks for row r+2 ahead of its write sweep
 constexpr int32_t kPfFwdAhead = 2;    // narrow rows: up to 4 rows / 12 KiB further ahead; wide: the write sweep row r+3
