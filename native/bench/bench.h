@@ -86,6 +86,12 @@ struct TimingPlan {
 // any program that calls it more than a few dozen times runs it; the learning calls are not timed.
 constexpr int kOursWarmup = 32;
 
+// `plan` with this library's warm-up.
+inline TimingPlan with_ours_warmup(TimingPlan plan) {
+  plan.warmup = kOursWarmup;
+  return plan;
+}
+
 // Other processes' CPU use, from /proc/stat (all CPUs' busy time) minus /proc/self/stat (ours, every thread).
 struct CpuClock {
   double wall = 0;

@@ -74,13 +74,6 @@ struct Fused {
     return r;
   }
 
-  // Every series here calls this library: it gets the library's warm-up (kOursWarmup).
-  TimingPlan warmed() const {
-    TimingPlan t = plan;
-    t.warmup = kOursWarmup;
-    return t;
-  }
-
   // Validates with `check` (called after one poisoned call on set 0), then times `call` over every set.
   template <class Call, class Judge>
   void run(Result r, Call&& call, Judge&& check) {
@@ -95,7 +88,7 @@ struct Fused {
         r.note = r.check.where;
       } else if (o.validate_only) {
         r.status = Status::VALIDATED;
-      } else if (time_series([&](int s) { return call(s) == LN4J_OK; }, S.count, warmed(), r.t)) {
+      } else if (time_series([&](int s) { return call(s) == LN4J_OK; }, S.count, with_ours_warmup(plan), r.t)) {
         r.gbps = r.bytes / (r.t.median_us * 1e-6) / 1e9;
       } else {
         r.status = Status::ERROR;

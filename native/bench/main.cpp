@@ -399,9 +399,7 @@ struct Cpu {
       } else if (o.validate_only) {
         f.status = Status::VALIDATED;
       } else {
-        TimingPlan ours = plan;
-        ours.warmup = kOursWarmup;
-        finish(f, time_series([&](int s) { return fwd(s) == LN4J_OK; }, A.count, ours, f.t));
+        finish(f, time_series([&](int s) { return fwd(s) == LN4J_OK; }, A.count, with_ours_warmup(plan), f.t));
         f.note = prefetch_note(0, p, isa, threads);
         if (threads > 1 && sweep && o.busy)
           f.note += (f.note.empty() ? "" : "; ") + busy_note(threads, [&](int s) { return fwd(s) == LN4J_OK; });
@@ -427,9 +425,7 @@ struct Cpu {
       } else if (o.validate_only) {
         b.status = Status::VALIDATED;
       } else {
-        TimingPlan ours = plan;
-        ours.warmup = kOursWarmup;
-        finish(b, time_series([&](int s) { return bwd(s) == LN4J_OK; }, A.count, ours, b.t));
+        finish(b, time_series([&](int s) { return bwd(s) == LN4J_OK; }, A.count, with_ours_warmup(plan), b.t));
         b.note = prefetch_note(1, p, isa, threads);
         if (threads > 1 && sweep && o.busy)
           b.note += (b.note.empty() ? "" : "; ") + busy_note(threads, [&](int s) { return bwd(s) == LN4J_OK; });
