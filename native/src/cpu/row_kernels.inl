@@ -162,8 +162,10 @@ struct RowSweep {
   const S* x3 = nullptr;  // the row after x2, prefetched (narrow rows only, see forward_rows), or NULL
   X* yw = nullptr;  // a y row written by a later sweep, prefetched for writing (ordinary stores only), or NULL
 
+  // NT: 1 streaming stores, 0 ordinary stores, -1 as `nt` says (tested at run time).
+  template <int NT = -1>
   LN4J_HOT void put(X* p, R v) const {
-    if (nt) V::stream(p, v);
+    if (NT == 1 || (NT < 0 && nt)) V::stream(p, v);
     else V::store(p, v);
   }
   LN4J_HOT R xhat(R sv) const { return V::mul(V::sub(V::sub(sv, vm), vc), vr); }
@@ -172,24 +174,26 @@ struct RowSweep {
   // a 4 KiB multiple apart (AMD EPYC Zen 3, A/B in one process, cold, 1 thread: 0.83-0.89x the time of the fused
   // residual forward at 256-16384 columns, 0.92-0.99x the plain forward; 2 threads and in cache unchanged within
   // the noise). Same operations, same bits.
+  template <int NT>
   LN4J_HOT void out2(const S& xr, int64_t j) const {
     R s0 = xr.load(j), s1 = xr.load(j + W);
     if constexpr (S::kResidual) {
       if (s_out) {
-        put(s_out + j, s0);
-        put(s_out + j + W, s1);
+        put<NT>(s_out + j, s0);
+        put<NT>(s_out + j + W, s1);
       }
     }
     const R h0 = xhat(s0), h1 = xhat(s1);
-    put(y + j, affine.apply(h0, j));
-    put(y + j + W, affine.apply(h1, j + W));
+    put<NT>(y + j, affine.apply(h0, j));
+    put<NT>(y + j + W, affine.apply(h1, j + W));
   }
+  template <int NT>
   LN4J_HOT void out(const S& xr, int64_t j) const {
     R sv = xr.load(j);
     if constexpr (S::kResidual) {
-      if (s_out) put(s_out + j, sv);
+      if (s_out) put<NT>(s_out + j, sv);
     }
-    put(y + j, affine.apply(xhat(sv), j));
+    put<NT>(y + j, affine.apply(xhat(sv), j));
   }
   LN4J_HOT void out_tail(const S& xr, int64_t j, int t) const {
     R sv = xr.load_tail(j, t);
@@ -202,6 +206,10 @@ struct RowSweep {
   // Stream sets, the bits of the `K` of run_streams: the row written, the centred row, the summed row, the
   // prefetched row.
   static constexpr int kOut = 1, kCentred = 2, kSummed = 4, kPrefetched = 8, kAny = 16;
+  // Further bits of K: the y row prefetched for writing (yw), and the store kind known (kStream: streaming, else
+  // ordinary stores) rather than tested at every store. Only the narrow forward's steady sweeps use them (see
+  // run): in their loop the tests of the streams had been a sixth of the instructions.
+  static constexpr int kWrite = 32, kKnownStores = 64, kStream = 128;
 
   // Returns the centred sums of x1 (s1, s2) and the sum of x2; each 0 when its row is absent.
   void run(int64_t n, A* s1, A* s2, A* sum2) const {
@@ -215,7 +223,26 @@ struct RowSweep {
         case kOut: return run_streams<kOut>(n, s1, s2, sum2);
         case kCentred: return run_streams<kCentred>(n, s1, s2, sum2);
         case kSummed: return run_streams<kSummed>(n, s1, s2, sum2);
-        default: return run_streams<kAny>(n, s1, s2, sum2);
+        default: break;
+      }
+      // The narrow forward's steady sweeps (out, centred, summed and prefetched rows; RMS: no summed row), with the
+      // y prefetch and the store kind fixed at compile time (streaming stores come without the y prefetch, ordinary
+      // stores with it): AMD EPYC Zen 3, 1 thread, 0.91-0.92x the time at 256 and 768 columns, cold and warm.
+      // The wide forward's sweeps compiled the same way were slower at 16384 columns (1.06-1.11x), so they run the
+      // general loop.
+      constexpr int kKS = kKnownStores, kNT = kKnownStores | kStream;
+      switch ((x ? kOut : 0) | (x1 ? kCentred : 0) | (x2 ? kSummed : 0) | (x3 ? kPrefetched : 0) | (yw ? kWrite : 0) |
+              (nt ? kStream : 0)) {
+        case kOut | kCentred | kSummed | kPrefetched | kStream:
+          return run_streams<kOut | kCentred | kSummed | kPrefetched | kNT>(n, s1, s2, sum2);
+        case kOut | kCentred | kSummed | kPrefetched | kWrite:
+          return run_streams<kOut | kCentred | kSummed | kPrefetched | kWrite | kKS>(n, s1, s2, sum2);
+        case kOut | kCentred | kPrefetched | kStream:
+          return run_streams<kOut | kCentred | kPrefetched | kNT>(n, s1, s2, sum2);
+        case kOut | kCentred | kPrefetched | kWrite:
+          return run_streams<kOut | kCentred | kPrefetched | kWrite | kKS>(n, s1, s2, sum2);
+        default:
+          return run_streams<kAny>(n, s1, s2, sum2);
       }
     }
   }
@@ -233,6 +260,8 @@ struct RowSweep {
     const bool has_1 = K == kAny ? x1 != nullptr : (K & kCentred) != 0;
     const bool has_2 = K == kAny ? x2 != nullptr : (K & kSummed) != 0;
     const bool has_3 = K == kAny ? x3 != nullptr : (K & kPrefetched) != 0;
+    const bool has_w = (K & kKnownStores) ? (K & kWrite) != 0 : yw != nullptr;
+    constexpr int NT = (K & kKnownStores) ? ((K & kStream) ? 1 : 0) : -1;
     constexpr int64_t kLineElems = 64 / int64_t(sizeof(X));
     const R m = m1;
     double t1 = 0, t2 = 0, ts = 0;
@@ -250,7 +279,7 @@ struct RowSweep {
         if (has_3) {
           for (int64_t o = 0; o < 4 * W; o += kLineElems) r3.prefetch(j + o);
         }
-        if (self.yw) {
+        if (has_w) {
           for (int64_t o = 0; o < 4 * W; o += kLineElems) prefetch_for_write(self.yw + j + o);
         }
         if (has_1) {  // two steps of the centred loop (2W each)
@@ -272,8 +301,8 @@ struct RowSweep {
           a3 = V::add(a3, r2.load(j + 3 * W));
         }
         if (has_x) {
-          self.out2(xr, j);
-          self.out2(xr, j + 2 * W);
+          self.template out2<NT>(xr, j);
+          self.template out2<NT>(xr, j + 2 * W);
         }
       }
       // What is left of the block (< 4W columns), each loop as it would have continued on its own.
@@ -307,7 +336,7 @@ struct RowSweep {
       }
       if (has_x) {
         int64_t i = j;
-        for (; i + W <= e; i += W) self.out(xr, i);
+        for (; i + W <= e; i += W) self.template out<NT>(xr, i);
         if (i < e) self.out_tail(xr, i, int(e - i));
       }
     }
