@@ -140,10 +140,11 @@ bool stream_aligned(const E* p) {
 //   out: y = affine(((x - m0) - c) * rstd) for row `x` (and s_out = x + residual when fused);
 //   c1:  s1 = sum(x1 - m1), s2 = sum((x1 - m1)^2) for the next row (its centred pass);
 //   c2:  sum(x2) for the row after (its first pass; the sum of 4 accumulators over 4W columns).
-// Each sum's association depends on the column index only (the sum: 4 accumulators over 4W columns; centred: 2 pairs
-// over 2W columns; blocks of kSumBlock; the same remainder and tail handling), whichever other rows the sweep
-// carries, so a row's statistics are the same bits whichever sweep computed them. `nt`: y (and s_out) stores stream.
-template <class V, class S, class X, class P, AffineMode M, bool ZC>
+// Each sum's association depends on the column index (and CP) only (the sum: 4 accumulators over 4W columns; centred:
+// CP pairs over 4W columns; blocks of kSumBlock; the same remainder and tail handling), whichever other rows the
+// sweep carries, so a row's statistics are the same bits whichever sweep computed them. `nt`: y (and s_out) stores
+// stream. CP: accumulator pairs of the centred sums, 2, or 4 in the wide rows' sweeps (see forward_rows).
+template <class V, class S, class X, class P, AffineMode M, bool ZC, int CP = 2>
 struct RowSweep {
   using A = typename V::A;
   using R = typename V::R;
@@ -218,6 +219,13 @@ struct RowSweep {
     // Only in the units built for speed (the float32 SIMD kernels): the size-built ones keep one loop.
     if constexpr (!kSpecialisedLoops) {
       run_streams<kAny>(n, s1, s2, sum2);
+    } else if constexpr (CP == 4) {  // the wide rows' centred sweeps: a centred row (or none), maybe a prefetched one
+      if (!x1) {
+        *s1 = *s2 = *sum2 = A(0);
+        return;
+      }
+      if (x3) return run_streams<kCentred | kPrefetched | kKnownStores>(n, s1, s2, sum2);
+      return run_streams<kCentred>(n, s1, s2, sum2);
     } else {
       switch ((x ? kOut : 0) | (x1 ? kCentred : 0) | (x2 ? kSummed : 0) | (x3 ? kPrefetched : 0)) {
         case kOut: return run_streams<kOut>(n, s1, s2, sum2);
@@ -268,6 +276,7 @@ struct RowSweep {
     for (int64_t b = 0; b < n; b += kSumBlock) {
       const int64_t e = std::min(n, b + kSumBlock);
       R p0 = V::zero(), p1 = V::zero(), q0 = V::zero(), q1 = V::zero();
+      R p2 = V::zero(), p3 = V::zero(), q2 = V::zero(), q3 = V::zero();  // CP == 4 only
       R a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
       int64_t j = b;
       // The common part: whole 4W steps of all three loops. The summed rows' loads come before the out row's
@@ -289,10 +298,17 @@ struct RowSweep {
           p1 = V::add(p1, d1);
           q1 = V::fma(d1, d1, q1);
           R d2 = V::sub(r1.load(j + 2 * W), m), d3 = V::sub(r1.load(j + 3 * W), m);
-          p0 = V::add(p0, d2);
-          q0 = V::fma(d2, d2, q0);
-          p1 = V::add(p1, d3);
-          q1 = V::fma(d3, d3, q1);
+          if constexpr (CP == 4) {
+            p2 = V::add(p2, d2);
+            q2 = V::fma(d2, d2, q2);
+            p3 = V::add(p3, d3);
+            q3 = V::fma(d3, d3, q3);
+          } else {
+            p0 = V::add(p0, d2);
+            q0 = V::fma(d2, d2, q0);
+            p1 = V::add(p1, d3);
+            q1 = V::fma(d3, d3, q1);
+          }
         }
         if (has_2) {
           a0 = V::add(a0, r2.load(j));
@@ -325,8 +341,13 @@ struct RowSweep {
           p1 = V::add(p1, d);
           q1 = V::fma(d, d, q1);
         }
-        t1 += double(V::hsum(V::add(p0, p1)));
-        t2 += double(V::hsum(V::add(q0, q1)));
+        if constexpr (CP == 4) {
+          t1 += double(V::hsum(V::add(V::add(p0, p1), V::add(p2, p3))));
+          t2 += double(V::hsum(V::add(V::add(q0, q1), V::add(q2, q3))));
+        } else {
+          t1 += double(V::hsum(V::add(p0, p1)));
+          t2 += double(V::hsum(V::add(q0, q1)));
+        }
       }
       if (has_2) {
         int64_t i = j;
@@ -358,6 +379,12 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
   using A = typename V::A;
   using S = Source<V, X, RES>;
   using Sweep = RowSweep<V, S, X, P, M, ZC>;
+  // The wide rows' centred sums run in 4 accumulator pairs: their sweep carries no other row, and with 2 pairs it
+  // waited on the add and FMA latencies (2 dependent updates per pair per 4 vectors). The narrow rows' sweeps carry
+  // three rows and keep 2 pairs (4 spilled registers there). A row's statistics use one of them, whichever sweep
+  // computes them: the choice follows the row length only, so the bits do not depend on rows or threads.
+  // Only in the units built for speed (kSpecialisedLoops); the others keep one loop, and 2 pairs.
+  using SweepW = RowSweep<V, S, X, P, M, ZC, kSpecialisedLoops ? 4 : 2>;
   const int64_t n = a.cols;
   const A nA = A(n), eps = A(a.eps);
   const Affine<V, P, M, ZC> affine{(const P*)a.gamma, (const P*)a.beta};
@@ -403,12 +430,29 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
   }
   {
     const S x1 = src(r0), x2 = src(r0 + 1 < r1 ? r0 + 1 : r0);
-    Sweep sw;
-    sw.x1 = &x1;
-    sw.m1 = V::set1(m0);
-    sw.x2 = !RMS && r0 + 1 < r1 ? &x2 : nullptr;
-    sw.yw = y_ahead(RMS ? r0 : r0 + 1);
-    sw.run(n, &s1, &s2, &next_sum);
+    if (prefetch) {
+      Sweep sw;
+      sw.x1 = &x1;
+      sw.m1 = V::set1(m0);
+      sw.x2 = !RMS && r0 + 1 < r1 ? &x2 : nullptr;
+      sw.yw = y_ahead(RMS ? r0 : r0 + 1);
+      sw.run(n, &s1, &s2, &next_sum);
+    } else {  // wide rows: the centred sums in a sweep of their own (SweepW), then the next row's sum
+      SweepW centred;
+      centred.x1 = &x1;
+      centred.m1 = V::set1(m0);
+      centred.yw = RMS ? y_ahead(r0) : nullptr;  // RMS has no sum sweep to ask for row r0's y lines
+      A unused;
+      centred.run(n, &s1, &s2, &unused);
+      next_sum = 0;
+      if (!RMS && r0 + 1 < r1) {
+        Sweep sum;
+        sum.x2 = &x2;
+        sum.yw = y_ahead(r0 + 1);
+        A u1, u2;
+        sum.run(n, &u1, &u2, &next_sum);
+      }
+    }
   }
   for (int64_t r = r0; r < r1; ++r) {
     A c, var;
@@ -439,7 +483,7 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
       // With the rows from memory, the write sweep also asks for row r+3 (into L2, see kPrefetchLocality): Zen 4,
       // 1 thread, cold, 0.88-0.95x the time at 4096 and 16384 columns.
       const S x3w = src(r + 3 < r1 ? r + 3 : r);
-      Sweep centred;
+      SweepW centred;
       centred.x1 = r + 1 < r1 ? &x1 : nullptr;
       // When the rows come from memory (footprint past the streaming threshold), the centred sweep, which reads only
       // cache, asks for row r+2 (into L2) ahead of the write sweep that reads it: memory stays busy during both
