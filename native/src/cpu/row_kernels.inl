@@ -771,6 +771,14 @@ void backward_rows(const BackwardArgs& a, int64_t r0, int64_t r1, typename V::A*
     pass2(r, 2, spread && r + 4 <= ahead_until);  // pass 1 asked for row r+2 exactly when the next pair is whole
   }
   for (; r < r1; ++r) {
+    if constexpr (kSpecialisedLoops && PARTIALS && !FY) {
+      if (r == r0 && !nt) {  // a one-row call (a transformer's decode step): its flags fixed at compile time too
+        backward_pass1<V, X, P, G, PARTIALS, RMS, FY, 1, kP1First | kP1PrefetchDx>(a, r, scale, pdg, pdb, true, c1, c2,
+                                                                                  true, ahead_until, 1);
+        pass2(r, 1, false);
+        continue;
+      }
+    }
     backward_pass1<V, X, P, G, PARTIALS, RMS, FY, 1>(a, r, scale, pdg, pdb, r == r0, c1, c2, !nt, ahead_until, 1);
     pass2(r, 1, false);
   }
