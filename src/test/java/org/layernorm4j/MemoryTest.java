@@ -59,6 +59,31 @@ class MemoryTest {
         }
     }
 
+    /** Large host blocks start at 0, 1, 2 or 3 KiB into a page, in turn (Memory.allocateHost); all 64-byte aligned. */
+    @Test
+    void largeHostBlocksTakeTurnsAtFourPageOffsets() {
+        long bytes = Memory.COLOR_MIN_BYTES + 100;
+        long[] a = new long[8];
+        java.util.Set<Long> offsets = new java.util.HashSet<>();
+        long live = Memory.liveHostBytes();
+        for (int i = 0; i < a.length; i++) {
+            a[i] = Memory.allocateHost(bytes);
+            assertEquals(0, a[i] % 64, "64-byte aligned");
+            assertEquals(0, (a[i] & 4095) % 1024, "at a multiple of 1 KiB into its page: 0x" + Long.toHexString(a[i]));
+            offsets.add(a[i] & 4095);
+            java.nio.ByteBuffer first = Memory.buffer(a[i], 1), last = Memory.buffer(a[i] + bytes - 1, 1);
+            first.put(0, (byte) 1);  // both ends are inside the block
+            last.put(0, (byte) 2);
+        }
+        // Eight in a row take every offset twice; other threads allocating meanwhile can only shift the turns.
+        assertTrue(offsets.size() >= 2, "page offsets of 8 large blocks: " + offsets);
+        long small = Memory.allocateHost(1000);
+        assertEquals(0, small % 64, "small blocks 64-byte aligned");
+        Memory.freeHost(small);
+        for (long x : a) Memory.freeHost(x);
+        assertEquals(live, Memory.liveHostBytes(), "every block freed");
+    }
+
     @Test
     void closeIsIdempotentAndFrees() {
         settle();
