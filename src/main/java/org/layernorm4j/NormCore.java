@@ -130,9 +130,9 @@ final class NormCore {
         CallGuard.Slot guard = CallGuard.enter(FORWARD_NAMES, x, residual, gamma, beta, y, residualOut, mean, rstd,
                 null, null);
         try {
-            s = be.forward(NormCall.forward(rms ? NORM_RMS : NORM_LAYER, zeroCentered ? FLAG_ZERO_CENTERED_GAMMA : 0,
-                    xd.ordinal(), pd.ordinal(), rows, cols, eps, x.rawAddress(), addr(residual), addr(gamma),
-                    addr(beta), y.rawAddress(), addr(residualOut), addr(mean), addr(rstd), cpuThreads));
+            s = be.forward(rms ? NORM_RMS : NORM_LAYER, zeroCentered ? FLAG_ZERO_CENTERED_GAMMA : 0, xd.ordinal(),
+                    pd.ordinal(), rows, cols, eps, x.rawAddress(), addr(residual), addr(gamma), addr(beta),
+                    y.rawAddress(), addr(residualOut), addr(mean), addr(rstd), cpuThreads);
         } finally {
             CallGuard.exit(guard, x, residual, gamma, beta, y, residualOut, mean, rstd, null, null);
         }
@@ -214,10 +214,10 @@ final class NormCore {
         int s;
         CallGuard.Slot guard = CallGuard.enter(BACKWARD_NAMES, dy, dres, x, mean, rstd, gamma, beta, dx, dgamma, dbeta);
         try {
-            s = be.backward(NormCall.backward(rms ? NORM_RMS : NORM_LAYER,
-                    flags | (zeroCentered ? FLAG_ZERO_CENTERED_GAMMA : 0), xd.ordinal(), pd.ordinal(), rows, cols,
-                    dy.rawAddress(), addr(dres), x.rawAddress(), addr(mean), rstd.rawAddress(), addr(gamma),
-                    addr(beta), dx.rawAddress(), addr(dgamma), addr(dbeta), cpuThreads));
+            s = be.backward(rms ? NORM_RMS : NORM_LAYER, flags | (zeroCentered ? FLAG_ZERO_CENTERED_GAMMA : 0),
+                    xd.ordinal(), pd.ordinal(), rows, cols, dy.rawAddress(), addr(dres), x.rawAddress(), addr(mean),
+                    rstd.rawAddress(), addr(gamma), addr(beta), dx.rawAddress(), addr(dgamma), addr(dbeta),
+                    cpuThreads);
         } finally {
             CallGuard.exit(guard, dy, dres, x, mean, rstd, gamma, beta, dx, dgamma, dbeta);
         }

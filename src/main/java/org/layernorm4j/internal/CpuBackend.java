@@ -152,6 +152,24 @@ public final class CpuBackend implements Backend {
         return NativeCpu.ln4j_cpu_backward(call.argsAddress(), call.execAddress());
     }
 
+    // The API's calls: the arguments go to native code in the JNI call itself (native/jni/ln4j_jni_calls.h)
+    @Override
+    public int forward(int norm, int flags, int xDtype, int paramDtype, long rows, long cols, double eps, long x,
+            long residual, long gamma, long beta, long y, long residualOut, long mean, long rstd, int threads) {
+        if (!threadsPropertyRead) readThreadsProperty();
+        return NativeCpu.ln4j_jni_cpu_forward(norm, flags, xDtype, paramDtype, rows, cols, eps, x, residual, gamma, beta,
+                y, residualOut, mean, rstd, isa(), threads);
+    }
+
+    @Override
+    public int backward(int norm, int flags, int xDtype, int paramDtype, long rows, long cols, long dy,
+            long dresidualOut, long x, long mean, long rstd, long gamma, long beta, long dx, long dgamma, long dbeta,
+            int threads) {
+        if (!threadsPropertyRead) readThreadsProperty();
+        return NativeCpu.ln4j_jni_cpu_backward(norm, flags, xDtype, paramDtype, rows, cols, dy, dresidualOut, x, mean,
+                rstd, gamma, beta, dx, dgamma, dbeta, isa(), threads);
+    }
+
     @Override
     public String lastError() {
         return NativeCpu.ln4j_last_error();

@@ -15,7 +15,7 @@ import org.bytedeco.javacpp.annotation.Platform;
  * {@link NormCall} writes the fields at those offsets. Users never call this class: {@link org.layernorm4j.LayerNorm}
  * checks every argument first.
  */
-@Platform(include = "layernorm4j/layernorm4j.h", link = "layernorm4j")
+@Platform(include = {"layernorm4j/layernorm4j.h", "ln4j_jni_calls.h"}, link = "layernorm4j")
 public final class NativeCpu {
     static {
         Natives.loadCpu();
@@ -54,6 +54,24 @@ public final class NativeCpu {
     /** {@code args}: address of an {@code ln4j_backward_args}; {@code exec}: of an {@code ln4j_exec}. */
     public static native int ln4j_cpu_backward(@Cast("const ln4j_backward_args*") long args,
             @Cast("const ln4j_exec*") long exec);
+
+    /**
+     * {@code ln4j_cpu_forward} with the arguments passed flat (native/jni/ln4j_jni_calls.h builds the structs on the
+     * native stack): what the Java API calls. Addresses as longs, 0 = NULL; isa: LN4J_ISA_*, threads: 0 = default.
+     */
+    public static native int ln4j_jni_cpu_forward(int norm, int flags, int xDtype, int paramDtype,
+            @Cast("int64_t") long rows, @Cast("int64_t") long cols, double eps, @Cast("int64_t") long x,
+            @Cast("int64_t") long residual, @Cast("int64_t") long gamma, @Cast("int64_t") long beta,
+            @Cast("int64_t") long y, @Cast("int64_t") long residualOut, @Cast("int64_t") long mean,
+            @Cast("int64_t") long rstd, int isa, int threads);
+
+    /** {@code ln4j_cpu_backward} with the arguments passed flat, as {@link #ln4j_jni_cpu_forward}. */
+    public static native int ln4j_jni_cpu_backward(int norm, int flags, int xDtype, int paramDtype,
+            @Cast("int64_t") long rows, @Cast("int64_t") long cols, @Cast("int64_t") long dy,
+            @Cast("int64_t") long dresidualOut, @Cast("int64_t") long x, @Cast("int64_t") long mean,
+            @Cast("int64_t") long rstd, @Cast("int64_t") long gamma, @Cast("int64_t") long beta,
+            @Cast("int64_t") long dx, @Cast("int64_t") long dgamma, @Cast("int64_t") long dbeta, int isa,
+            int threads);
 
     /** {@code ln4j_forward_args}: its layout (and field reads, for tests). */
     @Name("ln4j_forward_args")
