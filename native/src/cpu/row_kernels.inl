@@ -258,7 +258,7 @@ struct RowSweep {
   // K: the streams this sweep carries (kAny: whichever are non-NULL, tested at run time). The association of each
   // sum is the same in every instantiation: the same loops, only the absent streams' code compiled out.
   template <int K>
-  void run_streams(int64_t n, A* s1, A* s2, A* sum2) const {
+  LN4J_HOT void run_streams(int64_t n, A* s1, A* s2, A* sum2) const {
     // Work on a local copy: the y stores could alias `*this` as far as the compiler knows, which made it reload
     // every field (pointers, broadcast constants, flags) after each store.
     const RowSweep self = *this;
@@ -454,7 +454,11 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
       }
     }
   }
-  for (int64_t r = r0; r < r1; ++r) {
+  // One row of the pipeline: its statistics from the sums the sweeps before it left, then its sweep(s). kc: the
+  // streams of the narrow sweep fixed at compile time (a K of RowSweep::run_streams, for the steady rows below), or
+  // -1 (RowSweep::run tests which streams the sweep carries).
+  auto row = [&](int64_t r, auto kc) LN4J_HOT {
+    constexpr int K = decltype(kc)::value;
     A c, var;
     if constexpr (RMS) {
       c = A(0);
@@ -475,8 +479,9 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
       Sweep sw{&x, y, s_out, V::set1(m0), V::set1(c), V::set1(rstd), affine, nt_row,
                r + 1 < r1 ? &x1 : nullptr, V::set1(m1), !RMS && r + 2 < r1 ? &x2 : nullptr,
                r + ahead < r1 ? &x3 : nullptr, y_ahead(r + ahead - 1)};
-      sw.run(n, &s1, &s2, &next_sum);
-    } else {
+      if constexpr (K < 0) sw.run(n, &s1, &s2, &next_sum);
+      else sw.template run_streams<K>(n, &s1, &s2, &next_sum);
+    } else if constexpr (K < 0) {
       // Wide rows: two sweeps of at most two rows each. One sweep over three rows (six streams with a residual)
       // put them all in the same L1 sets when the row length is a multiple of 4 KiB, and the fused residual
       // forward fell to a quarter of its speed (ln4j_bench --fused, 4096 and 16384 columns, Zen 3).
@@ -500,7 +505,26 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
       write.run(n, &u1, &u2, &next_sum);
     }
     m0 = m1;
+  };
+  int64_t r = r0;
+  if constexpr (kSpecialisedLoops) {
+    // The narrow forward's steady rows, those whose sweep carries every stream (rows r+1, r+2 and r+ahead exist):
+    // their loop runs here with the sweep's streams and store kind fixed and the sweep inlined, so nothing is
+    // tested, copied or called per row (RowSweep::run's choice, the struct's copies, the call: about 170 of a
+    // 256-column row's ~800 instructions). The same K RowSweep::run would pick for these rows, so the same bits.
+    // Streaming stores need every row's y (and s_out) aligned: else RowSweep::run picks per row, as before.
+    const int64_t steady_end = r1 - ahead;
+    auto aligned_rows = [&](const void* base) {
+      return stream_aligned<V>((const X*)base + r0 * n) && n % V::W == 0;
+    };
+    constexpr int kAll = Sweep::kOut | Sweep::kCentred | (RMS ? 0 : Sweep::kSummed) | Sweep::kPrefetched;
+    if (prefetch && !nt) {
+      for (; r < steady_end; ++r) row(r, std::integral_constant<int, kAll | Sweep::kWrite | Sweep::kKnownStores>{});
+    } else if (prefetch && aligned_rows(a.y) && (!(RES && a.residual_out) || aligned_rows(a.residual_out))) {
+      for (; r < steady_end; ++r) row(r, std::integral_constant<int, kAll | Sweep::kKnownStores | Sweep::kStream>{});
+    }
   }
+  for (; r < r1; ++r) row(r, std::integral_constant<int, -1>{});
   if (nt) V::stream_fence();  // streamed lines reach memory before the call reports completion
 }
 

@@ -9,8 +9,10 @@ import org.bytedeco.javacpp.annotation.Platform;
 
 /**
  * JavaCPP binding of the CPU half of {@code native/include/layernorm4j/layernorm4j.h} (liblayernorm4j).
- * A call passes the addresses of two structs ({@code ln4j_forward_args} or {@code ln4j_backward_args}, and
- * {@code ln4j_exec}) that {@link NormCall} fills in per-thread memory, so a call allocates no Java objects. The
+ * The API's calls pass their arguments flat ({@link #ln4j_jni_cpu_forward}, {@link #ln4j_jni_cpu_backward}: the C
+ * structs are built on the native stack, native/jni/ln4j_jni_calls.h); the struct-address forms take the addresses
+ * of two structs ({@code ln4j_forward_args} or {@code ln4j_backward_args}, and {@code ln4j_exec}) that
+ * {@link NormCall} fills in per-thread memory. Neither allocates Java objects. The
  * nested struct classes exist so that JavaCPP reports the C layout ({@link Loader#offsetof}, {@link Loader#sizeof});
  * {@link NormCall} writes the fields at those offsets. Users never call this class: {@link org.layernorm4j.LayerNorm}
  * checks every argument first.
