@@ -469,16 +469,19 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
     const A rstd = A(1) / std::sqrt(var + eps);
     if (!RMS && a.mean) ((A*)a.mean)[r] = m0 + c;
     if (a.rstd) ((A*)a.rstd)[r] = rstd;
-    const S x = src(r), x1 = src(r + 1 < r1 ? r + 1 : r), x2 = src(r + 2 < r1 ? r + 2 : r),
-            x3 = src(r + ahead < r1 ? r + ahead : r);
+    constexpr bool kSteady = K >= 0;  // rows r+1, r+2 and r+ahead exist, y is aligned for streaming (see below)
+    auto has = [&](int64_t k) { return kSteady || k < r1; };
+    const S x = src(r), x1 = src(has(r + 1) ? r + 1 : r), x2 = src(has(r + 2) ? r + 2 : r),
+            x3 = src(has(r + ahead) ? r + ahead : r);
     X* y = (X*)a.y + r * n;
     X* s_out = RES && a.residual_out ? (X*)a.residual_out + r * n : nullptr;
     const A m1 = RMS ? A(0) : next_sum / nA;  // row r+1's m0
-    const bool nt_row = nt && stream_aligned<V>(y) && (!s_out || stream_aligned<V>(s_out));
+    const bool nt_row =
+        kSteady ? (K & Sweep::kStream) != 0 : nt && stream_aligned<V>(y) && (!s_out || stream_aligned<V>(s_out));
     if (prefetch) {
       Sweep sw{&x, y, s_out, V::set1(m0), V::set1(c), V::set1(rstd), affine, nt_row,
-               r + 1 < r1 ? &x1 : nullptr, V::set1(m1), !RMS && r + 2 < r1 ? &x2 : nullptr,
-               r + ahead < r1 ? &x3 : nullptr, y_ahead(r + ahead - 1)};
+               has(r + 1) ? &x1 : nullptr, V::set1(m1), !RMS && has(r + 2) ? &x2 : nullptr,
+               has(r + ahead) ? &x3 : nullptr, y_ahead(r + ahead - 1)};
       if constexpr (K < 0) sw.run(n, &s1, &s2, &next_sum);
       else sw.template run_streams<K>(n, &s1, &s2, &next_sum);
     } else if constexpr (K < 0) {
