@@ -283,8 +283,10 @@ int forward(const ForwardArgs& args, const Exec& exec) {
 
 int backward(const BackwardArgs& args, const Exec& exec) {
   BackwardArgs a = args;
-  thread_local std::vector<unsigned char> columns;  // from-y column vectors; grows, never per call
   if (a.flags & LN4J_FLAG_BACKWARD_FROM_OUTPUT) {
+    // from-y column vectors; grows, never per call. Declared here: a thread_local is initialized (and its guard
+    // tested through the TLS lookup) wherever control passes its declaration, so the backward from x never pays it.
+    thread_local std::vector<unsigned char> columns;
     const char* fn = "ln4j_cpu_backward";
     const int s = visit_dtypes(
         a.x_dtype, a.param_dtype,
