@@ -775,10 +775,11 @@ void backward_rows(const BackwardArgs& a, int64_t r0, int64_t r1, typename V::A*
   // accumulators to the stack at every step. AMD EPYC Zen 3, 16 MiB tensors (4 Mi elements, from L3 and memory),
   // fixed prefetch policy, alternating processes: 0.83-0.89x the time at 256 columns, 0.85-0.94x at 768,
   // 0.89-1.00x at 4096, 1 and 2 threads; in L2 0.95x (256, 768) and 0.98x (4096). Same operations, same bits.
+  constexpr bool kFixedPass1 = kSpecialisedLoops && PARTIALS && !FY;  // pass 1 compiled per flag set (below)
   auto pair_pass1 = [&](int64_t r) {
     const bool first = r == r0, ahead = r + 4 <= ahead_until;
     const int rows_ahead = spread ? 1 : 2;
-    if constexpr (kSpecialisedLoops && PARTIALS && !FY) {
+    if constexpr (kFixedPass1) {
       if (!first && nt && ahead)
         return backward_pass1<V, X, P, G, PARTIALS, RMS, FY, 2, kP1Ahead>(a, r, scale, pdg, pdb, first, c1, c2, !nt,
                                                                           ahead_until, rows_ahead);
@@ -798,7 +799,7 @@ void backward_rows(const BackwardArgs& a, int64_t r0, int64_t r1, typename V::A*
     pass2(r, 2, spread && r + 4 <= ahead_until);  // pass 1 asked for row r+2 exactly when the next pair is whole
   }
   for (; r < r1; ++r) {
-    if constexpr (kSpecialisedLoops && PARTIALS && !FY) {
+    if constexpr (kFixedPass1) {
       if (r == r0 && !nt) {  // a one-row call (a transformer's decode step): its flags fixed at compile time too
         backward_pass1<V, X, P, G, PARTIALS, RMS, FY, 1, kP1First | kP1PrefetchDx>(a, r, scale, pdg, pdb, true, c1, c2,
                                                                                   true, ahead_until, 1);

@@ -3,6 +3,7 @@ package org.layernorm4j.internal;
 import java.nio.Buffer;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
@@ -33,7 +34,7 @@ public final class Memory {
     public static final String GC_BYTES_PROPERTY = "layernorm4j.gc.bytes";
 
     private static final AtomicLong LIVE = new AtomicLong();
-    private static final java.util.concurrent.atomic.AtomicInteger COLOR = new java.util.concurrent.atomic.AtomicInteger();
+    private static final AtomicInteger COLOR = new AtomicInteger();
     private static final java.util.concurrent.ConcurrentHashMap<Long, long[]> BLOCKS =
             new java.util.concurrent.ConcurrentHashMap<>();
     private static final AtomicLong OWNED = new AtomicLong();
