@@ -208,8 +208,9 @@ struct RowSweep {
   // prefetched row.
   static constexpr int kOut = 1, kCentred = 2, kSummed = 4, kPrefetched = 8, kAny = 16;
   // Further bits of K: the y row prefetched for writing (yw), and the store kind known (kStream: streaming, else
-  // ordinary stores) rather than tested at every store. Only the narrow forward's steady sweeps use them (see
-  // run): in their loop the tests of the streams had been a sixth of the instructions.
+  // ordinary stores) rather than tested at every store. The narrow forward's steady rows use them (see
+  // forward_rows; the wide rows' centred sweeps kKnownStores too): in their loop the tests of the streams had been a
+  // sixth of the instructions.
   static constexpr int kWrite = 32, kKnownStores = 64, kStream = 128;
 
   // Returns the centred sums of x1 (s1, s2) and the sum of x2; each 0 when its row is absent.
@@ -233,25 +234,10 @@ struct RowSweep {
         case kSummed: return run_streams<kSummed>(n, s1, s2, sum2);
         default: break;
       }
-      // The narrow forward's steady sweeps (out, centred, summed and prefetched rows; RMS: no summed row), with the
-      // y prefetch and the store kind fixed at compile time (streaming stores come without the y prefetch, ordinary
-      // stores with it): AMD EPYC Zen 3, 1 thread, 0.91-0.92x the time at 256 and 768 columns, cold and warm.
-      // The wide forward's sweeps compiled the same way were slower at 16384 columns (1.06-1.11x), so they run the
-      // general loop.
-      constexpr int kKS = kKnownStores, kNT = kKnownStores | kStream;
-      switch ((x ? kOut : 0) | (x1 ? kCentred : 0) | (x2 ? kSummed : 0) | (x3 ? kPrefetched : 0) | (yw ? kWrite : 0) |
-              (nt ? kStream : 0)) {
-        case kOut | kCentred | kSummed | kPrefetched | kStream:
-          return run_streams<kOut | kCentred | kSummed | kPrefetched | kNT>(n, s1, s2, sum2);
-        case kOut | kCentred | kSummed | kPrefetched | kWrite:
-          return run_streams<kOut | kCentred | kSummed | kPrefetched | kWrite | kKS>(n, s1, s2, sum2);
-        case kOut | kCentred | kPrefetched | kStream:
-          return run_streams<kOut | kCentred | kPrefetched | kNT>(n, s1, s2, sum2);
-        case kOut | kCentred | kPrefetched | kWrite:
-          return run_streams<kOut | kCentred | kPrefetched | kWrite | kKS>(n, s1, s2, sum2);
-        default:
-          return run_streams<kAny>(n, s1, s2, sum2);
-      }
+      // The narrow forward's steady rows, which carry every stream, run their sweeps from forward_rows with the
+      // streams and store kind fixed (run_streams<K> there); the rows that come here are the pipeline's ends, the
+      // wide rows' sweeps and streamed rows whose alignment varies: the general loop.
+      return run_streams<kAny>(n, s1, s2, sum2);
     }
   }
 
@@ -512,10 +498,13 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
   int64_t r = r0;
   if constexpr (kSpecialisedLoops) {
     // The narrow forward's steady rows, those whose sweep carries every stream (rows r+1, r+2 and r+ahead exist):
-    // their loop runs here with the sweep's streams and store kind fixed and the sweep inlined, so nothing is
-    // tested, copied or called per row (RowSweep::run's choice, the struct's copies, the call: about 170 of a
-    // 256-column row's ~800 instructions). The same K RowSweep::run would pick for these rows, so the same bits.
-    // Streaming stores need every row's y (and s_out) aligned: else RowSweep::run picks per row, as before.
+    // their loop runs here with the sweep's streams and store kind fixed at compile time (streaming stores come
+    // without the y prefetch, ordinary stores with it) and the sweep inlined, so nothing is tested, copied or called
+    // per row. AMD EPYC Zen 3: the streams and store kind fixed, 0.91-0.92x the time at 256 and 768 columns (1
+    // thread, cold and warm); the loop here on top, cold 0.76-0.91x, in cache 0.86x at 256 columns (about 170 of a
+    // 256-column row's ~800 instructions were RowSweep::run's choice, the struct's copies and the call). The wide
+    // forward's sweeps compiled the same way were slower at 16384 columns (1.06-1.11x): they run the general loop.
+    // Streaming stores need every row's y (and s_out) aligned: else every row runs RowSweep::run's general loop.
     const int64_t steady_end = r1 - ahead;
     auto aligned_rows = [&](const void* base) {
       return stream_aligned<V>((const X*)base + r0 * n) && n % V::W == 0;
