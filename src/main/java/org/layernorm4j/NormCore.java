@@ -64,7 +64,7 @@ final class NormCore {
                             + Arrays.toString(normalizedShape));
                 }
             }
-            this.normalizedShape = normalizedShape.clone();
+            this.normalizedShape = Shapes.intern(normalizedShape.clone());  // gamma's shape is then the same array
             this.cols = Tensor.numel("normalizedShape", this.normalizedShape);
         }
 

@@ -86,7 +86,7 @@ public final class Tensor implements AutoCloseable {
             Pointer owner, Release release) {
         this.address = address;
         this.dtype = dtype;
-        this.shape = shape;
+        this.shape = Shapes.intern(shape);  // one array per distinct shape, kept in cache (Shapes)
         this.numel = numel;
         this.device = device;
         this.owned = release != null;
