@@ -677,7 +677,8 @@ void test_long_rows() {
 // at several thread counts; the streamed results also pass the reference checks.
 void test_streaming_stores() {
   std::mt19937_64 rng(31);
-  const int64_t shapes[][2] = {{64, 256}, {33, 1000}, {7, 4097}, {3, 65536}, {300, 24}};
+  // One-row calls too: the forward runs a lone row's sweeps on a path of their own (forward_rows).
+  const int64_t shapes[][2] = {{64, 256}, {33, 1000}, {7, 4097}, {3, 65536}, {300, 24}, {1, 768}, {1, 40}};
   const int64_t saved = ln4j_cpu_stream_threshold();
   CHECK(ln4j_cpu_set_stream_threshold(0) == LN4J_OK && ln4j_cpu_stream_threshold() == 0, "threshold 0 (always)");
   CHECK(ln4j_cpu_set_stream_threshold(-1) == LN4J_OK && ln4j_cpu_stream_threshold() > 0,
