@@ -396,10 +396,12 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
   const int32_t policy = nt ? a.prefetch : 0;
   const int64_t further = (policy & kPfFwdAhead) ? std::min<int64_t>(4, std::max<int64_t>(1, 12288 / row_bytes)) : 0;
   const int64_t ahead = (RMS ? 2 : 3) + further;
-  // A y row taking ordinary stores is prefetched for writing by the sweep that reads its x from memory, so that its
-  // stores find their lines (cold 1 x 768 forwards over rotating buffers, Zen 3: 1.28x -> 1.11x the time of a plain
-  // three-loop kernel; the same time when warm). Streamed rows need no lines.
-  auto y_ahead = [&](int64_t r) -> X* { return !nt && r < r1 ? (X*)a.y + r * n : nullptr; };
+  // A narrow y row taking ordinary stores is prefetched for writing by the sweep that reads its x from memory, so
+  // that its stores find their lines (cold 1 x 768 forwards over rotating buffers, Zen 3: 1.28x -> 1.11x the time of
+  // a plain three-loop kernel; the same time when warm). Streamed rows need no lines. Wide rows' neither: their
+  // PREFETCHWs cost more than they saved (AMD EPYC Zen 3, C driver, alternating in one build: in cache 0.85-0.95x
+  // the time without them at 3000-16384 columns, 8-32 rows; cold over rotating buffers 0.93-1.00x).
+  auto y_ahead = [&](int64_t r) -> X* { return !nt && prefetch && r < r1 ? (X*)a.y + r * n : nullptr; };
   // Except a lone row's (a one-row call or block, narrow rows): its y lines are asked for by its centred sweep, which
   // reads only cache, not by its sum sweep, where they took miss buffers from the x lines that sweep waits for. Cold
   // 1 x 768 forwards over rotating buffers (C driver, AMD EPYC Zen 3, 6 alternations): 1.24-1.32x -> 1.01-1.09x the
@@ -482,14 +484,12 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
       SweepW centred;
       centred.x1 = &x1;
       centred.m1 = V::set1(m0);
-      centred.yw = RMS ? y_ahead(r0) : nullptr;  // RMS has no sum sweep to ask for row r0's y lines
       A unused;
       centred.run(n, &s1, &s2, &unused);
       next_sum = 0;
       if (!RMS && r0 + 1 < r1) {
         Sweep sum;
         sum.x2 = &x2;
-        sum.yw = y_ahead(r0 + 1);
         A u1, u2;
         sum.run(n, &u1, &u2, &next_sum);
       }
@@ -535,8 +535,7 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
       A unused;
       centred.run(n, &s1, &s2, &unused);
       Sweep write{&x, y, s_out, V::set1(m0), V::set1(c), V::set1(rstd), affine, nt_row,
-                  nullptr, V::zero(), !RMS && r + 2 < r1 ? &x2 : nullptr, (policy & kPfFwdAhead) && r + 3 < r1 ? &x3w : nullptr,
-                  y_ahead(r + 2)};
+                  nullptr, V::zero(), !RMS && r + 2 < r1 ? &x2 : nullptr, (policy & kPfFwdAhead) && r + 3 < r1 ? &x3w : nullptr};
       A u1, u2;
       write.run(n, &u1, &u2, &next_sum);
     }
