@@ -461,7 +461,8 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
       return;
     }
   }
-  // Prologue: row r0's sum, then its centred sums and row r0+1's sum.
+  // Prologue: row r0's sum, then its centred sums and row r0+1's sum. (A lone row comes here only in the units built
+  // for size, without the path above: its y lines are asked for by its centred sweep here too.)
   A m0 = A(0), s1, s2, next_sum = 0;  // m0: of the row whose centred sums come next
   if constexpr (!RMS) {
     const S x0 = src(r0);
@@ -534,8 +535,8 @@ void forward_rows(const ForwardArgs& a, int64_t r0, int64_t r1) {
       centred.m1 = V::set1(m1);
       A unused;
       centred.run(n, &s1, &s2, &unused);
-      Sweep write{&x, y, s_out, V::set1(m0), V::set1(c), V::set1(rstd), affine, nt_row,
-                  nullptr, V::zero(), !RMS && r + 2 < r1 ? &x2 : nullptr, (policy & kPfFwdAhead) && r + 3 < r1 ? &x3w : nullptr};
+      Sweep write{&x, y, s_out, V::set1(m0), V::set1(c), V::set1(rstd), affine, nt_row, nullptr, V::zero(),
+                  !RMS && r + 2 < r1 ? &x2 : nullptr, (policy & kPfFwdAhead) && r + 3 < r1 ? &x3w : nullptr};
       A u1, u2;
       write.run(n, &u1, &u2, &next_sum);
     }

@@ -11,9 +11,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * (Arrays.equals returns at its identity test).
  *
  * <p>Shape arrays are never written after a tensor is created (every factory clones the caller's array), so sharing
- * them is safe. The table is bounded: past its capacity (4096 distinct shapes for tensors), new ones keep their own array (the
- * checks compare contents then, as before), so a program cycling through ever new shapes cannot grow it without
- * bound.
+ * them is safe. The table is bounded: past its capacity (4096 distinct shapes for tensors), new shapes keep their own
+ * arrays (the checks compare contents then, as before), so a program cycling through ever new shapes cannot grow it
+ * without bound.
  */
 final class Shapes {
     /** The table tensors use. */

@@ -7,12 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 
 import org.junit.jupiter.api.Test;
 
-/** Shared shape arrays (Shapes): equal shapes share one array, nothing a caller holds aliases it, the table is bounded. */
+/** Shared shape arrays (Shapes): equal shapes share one array, no caller's array is shared, the table is bounded. */
 class ShapesTest {
     @Test
     void equalShapesShareOneArrayThatNoCallerHolds() {
         long[] mine = {3, 40};
-        try (Tensor a = Tensor.of(Data.offCentre(1, 3, 40), mine); Tensor b = Tensor.empty(DType.FLOAT32, Device.cpu(), 3, 40);
+        try (Tensor a = Tensor.of(Data.offCentre(1, 3, 40), mine);
+                Tensor b = Tensor.empty(DType.FLOAT32, Device.cpu(), 3, 40);
                 Tensor c = Tensor.empty(DType.FLOAT32, Device.cpu(), 40, 3)) {
             assertSame(a.shapeRef(), b.shapeRef(), "equal shapes: one array");
             assertNotSame(mine, a.shapeRef(), "the caller's array is copied, not shared");
