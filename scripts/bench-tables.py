@@ -52,6 +52,11 @@ def mark(ok):
     return "" if ok is None else (" ✓" if ok else " ✗")
 
 
+def drift(r):
+    """`~` when the result's shape had a ceiling that moved by more than the harness's limit (kDriftLimit, 20%)"""
+    return "~" if r and float(r.get("ceiling_drift") or 0) > 0.20 else ""
+
+
 def native_tables(rows, out):
     isa = best_isa(rows)
     if not isa:
@@ -62,7 +67,8 @@ def native_tables(rows, out):
                "non-temporal-store loop, each of them with software prefetches, and memcpy moving the same bytes; the kind that won is given); "
                "x peer = peer median / ours (above 1: ours faster). Targets: forward ≥ 85%, backward ≥ 75%, "
                "faster than both peers (✓ met, ✗ missed). `!` = a series other processes disturbed (not a "
-               "measurement).\n")
+               "measurement); `~` = the shape's ceiling moved by more than 20% between its two timings after the "
+               "harness's retries (the machine's speed changed under it: not a measurement either).\n")
     for regime in ("cold", "warm"):
         if not any(r["regime"] == regime for r in rows):
             continue
@@ -78,7 +84,7 @@ def native_tables(rows, out):
                     if not r:
                         cells += ["-"] * 4
                         continue
-                    dist = "!" if r.get("disturbed") == "1" or (c and c.get("disturbed") == "1") else ""
+                    dist = ("!" if r.get("disturbed") == "1" or (c and c.get("disturbed") == "1") else "") + drift(r)
                     pct = float(r["pct_ceiling"] or 0)
                     sweep = (R, C) in TARGET_SHAPES
                     cells.append(f(pct) + ("" if not sweep or pct <= 0 else mark(pct >= goal)) + dist)
@@ -204,7 +210,7 @@ def fused_table(rows, out):
         out.append("(fused.csv missing: no fused table)\n")
         return
     out.append("% of the same-run honest ceiling over the fused call's bytes. Target: the fused calls keep their "
-               "lead over the unfused sequences.\n")
+               "lead over the unfused sequences. `!` and `~` as in the native tables.\n")
     impls = []
     for r in rows:
         if r["impl"] != "ceiling" and (r["direction"], r["impl"]) not in impls:
@@ -217,7 +223,8 @@ def fused_table(rows, out):
             for d, i in impls:
                 r = pick(rows, cols=C, threads=t, direction=d, impl=i)
                 over = r and r["pct_ceiling"] and float(r["pct_ceiling"]) > 105
-                cells.append(f(r["pct_ceiling"]) + ("!" if r and r.get("disturbed") == "1" else "") + (" *" if over else "")
+                cells.append(f(r["pct_ceiling"]) + ("!" if r and r.get("disturbed") == "1" else "") + drift(r)
+                             + (" *" if over else "")
                              if r else "-")
             out.append(f"| {C} | {t} | " + " | ".join(cells) + " |")
     out.append("")

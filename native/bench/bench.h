@@ -104,6 +104,9 @@ std::vector<std::pair<long, long long>> thread_ticks();
 double others_cpus(const CpuClock& a, const CpuClock& b);
 // Above this many CPUs (and at least 3 clock ticks of others' time) a series counts as disturbed.
 constexpr double kDisturbedCpus = 0.10;
+// A shape whose ceiling moved by more than this between its two timings is timed again (time_shape): the machine's
+// speed changed under the measurement. Other processes' CPU time does not show it (a neighbour VM's memory traffic).
+constexpr double kDriftLimit = 0.20;
 double now_s();
 Timing summarize(std::vector<double> samples_us, int batch);
 
@@ -128,6 +131,10 @@ struct Result {
   double ceiling_gbps = 0, pct_ceiling = 0;  // 0 when no ceiling in this run
   double vs_onednn = 0;  // oneDNN median / ours median (>1: ours faster); 0 when not applicable
   double vs_pytorch = 0; // PyTorch median / ours median, likewise
+  // How far this shape's ceiling moved between its two timings (before and after the implementations): 1 - slower
+  // / faster, 0 with one timing. Every result of the shape carries it; above kDriftLimit its ratios are not a
+  // measurement.
+  double ceiling_drift = 0;
   Check check;
 };
 

@@ -322,8 +322,9 @@ void run_fused(const Options& o, std::vector<Result>& out) {
     F.S.count = (int)std::max<size_t>(1, bytes / F.S.set_bytes);
     for (int i = 0; i < F.S.count; ++i) F.fill(p, i);
     for (int t : threads) {
-      F.shape(p, t);
-      std::fprintf(stderr, "  fused %lldx%lld threads=%d done\n", (long long)p.rows, (long long)p.cols, t);
+      const int attempts = time_shape(out, o.validate_only ? 0 : o.retries, [&] { F.shape(p, t); });
+      std::fprintf(stderr, "  fused %lldx%lld threads=%d done%s\n", (long long)p.rows, (long long)p.cols, t,
+                   attempts > 1 ? (" (" + std::to_string(attempts) + " attempts)").c_str() : "");
     }
   }
   std::free(F.S.base);

@@ -38,7 +38,9 @@ const char* kUsage =
     "                      reads data the previous calls did not bring into cache; warm times one buffer set\n"
     "                      (as a user measures without rotation)\n"
     "  --warm              same as --regime warm\n"
-    "  --retries N         rerun a series that other processes disturbed up to N times (default 3; 0: no check)\n"
+    "  --retries N         rerun a series that other processes disturbed up to N times, and a shape whose ceiling\n"
+    "                      moved by more than 20% between its two timings (default 3; 0: no reruns, no\n"
+    "                      disturbance check)\n"
     "  --no-busy           skip the per-thread busy time of ours at > 1 thread (0.3 s per sweep result)\n"
     "  --quick             smoke run: 1048576 elements, cols 128,768,1000,4096,4097,65536, 7 samples\n"
     "  --validate-only     validate every implementation, time nothing (exit 1 if any is WRONG)\n"
@@ -507,33 +509,39 @@ void run_cpu(const Options& o, std::vector<Result>& out) {
     cpu.regime = regime;
     layout(A, p, regime == "warm");
     for (int t : threads) {
-      size_t first = out.size();
-      if (!o.validate_only) cpu.ceilings(p, t, s.sweep, out);
-      for (int32_t isa : isas) cpu.ours(p, isa, t, s.sweep, out);
-      if (dnnl) {
-        Result f = cpu.base(p, "forward", "oneDNN", t, s.sweep), b = cpu.base(p, "backward", "oneDNN", t, s.sweep);
-        onednn_run(p, t, A, cpu.plan, o.validate_only, f, b);
-        out.push_back(f);
-        out.push_back(b);
-        // restore the statistics oneDNN's backward replaced by variances
-        for (int i = 0; i < A.count; ++i) std::memcpy(A.rstd(i), p.rstd.data(), p.sbytes());
-      }
-      if (torch) {
-        Result f = cpu.base(p, "forward", "PyTorch", t, s.sweep), b = cpu.base(p, "backward", "PyTorch", t, s.sweep);
-        pytorch_run(p, t, A, cpu.plan, o.validate_only, f, b);
-        out.push_back(f);
-        out.push_back(b);
-        for (int i = 0; i < A.count; ++i) {
-          std::memcpy(A.mean(i), p.mean.data(), p.sbytes());
-          std::memcpy(A.rstd(i), p.rstd.data(), p.sbytes());
+      const size_t start = out.size();
+      auto attempt = [&] {
+        const size_t first = out.size();
+        if (!o.validate_only) cpu.ceilings(p, t, s.sweep, out);
+        for (int32_t isa : isas) cpu.ours(p, isa, t, s.sweep, out);
+        if (dnnl) {
+          Result f = cpu.base(p, "forward", "oneDNN", t, s.sweep), b = cpu.base(p, "backward", "oneDNN", t, s.sweep);
+          onednn_run(p, t, A, cpu.plan, o.validate_only, f, b);
+          out.push_back(f);
+          out.push_back(b);
+          // restore the statistics oneDNN's backward replaced by variances
+          for (int i = 0; i < A.count; ++i) std::memcpy(A.rstd(i), p.rstd.data(), p.sbytes());
         }
-      }
-      if (!o.validate_only) cpu.ceilings(p, t, s.sweep, out, first);  // again, after them: keep_faster_ceiling
+        if (torch) {
+          Result f = cpu.base(p, "forward", "PyTorch", t, s.sweep), b = cpu.base(p, "backward", "PyTorch", t, s.sweep);
+          pytorch_run(p, t, A, cpu.plan, o.validate_only, f, b);
+          out.push_back(f);
+          out.push_back(b);
+          for (int i = 0; i < A.count; ++i) {
+            std::memcpy(A.mean(i), p.mean.data(), p.sbytes());
+            std::memcpy(A.rstd(i), p.rstd.data(), p.sbytes());
+          }
+        }
+        if (!o.validate_only) cpu.ceilings(p, t, s.sweep, out, first);  // again, after them: keep_faster_ceiling
+      };
+      const int attempts = time_shape(out, o.validate_only ? 0 : o.retries, attempt);
       // progress line: one per shape and thread count
       int bad = 0;
-      for (size_t i = first; i < out.size(); ++i) bad += out[i].status == Status::WRONG || out[i].status == Status::ERROR;
-      std::fprintf(stderr, "  cpu %lldx%lld %s threads=%d done%s\n", (long long)s.rows, (long long)s.cols,
-                   regime.c_str(), t, bad ? " (some WRONG/ERROR)" : "");
+      for (size_t i = start; i < out.size(); ++i)
+        bad += out[i].status == Status::WRONG || out[i].status == Status::ERROR;
+      std::fprintf(stderr, "  cpu %lldx%lld %s threads=%d done%s%s\n", (long long)s.rows, (long long)s.cols,
+                   regime.c_str(), t, bad ? " (some WRONG/ERROR)" : "",
+                   attempts > 1 ? (" (" + std::to_string(attempts) + " attempts)").c_str() : "");
     }
     }
   }
@@ -609,6 +617,12 @@ int main(int argc, char** argv) {
     std::printf("DISTURBED: %d series still saw other processes busy (> %.0f%% of a CPU) after %d retries: marked '!' "
                 "in the table; not a measurement\n",
                 disturbed, 100 * kDisturbedCpus, o.retries);
+  int drifted = 0;
+  for (auto& r : rs) drifted += r.impl == "ceiling" && r.ceiling_drift > kDriftLimit;
+  if (drifted)
+    std::printf("DRIFT: %d ceiling(s) moved by more than %.0f%% between their two timings after %d retries (the "
+                "machine's speed changed under the shape): marked '~' in the table; not a measurement\n",
+                drifted, 100 * kDriftLimit, o.retries);
   bool ok = true;
   if (!o.csv.empty()) ok &= write_csv(o.csv, rs, machine);
   if (!o.json.empty()) ok &= write_json(o.json, rs, o, machine);

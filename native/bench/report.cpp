@@ -111,6 +111,8 @@ void print_table(const std::vector<Result>& rs, const std::string& machine) {
       std::string st = status_str(r);
       if (r.status == Status::OK && !r.note.empty()) st += " " + r.note;
       if (timed && r.t.disturbed) st = "! disturbed (others " + fmt("%.2f", r.t.others_cpus) + " CPUs) " + st;
+      if (timed && r.ceiling_drift > kDriftLimit)
+        st = "~ ceiling moved " + fmt("%.0f", 100 * r.ceiling_drift) + "% " + st;
       std::printf("%-12s %-12s %10s %10s %10s %8s %6s %9s %9s  %s\n", shown.c_str(), r.impl.c_str(),
                   timed ? fmt("%.1f", r.t.median_us).c_str() : "-", timed ? fmt("%.1f", r.t.p10_us).c_str() : "-",
                   timed ? fmt("%.1f", r.t.p90_us).c_str() : "-", timed ? fmt("%.2f", r.gbps).c_str() : "-",
@@ -133,7 +135,7 @@ bool write_csv(const std::string& path, const std::vector<Result>& rs, const std
   std::fprintf(f,
                "machine,regime,backend,direction,dtype,threads,rows,cols,impl,status,median_us,p10_us,p90_us,samples,batch,"
                "bytes,gbps,ceiling_gbps,pct_ceiling,vs_onednn,vs_pytorch,ceiling_kind,others_cpus,tries,disturbed,"
-               "max_err_over_tol,max_abs_err,note\n");
+               "ceiling_drift,max_err_over_tol,max_abs_err,note\n");
   std::string m = machine;
   for (auto& c : m)
     if (c == '"') c = '\'';
@@ -143,11 +145,11 @@ bool write_csv(const std::string& path, const std::vector<Result>& rs, const std
       if (c == '"') c = '\'';
     std::fprintf(f,
                  "\"%s\",%s,%s,%s,%s,%d,%lld,%lld,%s,%s,%.3f,%.3f,%.3f,%d,%d,%.0f,%.4f,%.4f,%.2f,%.4f,%.4f,%s,%.3f,%d,%d,"
-                 "%.4g,%.4g,\"%s\"\n",
+                 "%.3f,%.4g,%.4g,\"%s\"\n",
                  m.c_str(), r.regime.c_str(), r.backend.c_str(), r.dir.c_str(), dtype_label(r.dtype), r.threads,
                  (long long)r.rows, (long long)r.cols, r.impl.c_str(), status_name(r.status), r.t.median_us, r.t.p10_us,
                  r.t.p90_us, r.t.samples, r.t.batch, r.bytes, r.gbps, r.ceiling_gbps, r.pct_ceiling, r.vs_onednn,
-                 r.vs_pytorch, r.ceiling_kind.c_str(), r.t.others_cpus, r.t.tries, r.t.disturbed ? 1 : 0,
+                 r.vs_pytorch, r.ceiling_kind.c_str(), r.t.others_cpus, r.t.tries, r.t.disturbed ? 1 : 0, r.ceiling_drift,
                  std::isfinite(r.check.max_ratio) ? r.check.max_ratio : -1.0,
                  std::isfinite(r.check.max_abs) ? r.check.max_abs : -1.0, note.c_str());
   }
@@ -173,14 +175,14 @@ bool write_json(const std::string& path, const std::vector<Result>& rs, const Op
                  "\"sweep\": %s, \"status\": %s, \"median_us\": %s, \"p10_us\": %s, \"p90_us\": %s, \"samples\": %d, "
                  "\"batch\": %d, \"bytes\": %s, \"gbps\": %s, \"ceiling_gbps\": %s, \"pct_ceiling\": %s, "
                  "\"vs_onednn\": %s, \"vs_pytorch\": %s, \"ceiling_kind\": %s, \"others_cpus\": %s, \"tries\": %d, "
-                 "\"disturbed\": %s, \"max_err_over_tol\": %s, \"max_abs_err\": %s, \"note\": %s}%s\n",
+                 "\"disturbed\": %s, \"ceiling_drift\": %s, \"max_err_over_tol\": %s, \"max_abs_err\": %s, \"note\": %s}%s\n",
                  json_str(r.regime).c_str(), json_str(r.backend).c_str(), json_str(r.dir).c_str(), json_str(r.impl).c_str(), r.threads,
                  (long long)r.rows, (long long)r.cols, r.sweep ? "true" : "false",
                  json_str(status_name(r.status)).c_str(), num(r.t.median_us).c_str(), num(r.t.p10_us).c_str(),
                  num(r.t.p90_us).c_str(), r.t.samples, r.t.batch, num(r.bytes).c_str(), num(r.gbps).c_str(),
                  num(r.ceiling_gbps).c_str(), num(r.pct_ceiling).c_str(), num(r.vs_onednn).c_str(),
                  num(r.vs_pytorch).c_str(), json_str(r.ceiling_kind).c_str(), num(r.t.others_cpus).c_str(), r.t.tries,
-                 r.t.disturbed ? "true" : "false", num(r.check.max_ratio).c_str(), num(r.check.max_abs).c_str(), json_str(r.note).c_str(),
+                 r.t.disturbed ? "true" : "false", num(r.ceiling_drift).c_str(), num(r.check.max_ratio).c_str(), num(r.check.max_abs).c_str(), json_str(r.note).c_str(),
                  i + 1 < rs.size() ? "," : "");
   }
   std::fprintf(f, "  ]\n}\n");

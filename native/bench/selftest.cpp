@@ -1,12 +1,14 @@
 // ln4j_bench --self-test: the judge judged. Checks that the validator passes correct outputs (the reference rounded
 // to the storage dtype, and an honest float32 two-pass kernel) and flags outputs that are wrong in the ways
 // kernels go wrong: a row left unwritten (NaN poison), the one-pass E[x^2]-E[x]^2 variance on off-centre data,
-// a dropped xhat*c2 term in dx, and a dgamma missing one row. Exit status 0 only when every verdict is right.
+// a dropped xhat*c2 term in dx, and a dgamma missing one row. Also the timing rules that decide what counts as a
+// measurement (the cold arena, a shape whose ceiling moved). Exit status 0 only when every verdict is right.
 #include <cmath>
 #include <cstdio>
 #include <vector>
 
 #include "bench.h"
+#include "timer.h"
 
 namespace bench {
 
@@ -99,6 +101,43 @@ int self_test() {
                   cold ? "as it should" : "<-- not cold");
       bad += cold ? 0 : 1;
     }
+  }
+  // A shape whose ceiling moved by more than kDriftLimit between its two timings is timed again (time_shape): the
+  // attempt that moved least is kept, and each of its results carries that drift; earlier shapes stay as they were.
+  {
+    auto fake_shape = [](std::vector<Result>& out, double drift) {
+      Result c{}, k{};
+      c.impl = "ceiling";
+      c.ceiling_drift = drift;
+      k.impl = "ln4j-avx2";
+      out.push_back(c);
+      out.push_back(k);
+    };
+    struct Case {
+      double drifts[4];
+      int attempts;
+      double kept;
+    } cases[] = {{{0.05, 0.9, 0.9, 0.9}, 1, 0.05}, {{0.5, 0.3, 0.1, 0.0}, 3, 0.1}, {{0.4, 0.3, 0.5, 0.6}, 4, 0.3}};
+    for (const Case& c : cases) {
+      std::vector<Result> out(1);  // an earlier shape's result
+      out[0].impl = "earlier";
+      int n = 0;
+      const int attempts = time_shape(out, 3, [&] { fake_shape(out, c.drifts[n++]); });
+      const bool ok = attempts == c.attempts && out.size() == 3 && out[0].impl == "earlier" &&
+                      out[0].ceiling_drift == 0 && out[1].ceiling_drift == c.kept && out[2].ceiling_drift == c.kept;
+      std::printf("  ceiling moved %.0f%% then %.0f%%, %.0f%%, %.0f%%: %d attempt(s), kept the one that moved %.0f%%"
+                  " %s\n", 100 * c.drifts[0], 100 * c.drifts[1], 100 * c.drifts[2], 100 * c.drifts[3], attempts,
+                  100 * out[1].ceiling_drift, ok ? "as it should" : "<-- wrong");
+      bad += ok ? 0 : 1;
+    }
+    Result kept{}, again{};  // keep_faster_ceiling: the faster timing, and how far the two were apart
+    kept.gbps = 20;
+    again.gbps = 25;
+    keep_faster_ceiling(kept, again);
+    const bool ok = kept.gbps == 25 && std::fabs(kept.ceiling_drift - 0.2) < 1e-12;
+    std::printf("  ceiling timed at 20 then 25 GB/s: kept %.0f GB/s, moved %.0f%% %s\n", kept.gbps,
+                100 * kept.ceiling_drift, ok ? "as it should" : "<-- wrong");
+    bad += ok ? 0 : 1;
   }
   std::printf(bad ? "self-test FAILED: %d wrong verdict(s)\n" : "self-test passed\n", bad);
   return bad ? 1 : 0;
