@@ -42,4 +42,8 @@ mvn -B -q -f layernorm4j.pom.xml test-compile dependency:build-classpath -Dmdep.
 java --add-modules jdk.incubator.vector -cp "target/test-classes:target/classes:$(cat target/jmh.cp)" \
   org.openjdk.jmh.Main LayerNormBench -p regime=cold,warm "${jmh_args[@]}" -f "$jmh_forks" -wi 3 -i 5 -r 300ms -w 300ms \
   -rf json -rff "$out/jmh.json" | tee "$out/jmh.txt"
+# the same shapes' honest ceiling in JMH (the library's five bandwidth probes; the tables take the fastest)
+java -cp "target/test-classes:target/classes:$(cat target/jmh.cp)" \
+  org.openjdk.jmh.Main CeilingBench -p regime=cold,warm "${jmh_args[@]}" -f 1 -wi 3 -i 5 -r 300ms -w 300ms \
+  -rf json -rff "$out/jmh-ceiling.json" | tee "$out/jmh-ceiling.txt"
 python3 scripts/bench-tables.py "$out" docs "$cmd"

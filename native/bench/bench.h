@@ -6,6 +6,8 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
@@ -160,14 +162,32 @@ struct Options {
   uint64_t seed = 42;
 };
 
-// ---- ceiling kernels (ceiling.cpp): our own std::thread pool with the same thread count ------------------
-// copy n bytes src -> dst; and dst = a + b over n bytes of floats (read two, write one). Each in five kinds; the
+// ---- ceiling kernels: the library's bandwidth probes (ln4j_cpu_bandwidth_*, native/src/cpu/bandwidth.cpp), on
+// the library's own thread pool at the same thread count as the kernels ------------------------------------
+// copy n bytes src -> dst; and dst = a + b over n bytes of floats (read two, write one); n rounded down to whole floats. Each in five kinds; the
 // harness's ceiling is the fastest of them in the same run (README "Ceilings"). CeilKind::Memcpy for r2w1 copies
 // 1.5n bytes from a to dst (the same total bytes), so a and dst must hold 1.5n bytes.
-enum class CeilKind { Ordinary, Stream, Prefetched, StreamPrefetched, Memcpy };
-const char* ceil_kind_name(CeilKind k);
-void ceiling_copy(int threads, CeilKind kind, void* dst, const void* src, size_t n);
-void ceiling_r2w1(int threads, CeilKind kind, void* dst, const void* a, const void* b, size_t n);
+enum class CeilKind {
+  Ordinary = LN4J_BANDWIDTH_ORDINARY,
+  Stream = LN4J_BANDWIDTH_STREAM,
+  Prefetched = LN4J_BANDWIDTH_PREFETCHED,
+  StreamPrefetched = LN4J_BANDWIDTH_STREAM_PREFETCHED,
+  Memcpy = LN4J_BANDWIDTH_MEMCPY
+};
+inline const char* ceil_kind_name(CeilKind k) { return ln4j_cpu_bandwidth_kind_name(int32_t(k)); }
+// The harness's arguments are its own (valid by construction): a refusal is a harness bug, reported loudly.
+inline void ceiling_check(int status) {
+  if (status != LN4J_OK) {
+    std::fprintf(stderr, "ln4j_bench: bandwidth probe refused: %s\n", ln4j_last_error());
+    std::abort();
+  }
+}
+inline void ceiling_copy(int threads, CeilKind kind, void* dst, const void* src, size_t n) {
+  ceiling_check(ln4j_cpu_bandwidth_copy(int32_t(kind), dst, src, int64_t(n / 4 * 4), threads));
+}
+inline void ceiling_r2w1(int threads, CeilKind kind, void* dst, const void* a, const void* b, size_t n) {
+  ceiling_check(ln4j_cpu_bandwidth_r2w1(int32_t(kind), dst, a, b, int64_t(n / 4 * 4), threads));
+}
 
 // --self-test (selftest.cpp): the validator on known-good and known-bad outputs; 0 when every verdict is right.
 int self_test();

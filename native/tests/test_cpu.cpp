@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <thread>
@@ -1211,6 +1212,74 @@ void test_info() {
 
 }  // namespace
 
+// The bandwidth probes (ln4j_cpu_bandwidth_*, what every harness's ceiling is timed with): each kind moves exactly
+// the bytes it is given -- dst equals src (copy), a + b (r2w1) or 1.5 x bytes of a (r2w1's memcpy kind) -- at any
+// alignment, thread count and size (inline, one block, many blocks), never a byte past the end; bad arguments are
+// refused with a message naming them.
+void test_bandwidth_probes() {
+  std::mt19937_64 rng(77);
+  std::uniform_real_distribution<float> u(-4.0f, 4.0f);
+  const int64_t sizes[] = {0, 4, 60, 68, 4 * 1001, 96 << 10, (3 << 20) + 4 * 37};
+  const int64_t guard = 64;  // floats after the end that must keep their poison
+  for (int64_t bytes : sizes) {
+    const int64_t n = bytes / 4, cap = n * 3 / 2 + 16 + guard;
+    std::vector<float> a(cap + 16), b(cap + 16), d(cap + 16);
+    for (auto& v : a) v = u(rng);
+    for (auto& v : b) v = u(rng);
+    for (int shift : {0, 1, 5}) {  // floats off a 64-byte line for dst (the streaming loops align it themselves)
+      for (int32_t threads : {1, 2, 0}) {
+        for (int32_t kind = 0; kind < LN4J_BANDWIDTH_KINDS; ++kind) {
+          for (int r2w1 = 0; r2w1 < 2; ++r2w1) {
+            const std::string what = std::string(r2w1 ? "r2w1" : "copy") + " " + ln4j_cpu_bandwidth_kind_name(kind) +
+                                     " bytes " + std::to_string(bytes) + " shift " + std::to_string(shift) +
+                                     " threads " + std::to_string(threads);
+            std::fill(d.begin(), d.end(), std::numeric_limits<float>::quiet_NaN());
+            float* dst = d.data() + shift;
+            const int s = r2w1 ? ln4j_cpu_bandwidth_r2w1(kind, dst, a.data(), b.data(), bytes, threads)
+                               : ln4j_cpu_bandwidth_copy(kind, dst, a.data(), bytes, threads);
+            CHECK(s == LN4J_OK, "%s: status %d (%s)", what.c_str(), s, ln4j_last_error());
+            const int64_t written = r2w1 && kind == LN4J_BANDWIDTH_MEMCPY ? n * 3 / 2 : n;
+            int64_t bad = -1;
+            for (int64_t i = 0; i < written && bad < 0; ++i) {
+              const float want = r2w1 && kind != LN4J_BANDWIDTH_MEMCPY ? a[i] + b[i] : a[i];
+              if (std::memcmp(&dst[i], &want, 4) != 0) bad = i;
+            }
+            CHECK(bad < 0, "%s: dst[%lld] wrong", what.c_str(), (long long)bad);
+            bool poison = true;
+            for (int64_t i = written; i < written + guard; ++i) poison = poison && std::isnan(dst[i]);
+            for (int i = 0; i < shift; ++i) poison = poison && std::isnan(d[i]);
+            CHECK(poison, "%s: a float outside [0, %lld) was written", what.c_str(), (long long)written);
+          }
+        }
+      }
+    }
+  }
+  float one[4] = {1, 2, 3, 4}, out[4] = {};
+  auto refused = [](int s, const char* part) {
+    return s == LN4J_ERR_INVALID_ARGUMENT && std::strstr(ln4j_last_error(), part) != nullptr;
+  };
+  CHECK(refused(ln4j_cpu_bandwidth_copy(5, out, one, 16, 1), "kind must be 0..4"), "kind 5: %s", ln4j_last_error());
+  CHECK(refused(ln4j_cpu_bandwidth_copy(-1, out, one, 16, 1), "got -1"), "kind -1: %s", ln4j_last_error());
+  CHECK(refused(ln4j_cpu_bandwidth_copy(0, out, one, 6, 1), "bytes must be a multiple of 4"), "bytes 6: %s",
+        ln4j_last_error());
+  CHECK(refused(ln4j_cpu_bandwidth_copy(0, out, one, -4, 1), "got -4"), "bytes -4: %s", ln4j_last_error());
+  CHECK(refused(ln4j_cpu_bandwidth_copy(0, out, one, 16, -2), "threads must be >= 0"), "threads -2: %s",
+        ln4j_last_error());
+  CHECK(refused(ln4j_cpu_bandwidth_copy(0, nullptr, one, 16, 1), "dst must not be NULL"), "dst NULL: %s",
+        ln4j_last_error());
+  CHECK(refused(ln4j_cpu_bandwidth_copy(0, out, nullptr, 16, 1), "src must not be NULL"), "src NULL: %s",
+        ln4j_last_error());
+  CHECK(refused(ln4j_cpu_bandwidth_r2w1(1, out, one, nullptr, 16, 1), "b must not be NULL"), "b NULL: %s",
+        ln4j_last_error());
+  CHECK(refused(ln4j_cpu_bandwidth_r2w1(1, out, nullptr, one, 16, 1), "a must not be NULL"), "a NULL: %s",
+        ln4j_last_error());
+  CHECK(out[0] == 0 && out[3] == 0, "a refused probe wrote dst");
+  CHECK(ln4j_cpu_bandwidth_copy(0, nullptr, nullptr, 0, 1) == LN4J_OK, "zero bytes needs no buffers");
+  CHECK(std::strcmp(ln4j_cpu_bandwidth_kind_name(1), "non-temporal-store loop") == 0 &&
+            std::strcmp(ln4j_cpu_bandwidth_kind_name(9), "unknown") == 0,
+        "kind names");
+}
+
 int main() {
   test_info();
   test_conversions();
@@ -1230,6 +1299,7 @@ int main() {
   test_huge_row();
   test_concurrent_callers();
   test_no_growth();
+  test_bandwidth_probes();
   std::printf("%d checks, %d failures\n", g_checks, g_failures);
   return g_failures == 0 ? 0 : 1;
 }

@@ -224,6 +224,27 @@ LN4J_API int32_t ln4j_cpu_prefetch_choice(int32_t backward, int32_t residual, in
 LN4J_API int ln4j_cpu_forward(const ln4j_forward_args* args, const ln4j_exec* exec);
 LN4J_API int ln4j_cpu_backward(const ln4j_backward_args* args, const ln4j_exec* exec);
 
+/* ---- memory-bandwidth probes (for benchmarks; not needed to use the library) -----------------------------
+ * The loops a benchmark's ceiling is timed with (native/bench's ln4j_bench, the CLI's bench, JMH): they move the
+ * bytes a kernel moves on the threads the kernels run on (this library's pool, the same hand-out of blocks, no
+ * hand-off below the kernels' inline size), in one of LN4J_BANDWIDTH_KINDS ways; an honest ceiling is the fastest
+ * kind in the same run. copy: `bytes` bytes from src to dst (the forward's read one, write one). r2w1 (read two,
+ * write one, the backward's): dst[i] = a[i] + b[i] over `bytes` bytes of floats in each (3 x bytes moved); its
+ * MEMCPY kind copies 1.5 x bytes from a to dst instead (the same total), so a and dst must then hold 1.5 x bytes.
+ * bytes: a multiple of 4, >= 0; the buffers must not overlap; threads: 0 = the default, else >= 1. */
+#define LN4J_BANDWIDTH_ORDINARY 0          /* a loop with ordinary stores */
+#define LN4J_BANDWIDTH_STREAM 1            /* the same loop with non-temporal (streaming) stores */
+#define LN4J_BANDWIDTH_PREFETCHED 2        /* ordinary stores, every line asked for ahead (PREFETCHW for dst) */
+#define LN4J_BANDWIDTH_STREAM_PREFETCHED 3 /* streaming stores, the sources' lines asked for ahead into L2 */
+#define LN4J_BANDWIDTH_MEMCPY 4            /* the C library's memcpy, which picks its own stores */
+#define LN4J_BANDWIDTH_KINDS 5
+LN4J_API int ln4j_cpu_bandwidth_copy(int32_t kind, void* dst, const void* src, int64_t bytes, int32_t threads);
+LN4J_API int ln4j_cpu_bandwidth_r2w1(int32_t kind, void* dst, const void* a, const void* b, int64_t bytes,
+                                     int32_t threads);
+/* "ordinary-store loop", "non-temporal-store loop", "prefetched ordinary-store loop", "prefetched
+ * non-temporal-store loop", "memcpy"; "unknown" for any other kind. */
+LN4J_API const char* ln4j_cpu_bandwidth_kind_name(int32_t kind);
+
 /* ---- CUDA (liblayernorm4j_cuda) ------------------------------------------------------------------------ */
 LN4J_API const char* ln4j_cuda_last_error(void);
 /* 1 if this library was compiled with CUDA, 0 for the stub. */

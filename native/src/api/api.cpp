@@ -5,6 +5,7 @@
 
 #include "../common/args.h"
 #include "../common/status.h"
+#include "../cpu/bandwidth.h"
 #include "../cpu/cache_info.h"
 #include "../cpu/cpu_backend.h"
 #include "../cpu/prefetch_tuner.h"
@@ -28,6 +29,23 @@ int guarded(const char* fn, F&& f) {
 int accept_exec(const ln4j_exec* in, Exec& e, const char* fn) {
   if (int s = accept(in, e, kExecMinSize, "exec", fn)) return s;
   return check_cpu_exec(e, cpu::isa_supported, cpu::isa_name, cpu::isa_best(), fn);
+}
+
+// The bandwidth probes' shared checks: a known kind, bytes a multiple of 4, threads >= 0, and buffers that are not
+// NULL when bytes > 0.
+int check_probe(const char* fn, int32_t kind, int64_t bytes, int32_t threads) {
+  if (kind < 0 || kind >= LN4J_BANDWIDTH_KINDS)
+    return fail(LN4J_ERR_INVALID_ARGUMENT, "%s: kind must be 0..%d (LN4J_BANDWIDTH_*), got %d", fn,
+                LN4J_BANDWIDTH_KINDS - 1, int(kind));
+  if (bytes < 0 || bytes % 4)
+    return fail(LN4J_ERR_INVALID_ARGUMENT, "%s: bytes must be a multiple of 4 and >= 0, got %lld", fn,
+                (long long)bytes);
+  if (threads < 0)
+    return fail(LN4J_ERR_INVALID_ARGUMENT, "%s: threads must be >= 0 (0 = the default), got %d", fn, int(threads));
+  return LN4J_OK;
+}
+int null_buffer(const char* fn, const char* name) {
+  return fail(LN4J_ERR_INVALID_ARGUMENT, "%s: %s must not be NULL when bytes > 0", fn, name);
 }
 }  // namespace
 
@@ -57,6 +75,33 @@ int ln4j_cpu_set_stream_threshold(int64_t bytes) {
   cpu::set_stream_threshold(bytes);
   return LN4J_OK;
 }
+
+int ln4j_cpu_bandwidth_copy(int32_t kind, void* dst, const void* src, int64_t bytes, int32_t threads) {
+  const char* fn = "ln4j_cpu_bandwidth_copy";
+  clear_error();
+  if (int s = check_probe(fn, kind, bytes, threads)) return s;
+  if (bytes > 0 && !dst) return null_buffer(fn, "dst");
+  if (bytes > 0 && !src) return null_buffer(fn, "src");
+  return guarded(fn, [&] {
+    cpu::bandwidth_copy(kind, dst, src, bytes, threads);
+    return LN4J_OK;
+  });
+}
+
+int ln4j_cpu_bandwidth_r2w1(int32_t kind, void* dst, const void* a, const void* b, int64_t bytes, int32_t threads) {
+  const char* fn = "ln4j_cpu_bandwidth_r2w1";
+  clear_error();
+  if (int s = check_probe(fn, kind, bytes, threads)) return s;
+  if (bytes > 0 && !dst) return null_buffer(fn, "dst");
+  if (bytes > 0 && !a) return null_buffer(fn, "a");
+  if (bytes > 0 && !b && kind != LN4J_BANDWIDTH_MEMCPY) return null_buffer(fn, "b");
+  return guarded(fn, [&] {
+    cpu::bandwidth_r2w1(kind, dst, a, b, bytes, threads);
+    return LN4J_OK;
+  });
+}
+
+const char* ln4j_cpu_bandwidth_kind_name(int32_t kind) { return cpu::bandwidth_kind_name(kind); }
 
 int32_t ln4j_cpu_prefetch_policy(void) { return cpu::prefetch_setting(); }
 int ln4j_cpu_set_prefetch_policy(int32_t policy) {

@@ -11,6 +11,9 @@ const char* isa_name(int32_t isa);
 const char* cpu_model();
 int32_t default_threads();
 int set_default_threads(int32_t threads);
+// Pool helpers (besides the caller) for a call of `nblocks` blocks reading `bytes`: none below the inline size
+// (a hand-off costs more than the work), else up to threads - 1 (0 = the default threads), at most nblocks - 1.
+int helpers_for(int32_t threads, int64_t nblocks, int64_t bytes);
 
 // exec.isa and exec.threads pick the path and the most threads; the other exec fields are not used here.
 int forward(const ForwardArgs& a, const Exec& exec);

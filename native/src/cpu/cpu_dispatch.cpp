@@ -127,11 +127,6 @@ BlockPlan plan(int64_t rows, int64_t cols, int64_t elem_bytes, int64_t block_byt
   return {rpb, nb};
 }
 
-int helpers_for(int32_t threads, int64_t nblocks, int64_t bytes) {
-  if (bytes < kInlineBytes) return 0;
-  int64_t t = threads > 0 ? threads : default_threads();
-  return int(std::max<int64_t>(0, std::min<int64_t>(std::min<int64_t>(t, 256), nblocks) - 1));
-}
 
 // Parameter element j as the accumulation type A.
 template <class A>
@@ -219,6 +214,12 @@ struct FinalizeJob {
 };
 
 }  // namespace
+
+int helpers_for(int32_t threads, int64_t nblocks, int64_t bytes) {
+  if (bytes < kInlineBytes) return 0;
+  int64_t t = threads > 0 ? threads : default_threads();
+  return int(std::max<int64_t>(0, std::min<int64_t>(std::min<int64_t>(t, 256), nblocks) - 1));
+}
 
 // Times a call past the streaming threshold while its key is learning its prefetch policy (prefetch_tuner.h),
 // and reports it when the call ends (as not finished when it throws).

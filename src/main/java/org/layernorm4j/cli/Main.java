@@ -202,7 +202,7 @@ public final class Main {
         out.println("  info          version, OS/arch, CPU model, ISA path (chosen and available), threads, CUDA status");
         out.println("  check         forward and backward of every backend, ISA path and dtype on random off-centre data");
         out.println("                against a float64 reference with rounding-derived bounds, one row per case");
-        out.println("  bench         the model sweep through the Java API: median, p10, p90, GB/s and % of a copy ceiling");
+        out.println("  bench         the model sweep through the Java API: median, p10, p90, GB/s and % of the honest ceiling");
         out.println();
         out.println("bench options:");
         BenchSweep.usage(out);

@@ -49,6 +49,16 @@ public final class NativeCpu {
 
     public static native int ln4j_cpu_set_stream_threshold(@Cast("int64_t") long bytes);
 
+    /** Memory-bandwidth probe (benchmarks' ceilings): {@code bytes} from {@code src} to {@code dst}. */
+    public static native int ln4j_cpu_bandwidth_copy(int kind, @Cast("void*") long dst, @Cast("const void*") long src,
+            @Cast("int64_t") long bytes, int threads);
+
+    /** Memory-bandwidth probe: {@code dst = a + b} over {@code bytes} of floats each (read two, write one). */
+    public static native int ln4j_cpu_bandwidth_r2w1(int kind, @Cast("void*") long dst, @Cast("const void*") long a,
+            @Cast("const void*") long b, @Cast("int64_t") long bytes, int threads);
+
+    public static native @Cast("const char*") String ln4j_cpu_bandwidth_kind_name(int kind);
+
     /** {@code args}: address of an {@code ln4j_forward_args}; {@code exec}: of an {@code ln4j_exec}. */
     public static native int ln4j_cpu_forward(@Cast("const ln4j_forward_args*") long args,
             @Cast("const ln4j_exec*") long exec);
