@@ -40,6 +40,11 @@ public final class BenchSweep {
     static final int RETRIES = 3;
     /** Above this share of its ceiling a result says the ceiling is wrong (100% plus 5% noise). */
     static final double WRONG_ABOVE = 105.0;
+    /**
+     * Ours warms up at least this many calls: the native kernels learn their prefetch policy over the first 29 calls
+     * of a kind past the streaming threshold (ln4j_cpu_set_prefetch_policy); the samples time the policy they keep.
+     */
+    static final int OURS_WARM_CALLS = 32;
     static final long[] DEFAULT_COLS = {64, 128, 256, 512, 768, 1000, 1024, 2048, 4096, 4097, 8192, 12288, 16384,
         65536};
 
@@ -211,11 +216,11 @@ public final class BenchSweep {
                     Bandwidth.Kind[] kf = new Bandwidth.Kind[1], kb = new Bandwidth.Kind[1];
                     double[] cf = ceiling(samples, kf, (kind, k) -> sh.forward(kind, pa[k], pd[k], h, t), set);
                     double[] cb = ceiling(samples, kb, (kind, k) -> sh.backward(kind, pa[k], pb[k], pd[k], h, t), set);
-                    at.fwd = time(samples, 32, () -> {
+                    at.fwd = time(samples, OURS_WARM_CALLS, 500_000, 1000, () -> {
                         int k = set.getAsInt();
                         ln.forward(x[k], gamma, beta, fwd[k]);
                     });
-                    at.bwd = time(samples, 32, () -> {
+                    at.bwd = time(samples, OURS_WARM_CALLS, 500_000, 1000, () -> {
                         int k = set.getAsInt();
                         ln.backward(dy[k], fwd[k], x[k], gamma, grads[k]);
                     });
@@ -287,7 +292,7 @@ public final class BenchSweep {
     private static double[] ceiling(int samples, Bandwidth.Kind[] won, Probe probe, IntSupplier set) {
         double[] best = null;
         for (Bandwidth.Kind kind : Bandwidth.Kind.values()) {
-            double[] t = time(samples, 3, () -> probe.run(kind, set.getAsInt()));
+            double[] t = time(samples, 3, 50_000, 100, () -> probe.run(kind, set.getAsInt()));
             if (best == null || t[0] < best[0]) {
                 best = t;
                 won[0] = kind;
@@ -296,13 +301,17 @@ public final class BenchSweep {
         return best;
     }
 
-    /** {median, p10, p90} in ns per call; tiny calls are batched so a sample lasts at least 200 us. */
-    static double[] time(int samples, int minWarm, Runnable r) {
+    /**
+     * {median, p10, p90} in ns per call; tiny calls are batched so a sample lasts at least 200 us. Warm-up: at least
+     * {@code minWarm} calls and 50 ms, then up to {@code jitCalls} calls or {@code jitMs}: the Java side of a call
+     * must be JIT-compiled before it is timed (warm-up had stopped at 2000 calls, and a warm 1 x 768 forward read
+     * 1.1-1.4 us here against JMH's 0.4).
+     */
+    static double[] time(int samples, int minWarm, int jitCalls, long jitMs, Runnable r) {
         long t0 = System.nanoTime();
         int warm = 0;
-        // Ours: at least 32 calls: the native kernels learn their prefetch policy over the first 29 calls of a kind
-        // past the streaming threshold (ln4j_cpu_set_prefetch_policy); the samples time the policy they keep.
-        while (warm < minWarm || (System.nanoTime() - t0 < 50_000_000L && warm < 2000)) {
+        for (long el = 0; warm < minWarm || el < 50_000_000L || (warm < jitCalls && el < jitMs * 1_000_000L);
+                el = System.nanoTime() - t0) {
             r.run();
             warm++;
         }
