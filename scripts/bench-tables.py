@@ -183,7 +183,7 @@ def jmh_table(path, out):
     out.append("µs per call (± JMH's 99.9% error), lower is better; Vector = the pure-Java JDK Vector API bar "
                "(one thread, heap arrays). Target: ours faster than Vector at 1 x 768, forward and backward. Ceiling = "
                "JMH `CeilingBench` in the same script run: the fastest of the library's five bandwidth probes moving "
-               "the same bytes through the same JNI call path (forward a copy, backward read two, write one), with "
+               "the same bytes, each a bare static JNI call, not the API's checked call (forward a copy, backward read two, write one), with "
                "ours as % of it" + ("" if ceil else " (jmh-ceiling.json missing: no ceiling column)") + ".\n")
     out.append("| shape | thr | regime | fwd ours | fwd Vector | fwd ceiling (ours %) | bwd ours | bwd Vector "
                "| bwd ceiling (ours %) |")
