@@ -163,10 +163,17 @@ public final class BenchSweep {
         for (long[] s : shapes) runShape(out, (int) s[0], (int) s[1], threads, samples, rotateMib << 20);
     }
 
-    /** One timing of a shape at one thread count: both ceilings (before and after), ours, and the drift. */
+    /** A ceiling: {median, p10, p90} of the fastest kind, and that kind. */
+    record Ceiling(double[] t, Bandwidth.Kind kind) {
+        Ceiling faster(Ceiling o) {
+            return o.t[0] < t[0] ? o : this;
+        }
+    }
+
+    /** One timing of a shape at one thread count: both ceilings (the faster of before and after), ours, the drift. */
     static final class Attempt {
-        double[] ceilFwd, ceilBwd, fwd, bwd;
-        Bandwidth.Kind kindFwd, kindBwd;
+        Ceiling ceilFwd, ceilBwd;
+        double[] fwd, bwd;
         double drift;
     }
 
@@ -210,12 +217,12 @@ public final class BenchSweep {
             IntSupplier set = () -> next[0] = (next[0] + 1) % sets;
             for (int t : threads) {
                 LayerNorm ln = LayerNorm.builder(cols).cpuThreads(t).build();
+                Probe fwdProbe = (kind, k) -> sh.forward(kind, pa[k], pd[k], h, t);
+                Probe bwdProbe = (kind, k) -> sh.backward(kind, pa[k], pb[k], pd[k], h, t);
                 Attempt best = null;
                 for (int a = 0; a <= RETRIES; a++) {
                     Attempt at = new Attempt();
-                    Bandwidth.Kind[] kf = new Bandwidth.Kind[1], kb = new Bandwidth.Kind[1];
-                    double[] cf = ceiling(samples, kf, (kind, k) -> sh.forward(kind, pa[k], pd[k], h, t), set);
-                    double[] cb = ceiling(samples, kb, (kind, k) -> sh.backward(kind, pa[k], pb[k], pd[k], h, t), set);
+                    Ceiling cf = ceiling(samples, fwdProbe, set), cb = ceiling(samples, bwdProbe, set);
                     at.fwd = time(samples, OURS_WARM_CALLS, 500_000, 1000, () -> {
                         int k = set.getAsInt();
                         ln.forward(x[k], gamma, beta, fwd[k]);
@@ -224,25 +231,22 @@ public final class BenchSweep {
                         int k = set.getAsInt();
                         ln.backward(dy[k], fwd[k], x[k], gamma, grads[k]);
                     });
-                    Bandwidth.Kind[] kf2 = new Bandwidth.Kind[1], kb2 = new Bandwidth.Kind[1];
-                    double[] cf2 = ceiling(samples, kf2, (kind, k) -> sh.forward(kind, pa[k], pd[k], h, t), set);
-                    double[] cb2 = ceiling(samples, kb2, (kind, k) -> sh.backward(kind, pa[k], pb[k], pd[k], h, t), set);
-                    at.ceilFwd = cf2[0] < cf[0] ? cf2 : cf;
-                    at.kindFwd = cf2[0] < cf[0] ? kf2[0] : kf[0];
-                    at.ceilBwd = cb2[0] < cb[0] ? cb2 : cb;
-                    at.kindBwd = cb2[0] < cb[0] ? kb2[0] : kb[0];
-                    at.drift = Math.max(drift(cf[0], cf2[0]), drift(cb[0], cb2[0]));
+                    Ceiling cf2 = ceiling(samples, fwdProbe, set), cb2 = ceiling(samples, bwdProbe, set);
+                    at.ceilFwd = cf.faster(cf2);
+                    at.ceilBwd = cb.faster(cb2);
+                    at.drift = Math.max(drift(cf.t()[0], cf2.t()[0]), drift(cb.t()[0], cb2.t()[0]));
                     if (best == null || at.drift < best.drift) best = at;
                     if (best.drift <= DRIFT_LIMIT) break;
                 }
                 String moved = best.drift > DRIFT_LIMIT
                         ? String.format(Locale.ROOT, " ~ ceiling moved %.0f%%", 100 * best.drift) : "";
-                row(out, shape, "forward", "ceiling", t, best.ceilFwd, fwdBytes, best.ceilFwd[0],
-                        "  won: " + best.kindFwd.label() + moved);
-                row(out, shape, "forward", "ours", t, best.fwd, fwdBytes, best.ceilFwd[0], moved);
-                row(out, shape, "backward", "ceiling", t, best.ceilBwd, bwdBytes, best.ceilBwd[0],
-                        "  won: " + best.kindBwd.label() + moved);
-                row(out, shape, "backward", "ours", t, best.bwd, bwdBytes, best.ceilBwd[0], moved);
+                double[] cft = best.ceilFwd.t(), cbt = best.ceilBwd.t();
+                row(out, shape, "forward", "ceiling", t, cft, fwdBytes, cft[0],
+                        "  won: " + best.ceilFwd.kind().label() + moved);
+                row(out, shape, "forward", "ours", t, best.fwd, fwdBytes, cft[0], moved);
+                row(out, shape, "backward", "ceiling", t, cbt, bwdBytes, cbt[0],
+                        "  won: " + best.ceilBwd.kind().label() + moved);
+                row(out, shape, "backward", "ours", t, best.bwd, bwdBytes, cbt[0], moved);
             }
         } finally {
             for (AutoCloseable c : owned) {
@@ -285,18 +289,12 @@ public final class BenchSweep {
         }
     }
 
-    /**
-     * The ceiling: each of the five {@link Bandwidth.Kind}s timed over the sets, the fastest (by median) kept;
-     * {@code won[0]} gets its kind.
-     */
-    private static double[] ceiling(int samples, Bandwidth.Kind[] won, Probe probe, IntSupplier set) {
-        double[] best = null;
+    /** The ceiling: each of the five {@link Bandwidth.Kind}s timed over the sets, the fastest (by median) kept. */
+    private static Ceiling ceiling(int samples, Probe probe, IntSupplier set) {
+        Ceiling best = null;
         for (Bandwidth.Kind kind : Bandwidth.Kind.values()) {
-            double[] t = time(samples, 3, 50_000, 100, () -> probe.run(kind, set.getAsInt()));
-            if (best == null || t[0] < best[0]) {
-                best = t;
-                won[0] = kind;
-            }
+            Ceiling c = new Ceiling(time(samples, 3, 50_000, 100, () -> probe.run(kind, set.getAsInt())), kind);
+            best = best == null ? c : best.faster(c);
         }
         return best;
     }
