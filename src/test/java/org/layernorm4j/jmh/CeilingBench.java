@@ -67,9 +67,7 @@ public class CeilingBench {
         sh = new Bandwidth.Shares(rows, cols);
         // LayerNormBench's cold rule over the same per-set bytes (its x, dy, y, dx, statistics): at least 2 x the LLC
         long setBytes = 4L * (4L * rows * cols + 2L * rows);
-        sets = regime.equals("cold")
-                ? (int) Math.max(2, Math.min(4096, (2 * LayerNormBench.lastLevelCacheBytes() + setBytes - 1) / setBytes))
-                : 1;
+        sets = regime.equals("cold") ? LayerNormBench.coldSets(setBytes) : 1;
         hot = Tensor.empty(DType.FLOAT32, Device.cpu(), sh.hotFloats).fill(1);
         hotAddr = hot.address();
         a = new Tensor[sets];

@@ -104,7 +104,7 @@ public class LayerNormBench {
         hdb = new float[cols];
         // a set: x, dy, y, dx and the two statistics, for ours (off-heap) and for the Vector bar (heap)
         long setBytes = 4L * (4L * rows * cols + 2L * rows);
-        sets = regime.equals("cold") ? (int) Math.max(2, Math.min(4096, (2 * lastLevelCacheBytes() + setBytes - 1) / setBytes)) : 1;
+        sets = regime.equals("cold") ? coldSets(setBytes) : 1;
         ln = LayerNorm.builder(cols).cpuThreads(threads).build();
         Device dev = device.equals("cuda") ? Device.cuda(0) : Device.cpu();
         gamma = on(dev, Tensor.of(hg, cols));
@@ -147,6 +147,11 @@ public class LayerNormBench {
             hr[i] = new float[rows];
             VectorLayerNorm.forward(hx[i], hg, hb, hy[i], hm[i], hr[i], rows, cols, 1e-5f);
         }
+    }
+
+    /** The cold regime's buffer sets of {@code setBytes} each: together at least 2 x the last-level cache, 2 to 4096. */
+    static int coldSets(long setBytes) {
+        return (int) Math.max(2, Math.min(4096, (2 * lastLevelCacheBytes() + setBytes - 1) / setBytes));
     }
 
     /** The last-level cache as the OS reports it (the highest level under cpu0's sysfs cache folder); 32 MiB if unknown. */
